@@ -1,0 +1,110 @@
+"""Typed settings read from the environment, validated once at start."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development defaults: usable out of the box, refused when ENV=production.
+DEV_JWT_SECRET = "gatehouse-dev-jwt-secret-change-me-in-production"
+DEV_ENCRYPTION_KEY = "Z2F0ZWhvdXNlLWRldi1rZXktY2hhbmdlLW1lLTMyYiE="
+
+
+class ConfigError(Exception):
+    """Raised when the configuration is invalid; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """Every setting the gateway reads, with its environment variable name in upper case."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    env: Literal["development", "test", "production"] = "development"
+    db_provider: Literal["sqlite", "mongodb"] = "sqlite"
+    data_dir: Path = Path(".data")
+    mongodb_uri: str = "mongodb://127.0.0.1:27017"
+    cache_provider: Literal["none", "memory", "redis"] = "memory"
+    redis_url: str = ""
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_ttl_minutes: int = Field(default=480, ge=1, le=7 * 24 * 60)
+    encryption_key: str = DEV_ENCRYPTION_KEY
+    admin_email: str = ""
+    admin_password: str = ""
+    log_format: Literal["json", "pretty"] = "pretty"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    cors_origins: str = "*"
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "gatehouse@localhost"
+    memory_cache_max_entries: int = Field(default=50_000, ge=100)
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0, le=600)
+    usage_queue_size: int = Field(default=100_000, ge=100)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("admin_email")
+    @classmethod
+    def _check_admin_email(cls, value: str) -> str:
+        if value and "@" not in value:
+            raise ValueError("must be an e-mail address")
+        return value.strip().lower()
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _check_encryption_key(cls, value: str) -> str:
+        from gateway_app.core.crypto import parse_fernet_keys
+
+        parse_fernet_keys(value)  # raises ValueError with a clear message
+        return value
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Settings:
+        if self.cache_provider == "redis" and not self.redis_url:
+            raise ValueError("REDIS_URL: required when CACHE_PROVIDER=redis")
+        if self.env == "production":
+            if self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32:
+                raise ValueError("JWT_SECRET: set a random secret of 32+ characters in production")
+            if self.encryption_key == DEV_ENCRYPTION_KEY:
+                raise ValueError("ENCRYPTION_KEY: set your own Fernet key in production")
+        return self
+
+    @cached_property
+    def cors_origin_list(self) -> list[str]:
+        """CORS_ORIGINS split on commas."""
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def control_db_path(self) -> Path:
+        """The SQLite file holding the tenant registry and platform users."""
+        return self.data_dir / "console_main.sqlite"
+
+
+def _describe(error: dict) -> str:
+    loc = [str(part) for part in error.get("loc", ()) if part != "__root__"]
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    if loc:
+        value = error.get("input")
+        shown = f" (got {value!r})" if isinstance(value, (str, int, float)) else ""
+        return f"{loc[0].upper()}: {message}{shown}"
+    return message
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings; raise ConfigError naming each bad variable."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"Invalid configuration: {problems}") from None
+    settings.data_dir = Path(os.path.abspath(settings.data_dir))
+    return settings

@@ -1,0 +1,165 @@
+"""Cross-process invalidation of hot-path lookups (tokens, models, providers).
+
+Hot-path lookups live in a process-local cache so a request needs no network round trip. When an
+operator changes something, the service bumps a generation; every process notices and drops its
+local entries before its next lookup:
+- FileGeneration: a file under DATA_DIR whose mtime is the generation; one stat() per lookup
+  (about a microsecond). Covers several workers on one host with no Redis.
+- RedisGeneration: INCR + PUBLISH on change, a subscriber task keeps a local copy; zero cost per
+  lookup and shared across hosts. Falls back to the file while Redis is unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Generic, Protocol, TypeVar
+
+from gateway_app.core.logging import get_logger
+
+log = get_logger("invalidation")
+V = TypeVar("V")
+
+
+class Generation(Protocol):
+    """A number that changes whenever cached configuration may be stale."""
+
+    def current(self) -> object: ...
+    async def bump(self) -> None: ...
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class FileGeneration:
+    """Generation kept as the modification time of a file (shared by processes on one host)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = Path(path)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._path.touch(exist_ok=True)
+        self._local = 0
+
+    def current(self) -> object:
+        try:
+            return (os.stat(self._path).st_mtime_ns, self._local)
+        except FileNotFoundError:
+            return (0, self._local)
+
+    def bump_now(self) -> None:
+        """Synchronous bump, for callers on worker threads."""
+        self._local += 1  # same-process change is seen even if mtime granularity hides it
+        now = time.time_ns()
+        self._path.touch(exist_ok=True)
+        os.utime(self._path, ns=(now, now))
+
+    async def bump(self) -> None:
+        self.bump_now()
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+class RedisGeneration:
+    """Generation shared through Redis pub/sub, with the file generation as a local fallback."""
+
+    CHANNEL = "gh:invalidate"
+
+    def __init__(self, redis_cache, file_generation: FileGeneration) -> None:
+        self._redis = redis_cache
+        self._file = file_generation
+        self._remote = 0
+        self._task: asyncio.Task | None = None
+
+    def current(self) -> object:
+        return (self._remote, self._file.current())
+
+    async def bump(self) -> None:
+        self._file.bump_now()
+        try:
+            self._remote = int(await self._redis.client.incr(self.CHANNEL))
+            await self._redis.client.publish(self.CHANNEL, str(self._remote))
+        except Exception as exc:  # noqa: BLE001 - Redis outage: local file still invalidates
+            log.warning("invalidation not published to redis", extra={"error": repr(exc)})
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="gatehouse-invalidation")
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                pubsub = self._redis.client.pubsub()
+                await pubsub.subscribe(self.CHANNEL)
+                self._remote += 1  # (re)subscribed: whatever we missed is now stale
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self._remote += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep listening across Redis restarts
+                await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+
+
+class LocalLookupCache(Generic[V]):
+    """Process-local TTL + LRU cache that empties itself when the generation changes."""
+
+    def __init__(self, generation: Generation, ttl: float = 60.0, max_entries: int = 10_000,
+                 clock=time.monotonic) -> None:
+        self._generation = generation
+        self._seen = generation.current()
+        self._ttl = ttl
+        self._max = max_entries
+        self._clock = clock
+        self._data: OrderedDict[str, tuple[V, float]] = OrderedDict()
+
+    def _check_generation(self) -> None:
+        gen = self._generation.current()
+        if gen != self._seen:
+            self._seen = gen
+            self._data.clear()
+
+    def get(self, key: str) -> V | None:
+        """The cached value, or None when absent, expired or invalidated."""
+        self._check_generation()
+        item = self._data.get(key)
+        if item is None:
+            return None
+        if item[1] <= self._clock():
+            del self._data[key]
+            return None
+        return item[0]
+
+    def generation(self) -> object:
+        """Take before loading a value; pass to put() so a value loaded across a change is not kept."""
+        return self._generation.current()
+
+    def put(self, key: str, value: V, generation: object = None) -> None:
+        """Store a value for the TTL (skipped if the generation moved since it was loaded)."""
+        self._check_generation()
+        if generation is not None and generation != self._seen:
+            return
+        self._data[key] = (value, self._clock() + self._ttl)
+        self._data.move_to_end(key)
+        while len(self._data) > self._max:
+            self._data.popitem(last=False)
+
+    def discard(self, key: str) -> None:
+        """Drop one entry from this process."""
+        self._data.pop(key, None)
+
+    def clear(self) -> None:
+        """Drop everything from this process."""
+        self._data.clear()

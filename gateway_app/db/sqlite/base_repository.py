@@ -1,0 +1,80 @@
+"""Generic SQLModel repository: converts rows to backend-neutral records and back."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Generic, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel, select
+
+from gateway_app.db.errors import DuplicateKey
+
+RowT = TypeVar("RowT", bound=SQLModel)
+RecT = TypeVar("RecT")
+
+
+class SqlRepository(Generic[RowT, RecT]):
+    """get / add / update / delete by primary key for one table inside a unit of work's session."""
+
+    table: type[RowT]
+    record: type[RecT]
+    pk: str = "id"
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._fields = [f.name for f in fields(self.record)]  # type: ignore[arg-type]
+
+    def _to_record(self, row: RowT) -> RecT:
+        return self.record(**{name: getattr(row, name) for name in self._fields})
+
+    def _row(self, key: str) -> RowT | None:
+        return self._session.get(self.table, key)
+
+    def _select(self):
+        return select(self.table)
+
+    def _flush(self, what: str) -> None:
+        try:
+            self._session.flush()
+        except IntegrityError as exc:
+            self._session.rollback()
+            raise DuplicateKey(f"{what} already exists", field=_constraint_field(exc)) from None
+
+    def get(self, key: str) -> RecT | None:
+        row = self._row(key)
+        return None if row is None else self._to_record(row)
+
+    def add(self, record: RecT) -> RecT:
+        row = self.table(**{name: getattr(record, name) for name in self._fields})
+        self._session.add(row)
+        self._flush(self.table.__tablename__)  # type: ignore[attr-defined]
+        return record
+
+    def update(self, key: str, changes: dict) -> RecT | None:
+        row = self._row(key)
+        if row is None:
+            return None
+        for name, value in changes.items():
+            if name not in self._fields or name == self.pk:
+                raise ValueError(f"cannot update field {name!r}")
+            setattr(row, name, value)
+        self._session.add(row)
+        self._flush(self.table.__tablename__)  # type: ignore[attr-defined]
+        return self._to_record(row)
+
+    def delete(self, key: str) -> bool:
+        row = self._row(key)
+        if row is None:
+            return False
+        self._session.delete(row)
+        self._session.flush()
+        return True
+
+
+def _constraint_field(exc: IntegrityError) -> str:
+    # SQLite says e.g. "UNIQUE constraint failed: users.email"
+    text = str(exc.orig)
+    if "constraint failed:" in text:
+        return text.rsplit(".", 1)[-1].strip()
+    return ""

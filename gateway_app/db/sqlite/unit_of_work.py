@@ -1,0 +1,77 @@
+"""SQLite units of work: one session, repositories bound to it, commit only when asked."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from gateway_app.db.sqlite.control_repositories import (
+    SqlDirectoryRepository,
+    SqlPlatformAdminRepository,
+    SqlTenantRepository,
+    SqlTokenIndexRepository,
+)
+from gateway_app.db.sqlite.tenant_repositories import (
+    SqlApiTokenRepository,
+    SqlAuditRepository,
+    SqlProjectRepository,
+    SqlUserRepository,
+)
+
+
+class SqlUnitOfWork:
+    """A session used as a transaction: leaving the block without commit() rolls back."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._session: Session | None = None
+
+    def _bind(self, session: Session) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self._session = Session(self._engine, expire_on_commit=False)
+        self._bind(self._session)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._session is not None
+        try:
+            self._session.rollback()  # no-op after commit; discards anything uncommitted
+        finally:
+            self._session.close()
+            self._session = None
+
+    def commit(self) -> None:
+        """Make the changes of this unit of work durable."""
+        assert self._session is not None, "unit of work used outside its with-block"
+        self._session.commit()
+
+    def rollback(self) -> None:
+        """Discard the changes made so far."""
+        assert self._session is not None
+        self._session.rollback()
+
+
+class SqlControlUnitOfWork(SqlUnitOfWork):
+    """Transaction on console_main."""
+
+    def _bind(self, session: Session) -> None:
+        self.tenants = SqlTenantRepository(session)
+        self.admins = SqlPlatformAdminRepository(session)
+        self.directory = SqlDirectoryRepository(session)
+        self.token_index = SqlTokenIndexRepository(session)
+
+
+class SqlTenantUnitOfWork(SqlUnitOfWork):
+    """Transaction on one tenant's database: its repositories can only see that tenant."""
+
+    def __init__(self, engine: Engine, tenant_slug: str) -> None:
+        super().__init__(engine)
+        self.tenant_slug = tenant_slug
+
+    def _bind(self, session: Session) -> None:
+        self.users = SqlUserRepository(session)
+        self.projects = SqlProjectRepository(session)
+        self.api_tokens = SqlApiTokenRepository(session)
+        self.audit = SqlAuditRepository(session)

@@ -1,0 +1,1 @@
+"""SQLModel tables: the control database and the per-tenant database have separate metadata."""
