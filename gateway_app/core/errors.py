@@ -54,3 +54,9 @@ class TenantUnavailable(PermissionDenied):
     """The tenant is suspended or its license expired."""
 
     code = "tenant_unavailable"
+
+
+class Unavailable(GatehouseError):
+    """The gateway cannot serve this right now (starting, stopping, a dependency is down)."""
+
+    code = "unavailable"

@@ -5,7 +5,7 @@ operator changes something, the service bumps a generation; every process notice
 local entries before its next lookup:
 - FileGeneration: a file under DATA_DIR whose mtime is the generation; one stat() per lookup
   (about a microsecond). Covers several workers on one host with no Redis.
-- RedisGeneration: INCR + PUBLISH on change, a subscriber task keeps a local copy; zero cost per
+- RedisGeneration: PUBLISH on change, a subscriber task keeps a local copy; zero cost per
   lookup and shared across hosts. Falls back to the file while Redis is unreachable.
 """
 
@@ -28,6 +28,7 @@ class Generation(Protocol):
     """A number that changes whenever cached configuration may be stale."""
 
     def current(self) -> object: ...
+    def notify(self) -> None: ...
     async def bump(self) -> None: ...
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -55,6 +56,10 @@ class FileGeneration:
         self._path.touch(exist_ok=True)
         os.utime(self._path, ns=(now, now))
 
+    def notify(self) -> None:
+        """Bump from any thread (services run in worker threads)."""
+        self.bump_now()
+
     async def bump(self) -> None:
         self.bump_now()
 
@@ -75,19 +80,29 @@ class RedisGeneration:
         self._file = file_generation
         self._remote = 0
         self._task: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def current(self) -> object:
         return (self._remote, self._file.current())
 
+    def notify(self) -> None:
+        """Bump from any thread: local at once, remote via the event loop."""
+        self._file.bump_now()
+        if self._loop is not None and not self._loop.is_closed():
+            asyncio.run_coroutine_threadsafe(self._publish(), self._loop)
+
     async def bump(self) -> None:
         self._file.bump_now()
+        await self._publish()
+
+    async def _publish(self) -> None:
         try:
-            self._remote = int(await self._redis.client.incr(self.CHANNEL))
-            await self._redis.client.publish(self.CHANNEL, str(self._remote))
+            await self._redis.client.publish(self.CHANNEL, "1")
         except Exception as exc:  # noqa: BLE001 - Redis outage: local file still invalidates
             log.warning("invalidation not published to redis", extra={"error": repr(exc)})
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._listen(), name="gatehouse-invalidation")
 
     async def _listen(self) -> None:

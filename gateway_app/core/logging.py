@@ -84,7 +84,7 @@ def configure_logging(fmt: str = "pretty", level: str = "INFO", stream=None) -> 
     root.addHandler(handler)
     root.setLevel(level)
     # Our own access line replaces uvicorn's; keep library chatter at warning.
-    for noisy in ("uvicorn.access", "httpx", "httpcore", "alembic.runtime.migration", "aiosqlite"):
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -49,8 +49,9 @@ class SqlApiTokenRepository(SqlRepository[ApiToken, ApiTokenRecord]):
         query = query.order_by(ApiToken.created_at.desc(), ApiToken.id).offset(offset).limit(limit)
         return [self._to_record(row) for row in self._session.exec(query)]
 
-    def count_for_project(self, project_id: str) -> int:
-        query = select(func.count()).select_from(ApiToken).where(ApiToken.project_id == project_id)
+    def count_active_for_project(self, project_id: str) -> int:
+        query = select(func.count()).select_from(ApiToken).where(
+            ApiToken.project_id == project_id, ApiToken.revoked_at.is_(None))
         return int(self._session.exec(query).one())
 
     def touch_many(self, last_used: Sequence[tuple[str, object]]) -> None:

@@ -1,0 +1,29 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health/live", summary="Process is alive")
+async def live() -> dict:
+    """200 while the process runs."""
+    return {"status": "alive"}
+
+
+@router.get("/health/ready", summary="Ready to serve: every required subsystem is up",
+            responses={503: {"description": "starting, shutting down or a required subsystem is down"}})
+async def ready(request: Request) -> JSONResponse:
+    """Per-subsystem status; 503 when a required one is down or the server is draining."""
+    platform = request.app.state.holder.platform
+    if platform is None:
+        return JSONResponse({"status": "starting", "checks": {}}, status_code=503, headers={"retry-after": "1"})
+    readiness = await platform.health.readiness()
+    body = readiness.as_dict()
+    if platform.lifecycle.draining:
+        body["status"] = "draining"
+        return JSONResponse(body, status_code=503, headers={"retry-after": str(platform.lifecycle.retry_after_seconds)})
+    return JSONResponse(body, status_code=200 if readiness.ready else 503)

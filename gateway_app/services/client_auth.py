@@ -1,0 +1,129 @@
+"""Hot-path resolution of a bearer API token to the caller's identity, from a local cache."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import anyio
+
+from gateway_app.core.errors import AuthenticationFailed, FeatureDisabled, TenantUnavailable
+from gateway_app.core.invalidation import Generation, LocalLookupCache
+from gateway_app.core.security import hash_api_token
+from gateway_app.core.tasks import BatchWriter
+from gateway_app.db.errors import StoreError
+from gateway_app.db.protocols import DataStore
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIdentity:
+    """Who is calling the client API: token, tenant, project and what they may use."""
+
+    token_id: str
+    token_name: str
+    tenant_slug: str
+    project_id: str | None
+    models: frozenset[str] | None  # None: any model
+    features: frozenset[str]  # licensed and allowed for this token
+    expires_at: float | None
+    license_expires_at: float | None
+    problem: str | None = None  # cached refusal reason (unknown, revoked, suspended tenant)
+    problem_is_tenant: bool = False
+
+    def may_use_model(self, name: str) -> bool:
+        """True if the token's scopes allow this model."""
+        return self.models is None or name in self.models
+
+    def require_feature(self, feature: str) -> None:
+        """Raise FeatureDisabled unless the license and the token both allow the feature."""
+        if feature not in self.features:
+            raise FeatureDisabled(
+                f"the feature '{feature}' is not enabled for this API token or its tenant's license")
+
+
+_UNKNOWN = ClientIdentity("", "", "", None, None, frozenset(), None, None, problem="invalid API token")
+
+
+def _ts(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+class TokenResolver:
+    """Resolves bearer tokens; the store is read only on a cache miss (first use or after a change)."""
+
+    TOUCH_EVERY = 60.0  # seconds between last_used_at writes per token
+
+    def __init__(self, store: DataStore, generation: Generation, ttl: float = 300.0) -> None:
+        self._store = store
+        self._cache: LocalLookupCache[ClientIdentity] = LocalLookupCache(generation, ttl=ttl, max_entries=50_000)
+        self._last_touch: dict[str, float] = {}
+        self.touch_writer: BatchWriter[tuple[str, str, datetime]] = BatchWriter(
+            "token-last-used", self._write_touches, max_queue=10_000, batch_size=500, interval=2.0)
+        self.store_reads = 0
+
+    async def resolve(self, secret: str) -> ClientIdentity:
+        """The identity behind a bearer token, or AuthenticationFailed / TenantUnavailable."""
+        key = hash_api_token(secret)
+        identity = self._cache.get(key)
+        if identity is None:
+            generation = self._cache.generation()
+            identity = await anyio.to_thread.run_sync(self._load, key)
+            self._cache.put(key, identity, generation)
+        now = time.time()
+        if identity.problem is not None:
+            if identity.problem_is_tenant:
+                raise TenantUnavailable(identity.problem)
+            raise AuthenticationFailed(identity.problem)
+        if identity.expires_at is not None and identity.expires_at <= now:
+            raise AuthenticationFailed("API token has expired")
+        if identity.license_expires_at is not None and identity.license_expires_at <= now:
+            raise TenantUnavailable(f"the license of tenant '{identity.tenant_slug}' has expired")
+        self._touch(identity, now)
+        return identity
+
+    def _load(self, token_hash: str) -> ClientIdentity:
+        self.store_reads += 1
+        with self._store.control() as control:
+            entry = control.token_index.get(token_hash)
+            tenant = control.tenants.get(entry.tenant_slug) if entry else None
+        if entry is None or tenant is None:
+            return _UNKNOWN
+        try:
+            with self._store.tenant(tenant.slug) as uow:
+                token = uow.api_tokens.get(entry.token_id)
+        except StoreError:
+            return _UNKNOWN
+        if token is None or token.token_hash != token_hash:
+            return _UNKNOWN
+        identity = ClientIdentity(
+            token_id=token.id, token_name=token.name, tenant_slug=tenant.slug, project_id=token.project_id,
+            models=frozenset(token.scopes.get("models") or ()) or None,
+            features=frozenset(tenant.features) & frozenset(token.scopes.get("features") or tenant.features),
+            expires_at=_ts(token.expires_at), license_expires_at=_ts(tenant.license_expires_at),
+        )
+        if token.revoked_at is not None:
+            return replace(identity, problem="API token has been revoked")
+        if tenant.status != "active":
+            return replace(identity, problem=f"tenant '{tenant.slug}' is suspended", problem_is_tenant=True)
+        return identity
+
+    def _touch(self, identity: ClientIdentity, now: float) -> None:
+        last = self._last_touch.get(identity.token_id, 0.0)
+        if now - last >= self.TOUCH_EVERY:
+            self._last_touch[identity.token_id] = now
+            self.touch_writer.submit((identity.tenant_slug, identity.token_id, datetime.fromtimestamp(now, UTC)))
+
+    def _write_touches(self, items: Sequence[tuple[str, str, datetime]]) -> None:
+        by_tenant: dict[str, dict[str, datetime]] = defaultdict(dict)
+        for slug, token_id, when in items:
+            by_tenant[slug][token_id] = when
+        for slug, touches in by_tenant.items():
+            try:
+                with self._store.tenant(slug) as uow:
+                    uow.api_tokens.touch_many(list(touches.items()))
+                    uow.commit()
+            except StoreError:
+                continue  # tenant deleted meanwhile

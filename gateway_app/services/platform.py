@@ -1,0 +1,167 @@
+"""The running gateway: every shared piece built once, started and stopped in a fixed order."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import anyio
+
+from gateway_app.core.cache import Cache, RedisCache, create_cache
+from gateway_app.core.config import Settings, load_settings
+from gateway_app.core.health import HealthRegistry
+from gateway_app.core.invalidation import FileGeneration, Generation, RedisGeneration
+from gateway_app.core.lifecycle import Lifecycle
+from gateway_app.core.logging import configure_logging, get_logger
+from gateway_app.core.resilience import BreakerRegistry
+from gateway_app.core.runtime_pool import RuntimePool
+from gateway_app.core.security import JwtCodec
+from gateway_app.core.tasks import TaskRegistry
+from gateway_app.db.protocols import DataStore
+from gateway_app.db.tenancy import open_store
+from gateway_app.services.auth import AuthService, FirstAdmin
+from gateway_app.services.client_auth import TokenResolver
+from gateway_app.services.projects import ProjectService
+from gateway_app.services.tenant_access import TenantAccess
+from gateway_app.services.tenants import TenantService
+from gateway_app.services.tokens import TokenService
+from gateway_app.services.users import UserService
+
+log = get_logger("platform")
+
+
+@dataclass
+class Platform:
+    """Shared pieces and services of one process. Built by build_platform, run by start_platform."""
+
+    settings: Settings
+    store: DataStore
+    cache: Cache
+    generation: Generation
+    lifecycle: Lifecycle
+    health: HealthRegistry
+    breakers: BreakerRegistry
+    runtime_pool: RuntimePool
+    tasks: TaskRegistry
+    auth: AuthService
+    tenants: TenantService
+    users: UserService
+    projects: ProjectService
+    tokens: TokenService
+    token_resolver: TokenResolver
+    first_admin: FirstAdmin | None = None
+    started_at: float = field(default_factory=time.time)
+
+
+def build_platform(settings: Settings) -> Platform:
+    """Construct every piece (opens the store, no network I/O)."""
+    store = open_store(settings)
+    cache = create_cache(settings.cache_provider, redis_url=settings.redis_url,
+                         max_entries=settings.memory_cache_max_entries)
+    file_generation = FileGeneration(settings.data_dir / ".invalidation")
+    generation: Generation = (RedisGeneration(cache, file_generation) if isinstance(cache, RedisCache)
+                              else file_generation)
+    access = TenantAccess(store)
+    jwt = JwtCodec(settings.jwt_secret, settings.jwt_ttl_minutes * 60)
+    return Platform(
+        settings=settings, store=store, cache=cache, generation=generation,
+        lifecycle=Lifecycle(), health=HealthRegistry(), breakers=BreakerRegistry(),
+        runtime_pool=RuntimePool(), tasks=TaskRegistry(),
+        auth=AuthService(store, jwt, generation),
+        tenants=TenantService(store, generation),
+        users=UserService(store, access, generation),
+        projects=ProjectService(access),
+        tokens=TokenService(store, access, generation),
+        token_resolver=TokenResolver(store, generation),
+    )
+
+
+def prepare_data(platform: Platform) -> FirstAdmin:
+    """Migrate every database and make sure a platform admin exists (idempotent, cross-process safe)."""
+    platform.store.migrate()
+    settings = platform.settings
+    return platform.auth.ensure_first_admin(settings.admin_email, settings.admin_password)
+
+
+async def start_platform(settings: Settings | None = None, *, install_signals: bool = True) -> Platform:
+    """Bootstrap, in order: config, lifecycle, data, cache, health checks, shutdown handlers,
+    schedulers, one summary line. Used by the console app and the API-only server alike."""
+    settings = settings or load_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    platform = build_platform(settings)
+    signals = platform.lifecycle.install_signal_handlers() if install_signals else False
+    platform.first_admin = await anyio.to_thread.run_sync(prepare_data, platform)
+    if platform.first_admin.generated_password:
+        log.warning("first platform admin created with a generated password: change it after logging in",
+                    extra={"email": platform.first_admin.email, "password": platform.first_admin.generated_password})
+
+    await platform.generation.start()
+    _register_health_checks(platform)
+    cache_ok = True
+    try:
+        await platform.cache.ping()
+    except Exception as exc:  # noqa: BLE001 - reported, the gateway still serves (degraded)
+        cache_ok = False
+        log.warning("cache unreachable at start: running degraded", extra={"cache": platform.cache.name,
+                                                                             "error": repr(exc)})
+    _register_shutdown(platform)
+    platform.tasks.add(platform.token_resolver.touch_writer)
+    set_current_platform(platform)
+    log.info("gatehouse started", extra={
+        "env": settings.env, "db": platform.store.name, "data_dir": str(settings.data_dir),
+        "cache": platform.cache.name, "cache_ok": cache_ok, "signals": signals,
+        "admin": platform.first_admin.email,
+    })
+    return platform
+
+
+def _register_health_checks(platform: Platform) -> None:
+    async def database() -> None:
+        await anyio.to_thread.run_sync(platform.store.ping)
+
+    async def cache() -> str:
+        await platform.cache.ping()
+        return platform.cache.name
+
+    platform.health.register("database", database, required=True)
+    # A cache outage degrades to misses and local counters: reported, but the gateway stays ready.
+    platform.health.register("cache", cache, required=False)
+
+
+def _register_shutdown(platform: Platform) -> None:
+    lifecycle = platform.lifecycle
+    lifecycle.on_shutdown("tasks", lambda: anyio.to_thread.run_sync(platform.tasks.stop_all))
+    lifecycle.on_shutdown("invalidation", platform.generation.stop)
+    lifecycle.on_shutdown("cache", platform.cache.close)
+    lifecycle.on_shutdown("runtime_pool", platform.runtime_pool.close_all)
+    lifecycle.on_shutdown("store", lambda: platform.store.close())
+
+
+async def stop_platform(platform: Platform) -> None:
+    """Drain requests, then tear down: tasks -> cache -> runtime pool -> store."""
+    await platform.lifecycle.shutdown(platform.settings.shutdown_grace_seconds)
+    if current_platform_or_none() is platform:
+        set_current_platform(None)
+
+
+# The console's State classes run inside the same process as the API and need the running
+# platform; this is the one process-wide reference, set by start_platform.
+_current: Platform | None = None
+
+
+def set_current_platform(platform: Platform | None) -> None:
+    """Record the running platform (start/stop only)."""
+    global _current
+    _current = platform
+
+
+def current_platform_or_none() -> Platform | None:
+    """The running platform, if any."""
+    return _current
+
+
+def current_platform() -> Platform:
+    """The running platform; raises if the app has not started."""
+    if _current is None:
+        raise RuntimeError("gatehouse is not started")
+    return _current

@@ -1,0 +1,73 @@
+"""Shared fixtures: settings on a temporary DATA_DIR, a started platform, an API client, Redis."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from api.app import create_api
+from gateway_app.core.config import Settings, load_settings
+from gateway_app.services.platform import Platform, start_platform, stop_platform
+from tests.support.api import AdminApi
+from tests.support.processes import RedisServer
+
+ADMIN_EMAIL = "root@example.com"
+ADMIN_PASSWORD = "root-password-123"
+
+# Tests must not pick up a developer's .env or shell settings.
+for _name in list(os.environ):
+    if _name in Settings.model_fields or _name.lower() in Settings.model_fields:
+        del os.environ[_name]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A fresh DATA_DIR per test."""
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    """Test settings: SQLite files under a temporary directory, memory cache."""
+    return load_settings(env="test", data_dir=data_dir, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD,
+                         log_format="pretty", log_level="INFO", shutdown_grace_seconds=2)
+
+
+@pytest_asyncio.fixture
+async def platform(settings: Settings) -> AsyncIterator[Platform]:
+    """A started platform (migrated, first admin created), stopped after the test."""
+    started = await start_platform(settings, install_signals=False)
+    yield started
+    await stop_platform(started)
+
+
+@pytest_asyncio.fixture
+async def client(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the real app (ASGI transport, no network)."""
+    app = create_api(platform)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gatehouse.test") as http:
+        yield http
+
+
+@pytest_asyncio.fixture
+async def admin(client: httpx.AsyncClient) -> AdminApi:
+    """The management API, logged in as the platform admin."""
+    api = AdminApi(client)
+    await api.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    return api
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real redis-server for the whole session, stopped at the end."""
+    server = RedisServer.start(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()

@@ -1,0 +1,90 @@
+"""Start and stop real servers for tests (Redis, the app) on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0, proc: subprocess.Popen | None = None) -> None:
+    """Block until something accepts connections on the port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+@dataclass
+class RedisServer:
+    """A redis-server started for the test session."""
+
+    port: int
+    directory: Path
+    pid: int
+
+    @property
+    def url(self) -> str:
+        """redis:// URL of the server."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @classmethod
+    def start(cls, directory: Path) -> RedisServer:
+        """Start redis-server daemonized on a free port (fails loudly when it is not installed)."""
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed: run `make test` (it installs it) "
+                               "or apt-get install redis-server")
+        directory.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        pidfile = directory / "redis.pid"
+        subprocess.run([binary, "--bind", "127.0.0.1", "--port", str(port), "--daemonize", "yes",
+                        "--save", "", "--appendonly", "no", "--dir", str(directory),
+                        "--pidfile", str(pidfile), "--logfile", str(directory / "redis.log")], check=True)
+        wait_for_port(port)
+        deadline = time.monotonic() + 5
+        while not pidfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return cls(port=port, directory=directory, pid=int(pidfile.read_text().strip()))
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): clients time out, as in a network partition."""
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Unfreeze the server."""
+        os.kill(self.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        """Stop the server by PID."""
+        try:
+            os.kill(self.pid, signal.SIGCONT)
+            os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        os.kill(self.pid, signal.SIGKILL)
