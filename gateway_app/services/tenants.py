@@ -39,7 +39,7 @@ class TenantCreate(BaseModel):
     @classmethod
     def _slug(cls, value: str) -> str:
         if not SLUG_PATTERN.fullmatch(value):
-            raise ValueError("must match ^[a-z0-9][a-z0-9-]{1,62}$ (lower-case letters, digits, dashes)")
+            raise ValueError("use 2-63 lower-case letters, digits and dashes, starting with a letter or digit")
         return value
 
 

@@ -1,0 +1,1 @@
+"""Reflex UI: the shell, reusable widgets and the pages built from them."""

@@ -1,0 +1,7 @@
+"""`python -m gateway_app ...`"""
+
+import sys
+
+from gateway_app.cli import main
+
+sys.exit(main())

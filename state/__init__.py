@@ -1,0 +1,1 @@
+"""Reflex State classes, one per console area. They call services only (never the database)."""

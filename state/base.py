@@ -1,0 +1,34 @@
+"""Helpers shared by the console states."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
+import anyio
+from pydantic import ValidationError
+
+from gateway_app.services.platform import Platform, current_platform
+
+T = TypeVar("T")
+
+
+def platform() -> Platform:
+    """The running platform (started by the app's lifespan)."""
+    return current_platform()
+
+
+async def in_thread(fn: Callable[..., T], *args, **kwargs) -> T:
+    """Run a blocking service call off the event loop."""
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """Validation errors by field name, with messages fit to show under the field."""
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        name = ".".join(str(p) for p in error.get("loc", ())) or "form"
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        errors.setdefault(name, message[0].upper() + message[1:] if message else message)
+    return errors

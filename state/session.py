@@ -1,0 +1,122 @@
+"""Login session: JWT in the browser's local storage, checked against the services on every page."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from gateway_app.core.errors import GatehouseError
+from gateway_app.services.principals import Principal
+from state.base import in_thread, platform
+
+
+class SessionState(rx.State):
+    """Who is logged in, which tenant they look at, and the login form."""
+
+    jwt: str = rx.LocalStorage("", name="gatehouse_session", sync=True)
+    selected_tenant: str = rx.LocalStorage("", name="gatehouse_tenant")
+    email: str = ""
+    display_name: str = ""
+    role: str = ""
+    own_tenant: str = ""
+    tenant_choices: list[str] = []
+    login_message: str = ""
+    login_error: str = ""
+    logging_in: bool = False
+
+    @rx.var
+    def is_platform_admin(self) -> bool:
+        """Platform admins see every tenant."""
+        return self.role == "platform_admin"
+
+    @rx.var
+    def can_write(self) -> bool:
+        """Members are read-only."""
+        return self.role in ("platform_admin", "admin")
+
+    @rx.var
+    def active_tenant(self) -> str:
+        """The tenant pages act on."""
+        return self.selected_tenant if self.role == "platform_admin" else self.own_tenant
+
+    @rx.var
+    def nav_path(self) -> str:
+        """Current path without a trailing slash, for highlighting the sidebar."""
+        return self.router.url.path.rstrip("/") or "/"
+
+    @rx.var
+    def role_label(self) -> str:
+        """Role as shown in the sidebar."""
+        return {"platform_admin": "Platform admin", "admin": "Tenant admin", "member": "Member"}.get(self.role, "")
+
+    def principal(self) -> Principal:
+        """The logged-in principal; raises AuthenticationFailed when the session is gone."""
+        return platform().auth.authenticate(self.jwt)
+
+    def tenant_arg(self) -> str | None:
+        """The tenant to pass to services (None lets them use the user's own)."""
+        return self.selected_tenant or None if self.role == "platform_admin" else None
+
+    async def _restore(self) -> Principal | None:
+        if not self.jwt:
+            return None
+        try:
+            principal = await in_thread(self.principal)
+        except GatehouseError as exc:
+            self.jwt = ""
+            self.login_message = f"Your session ended ({exc.message}). Please log in again."
+            return None
+        self.email, self.display_name, self.role = principal.email, principal.name, principal.role
+        self.own_tenant = principal.tenant_slug or ""
+        if principal.is_platform_admin:
+            page = await in_thread(platform().tenants.list, principal, limit=500)
+            self.tenant_choices = [t.slug for t in page.items]
+            if self.selected_tenant not in self.tenant_choices:
+                self.selected_tenant = self.tenant_choices[0] if self.tenant_choices else ""
+        return principal
+
+    @rx.event
+    async def require_login(self):
+        """on_load of every console page: back to the login page when the session is gone."""
+        if await self._restore() is None:
+            return rx.redirect("/login")
+
+    @rx.event
+    async def skip_login_if_signed_in(self):
+        """on_load of the login page."""
+        if self.jwt and await self._restore() is not None:
+            return rx.redirect("/")
+
+    @rx.event
+    async def login(self, form: dict):
+        """Check e-mail and password; keep the JWT in local storage."""
+        self.login_error = ""
+        email, password = str(form.get("email", "")).strip(), str(form.get("password", ""))
+        if not email or not password:
+            self.login_error = "Enter your e-mail and password."
+            return
+        self.logging_in = True
+        yield
+        try:
+            result = await in_thread(platform().auth.login, email, password)
+        except GatehouseError as exc:
+            self.login_error = exc.message[0].upper() + exc.message[1:]
+            self.logging_in = False
+            return
+        self.jwt = result.access_token
+        self.login_message = ""
+        self.logging_in = False
+        yield rx.redirect("/")
+
+    @rx.event
+    def logout(self):
+        """Forget the session."""
+        self.jwt = ""
+        self.role = ""
+        self.login_message = "You have been logged out."
+        return rx.redirect("/login")
+
+    @rx.event
+    def switch_tenant(self, slug: str):
+        """Platform admins: look at another tenant (reloads the page's data)."""
+        self.selected_tenant = slug
+        return rx.redirect(self.router.url.path or "/")
