@@ -45,7 +45,7 @@ class wait_retry_after_or_jitter(wait_base):
 
     def __init__(self, initial: float = 0.2, maximum: float = 5.0, jitter: float = 0.2,
                  retry_after_cap: float = 30.0) -> None:
-        self._backoff = wait_exponential_jitter(initial=initial, max=maximum, jitter=jitter)
+        self._backoff = wait_exponential_jitter(multiplier=initial, max=maximum, jitter=jitter)
         self._cap = retry_after_cap
 
     def __call__(self, retry_state: RetryCallState) -> float:

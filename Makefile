@@ -1,0 +1,73 @@
+# Gatehouse: `make run` serves the console + APIs on http://127.0.0.1:$(PORT); `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BUN_VERSION := 1.4.4
+PORT ?= 3000
+DATA_DIR ?= $(CURDIR)/.data
+
+# Keep every cache inside the checkout so a clean clone behaves the same, and keep Reflex offline.
+export REFLEX_DIR := $(CURDIR)/.cache/reflex
+export BUN_INSTALL_CACHE_DIR := $(CURDIR)/.cache/bun
+export npm_config_cache := $(CURDIR)/.cache/npm
+export XDG_CONFIG_HOME := $(CURDIR)/.cache/xdg-config
+export XDG_CACHE_HOME := $(CURDIR)/.cache/xdg-cache
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_CHECK_LATEST_VERSION := 0
+export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help setup run test test-fast test-e2e system-test-deps migrate lock clean
+
+help:
+	@echo "make run        serve console + APIs on http://127.0.0.1:$(PORT) (SQLite + memory cache)"
+	@echo "make test       install, start services, run every test"
+	@echo "make test-fast  unit/integration/API tests only (no browser)"
+	@echo "make setup      idempotent install: .venv and bun"
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=24"
+	$(PY) -m pip install -q -c requirements.lock -e ".[test]"
+	@touch $@
+
+.tools/node_modules/.bin/bun:
+	npm install --prefix .tools --save-exact --no-audit --no-fund bun@$(BUN_VERSION)
+
+setup: $(VENV)/.installed .tools/node_modules/.bin/bun
+
+run: setup
+	DATA_DIR="$(DATA_DIR)" $(PY) -m gateway_app init
+	DATA_DIR="$(DATA_DIR)" PORT="$(PORT)" $(PY) -m gateway_app serve --port $(PORT)
+
+migrate: setup
+	DATA_DIR="$(DATA_DIR)" $(PY) -m gateway_app migrate
+
+# Debian packages the tests need; installed only when missing.
+system-test-deps:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# The test session starts (and stops, by PID) Redis on a free port itself: see tests/conftest.py.
+test: setup system-test-deps
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not e2e"
+
+test-e2e: setup system-test-deps
+	$(PY) -m pytest -q -m e2e
+
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^gatehouse' > requirements.lock
+
+clean:
+	rm -rf .web .states test-output
