@@ -1,0 +1,68 @@
+"""SQLite specifics: one file per tenant, WAL, migrations matching the models."""
+
+import sqlite3
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from gateway_app.db.records import TenantRecord
+from gateway_app.db.sqlite import migrations
+from gateway_app.db.sqlite.engines import make_engine
+from gateway_app.db.sqlite.store import SqliteStore
+from gateway_app.db.tables.base import control_registry, tenant_registry
+
+
+def test_files_per_tenant_in_wal_mode(tmp_path):
+    store = SqliteStore(tmp_path)
+    store.migrate()
+    with store.control() as uow:
+        uow.tenants.add(TenantRecord(slug="acme", name="Acme"))
+        uow.commit()
+    store.create_tenant_store("acme")
+    with store.tenant("acme") as uow:
+        uow.users.list()
+    assert (tmp_path / "console_main.sqlite").exists()
+    assert (tmp_path / "tenant_acme.sqlite").exists()
+    mode = sqlite3.connect(tmp_path / "tenant_acme.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    store.close()
+
+
+def test_migrate_is_idempotent_and_covers_every_tenant(tmp_path):
+    store = SqliteStore(tmp_path)
+    assert store.migrate() == ["control"]
+    store.create_tenant_store("acme")
+    assert store.migrate() == []
+    engine = make_engine(tmp_path / "tenant_acme.sqlite", create=False)
+    assert migrations.current_revision(engine) == migrations.head_revision("tenant")
+    engine.dispose()
+    store.close()
+
+
+def _diff(path, metadata):
+    engine = make_engine(path, create=False)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, metadata)
+    engine.dispose()
+    return diff
+
+
+def test_migrations_produce_exactly_the_models(tmp_path):
+    store = SqliteStore(tmp_path)
+    store.migrate()
+    store.create_tenant_store("acme")
+    assert _diff(tmp_path / "console_main.sqlite", control_registry.metadata) == []
+    assert _diff(tmp_path / "tenant_acme.sqlite", tenant_registry.metadata) == []
+    store.close()
+
+
+def test_engine_cache_is_bounded(tmp_path):
+    store = SqliteStore(tmp_path, max_open_tenants=2)
+    store.migrate()
+    for slug in ("t1", "t2", "t3"):
+        store.create_tenant_store(slug)
+        with store.tenant(slug) as uow:
+            uow.users.count()
+    assert len(store._tenant_engines) == 2
+    store.close()
