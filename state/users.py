@@ -27,7 +27,7 @@ class UserRow:
     @classmethod
     def of(cls, user: UserOut) -> UserRow:
         """Row from a service result."""
-        last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
+        last = user.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if user.last_login_at else "never"
         return cls(id=user.id, email=user.email, name=user.name, role=user.role, status=user.status, last_login=last)
 
 

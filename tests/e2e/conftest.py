@@ -1,0 +1,48 @@
+"""Browser tests: the real console process (Reflex prod build) and Debian's Chromium."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import ROOT, GatewayProcess
+
+ADMIN_EMAIL = "admin@console.test"
+ADMIN_PASSWORD = "console-admin-pass-1"
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's chromium; never a downloaded browser."""
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def console(tmp_path_factory):
+    """`python -m gateway_app serve` (what `make run` runs) on a free port with a fresh DATA_DIR."""
+    base = tmp_path_factory.mktemp("console")
+    process = GatewayProcess.start(["serve", "--host", "127.0.0.1"], base / "data", base / "console.log",
+                                   extra_env={"ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": ADMIN_PASSWORD})
+    process.wait_ready(timeout=600)  # the first start builds the frontend
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def shot():
+    """Save a full-page screenshot under test-output/screenshots."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name: str) -> None:
+        page.wait_for_timeout(300)  # let toasts and transitions settle
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    return take
