@@ -20,7 +20,7 @@ export REFLEX_CHECK_LATEST_VERSION := 0
 export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test test-fast test-e2e system-test-deps migrate lock clean
+.PHONY: help setup run test test-fast test-e2e system-test-deps migrate lint lock clean
 
 help:
 	@echo "make run        serve console + APIs on http://127.0.0.1:$(PORT) (SQLite + memory cache)"
@@ -28,10 +28,13 @@ help:
 	@echo "make test-fast  unit/integration/API tests only (no browser)"
 	@echo "make setup      idempotent install: .venv and bun"
 
+# Install the dependencies listed in pyproject.toml (runtime + test), pinned further by requirements.lock.
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=24"
-	$(PY) -m pip install -q -c requirements.lock -e ".[test]"
+	$(PY) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+		print("\n".join(p["dependencies"] + p["optional-dependencies"]["test"]))' > $(VENV)/requirements.txt
+	$(PY) -m pip install -q -c requirements.lock -r $(VENV)/requirements.txt
 	@touch $@
 
 .tools/node_modules/.bin/bun:
@@ -65,6 +68,9 @@ test-fast: setup
 
 test-e2e: setup system-test-deps
 	$(PY) -m pytest -q -m e2e
+
+lint: setup
+	$(PY) -m ruff check .
 
 lock:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^gatehouse' > requirements.lock

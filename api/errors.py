@@ -87,7 +87,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     if is_client_path(request.url.path):
         return _respond(request, 400, message, code="invalid_request", param=_field_of(tuple(first.get("loc", ()))))
     details = [{"field": _field_of(tuple(e.get("loc", ()))), "message": m.split(": ", 1)[-1], "type": e.get("type")}
-               for e, m in zip(errors, messages)]
+               for e, m in zip(errors, messages, strict=True)]
     return JSONResponse({"detail": message, "errors": details}, status_code=422)
 
 

@@ -25,6 +25,13 @@ for _name in list(os.environ):
         del os.environ[_name]
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Browser tests last: Playwright's sync API keeps an event loop running in this thread for
+    the rest of the session, which async tests cannot share."""
+    items.sort(key=lambda item: Path(str(item.fspath)).parent.name == "e2e")
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     """A fresh DATA_DIR per test."""

@@ -57,7 +57,7 @@ class HealthRegistry:
             result = await asyncio.wait_for(check(), self._timeout)
             detail = result if isinstance(result, str) else ""
             return CheckResult(name, True, required, (time.perf_counter() - started) * 1000, detail)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return CheckResult(name, False, required, (time.perf_counter() - started) * 1000, "timed out")
         except Exception as exc:  # noqa: BLE001 - any failure is reported, not raised
             return CheckResult(name, False, required, (time.perf_counter() - started) * 1000,

@@ -95,7 +95,7 @@ class Lifecycle:
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     async def shutdown(self, grace_seconds: float) -> None:

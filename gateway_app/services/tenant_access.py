@@ -10,6 +10,19 @@ from gateway_app.db.tenancy import validate_slug
 from gateway_app.services.principals import Principal
 
 
+def load_tenant(store: DataStore, slug: str) -> TenantRecord:
+    """The tenant's record; NotFound for unknown or unsafe slugs."""
+    try:
+        validate_slug(slug)
+    except InvalidSlug:
+        raise NotFound(f"tenant {slug!r} not found") from None
+    with store.control() as uow:
+        record = uow.tenants.get(slug)
+    if record is None:
+        raise NotFound(f"tenant {slug!r} not found")
+    return record
+
+
 class TenantAccess:
     """Checks that a principal may act on a tenant, then opens that tenant's unit of work."""
 
@@ -18,16 +31,7 @@ class TenantAccess:
 
     def check(self, actor: Principal, tenant: str | None) -> TenantRecord:
         """The tenant's record if the actor may use it, else NotFound/PermissionDenied."""
-        slug = actor.tenant_scope(tenant)
-        try:
-            validate_slug(slug)
-        except InvalidSlug:
-            raise NotFound(f"tenant {slug!r} not found") from None
-        with self._store.control() as uow:
-            record = uow.tenants.get(slug)
-        if record is None:
-            raise NotFound(f"tenant {slug!r} not found")
-        return record
+        return load_tenant(self._store, actor.tenant_scope(tenant))
 
     def open(self, actor: Principal, tenant: str | None) -> TenantUnitOfWork:
         """A unit of work on the tenant's database, for this actor."""

@@ -10,13 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from gateway_app.core.errors import Conflict, InvalidInput, NotFound
 from gateway_app.core.invalidation import Generation
 from gateway_app.core.logging import get_logger
-from gateway_app.db.errors import DuplicateKey, InvalidSlug
+from gateway_app.db.errors import DuplicateKey
 from gateway_app.db.protocols import DataStore
 from gateway_app.db.records import TenantRecord, utcnow
-from gateway_app.db.tenancy import SLUG_PATTERN, validate_slug
+from gateway_app.db.tenancy import SLUG_PATTERN
 from gateway_app.services.fields import UtcDatetime
 from gateway_app.services.licenses import ALL_FEATURES, Feature, TenantLimits
 from gateway_app.services.principals import Principal
+from gateway_app.services.tenant_access import load_tenant
 
 log = get_logger("tenants")
 TenantStatus = Literal["active", "suspended"]
@@ -110,15 +111,7 @@ class TenantService:
 
     def get_record(self, slug: str) -> TenantRecord:
         """The stored tenant, or NotFound (for other services)."""
-        try:
-            validate_slug(slug)
-        except InvalidSlug as exc:
-            raise NotFound(f"tenant {slug!r} not found: {exc}") from None
-        with self._store.control() as uow:
-            record = uow.tenants.get(slug)
-        if record is None:
-            raise NotFound(f"tenant {slug!r} not found")
-        return record
+        return load_tenant(self._store, slug)
 
     def create(self, actor: Principal, data: TenantCreate) -> TenantOut:
         """Register a tenant and create its database; nothing is left behind if either fails."""

@@ -37,9 +37,9 @@ class GatewayProcess:
         """Start and return at once; call wait_ready next."""
         port = port or free_port()
         env = {**os.environ, "DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
-        log = open(log_path, "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "gateway_app", *args, "--port", str(port)], cwd=ROOT,
-                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+            proc = subprocess.Popen([sys.executable, "-m", "gateway_app", *args, "--port", str(port)], cwd=ROOT,
+                                    env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         return cls(proc=proc, port=port, log_path=log_path, env=env)
 
     def wait_ready(self, timeout: float) -> None:
