@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.widgets import brand
 from state.session import SessionState
 
 NAV = (
@@ -65,14 +66,7 @@ def sidebar() -> rx.Component:
         for label, href, icon, admin_only in NAV
     ]
     return rx.vstack(
-        rx.hstack(
-            rx.box(rx.icon("shield_check", size=20), padding="0.4em", border_radius="var(--radius-3)",
-                   background="var(--accent-9)", color="white"),
-            rx.heading("Gatehouse", size="5"),
-            align="center",
-            spacing="2",
-            padding_bottom="0.5em",
-        ),
+        rx.box(brand("5"), padding_bottom="0.5em"),
         _tenant_switcher(),
         rx.separator(),
         rx.vstack(*items, spacing="1", width="100%"),

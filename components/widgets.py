@@ -98,6 +98,50 @@ def form_error(errors: rx.Var) -> rx.Component:
     )
 
 
+def brand(size: str = "5") -> rx.Component:
+    """The Gatehouse mark and name."""
+    return rx.hstack(
+        rx.box(rx.icon("shield_check", size=20), padding="0.4em", border_radius="var(--radius-3)",
+               background="var(--accent-9)", color="white"),
+        rx.heading("Gatehouse", size=size),
+        align="center",
+        spacing="2",
+    )
+
+
+def form_dialog(*, trigger: rx.Component, title: str, description: str, fields: list[rx.Component],
+                errors: rx.Var, submitting: rx.Var, on_submit, open_: rx.Var, on_open_change,
+                submit_id: str, submit_label: str = "Create") -> rx.Component:
+    """A modal form: fields with their own errors, a form-level error, cancel and a busy submit."""
+    return rx.dialog.root(
+        rx.dialog.trigger(trigger),
+        rx.dialog.content(
+            rx.dialog.title(title),
+            rx.dialog.description(description, size="2", margin_bottom="1em"),
+            rx.form(
+                rx.vstack(
+                    *fields,
+                    form_error(errors),
+                    rx.hstack(
+                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
+                        rx.button(rx.cond(submitting, rx.spinner(size="2"), rx.icon("check", size=16)),
+                                  submit_label, type="submit", disabled=submitting, id=submit_id),
+                        justify="end",
+                        spacing="3",
+                        width="100%",
+                    ),
+                    spacing="3",
+                ),
+                on_submit=on_submit,
+                reset_on_submit=False,
+            ),
+            max_width="460px",
+        ),
+        open=open_,
+        on_open_change=on_open_change,
+    )
+
+
 def confirm_dialog(open_: rx.Var, title: str, message: rx.Var | str, confirm_label: rx.Var | str,
                    on_confirm, on_cancel, danger: bool = True) -> rx.Component:
     """A modal asking to confirm a destructive action."""

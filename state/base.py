@@ -7,11 +7,12 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import anyio
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from gateway_app.services.platform import Platform, current_platform
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 def platform() -> Platform:
@@ -22,6 +23,14 @@ def platform() -> Platform:
 async def in_thread(fn: Callable[..., T], *args, **kwargs) -> T:
     """Run a blocking service call off the event loop."""
     return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+
+def parse_form(schema: type[M], form: dict) -> tuple[M | None, dict[str, str]]:
+    """Validate a submitted form with a service's input schema (empty fields count as omitted)."""
+    try:
+        return schema(**{k: v for k, v in form.items() if v not in ("", None)}), {}
+    except ValidationError as exc:
+        return None, field_errors(exc)
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import reflex as rx
-from pydantic import ValidationError
 
 from gateway_app.core.errors import GatehouseError
 from gateway_app.services.tenants import TenantCreate, TenantOut, TenantUpdate
-from state.base import field_errors, in_thread, platform
+from state.base import in_thread, parse_form, platform
 from state.session import SessionState
 
 
@@ -74,12 +73,8 @@ class TenantsState(SessionState):
     @rx.event
     async def create(self, form: dict):
         """Validate with the service's schema, create, refresh."""
-        self.form_errors = {}
-        data = {k: v for k, v in form.items() if v not in ("", None)}
-        try:
-            payload = TenantCreate(**data)
-        except ValidationError as exc:
-            self.form_errors = field_errors(exc)
+        payload, self.form_errors = parse_form(TenantCreate, form)
+        if payload is None:
             return
         self.creating = True
         yield

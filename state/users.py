@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import reflex as rx
-from pydantic import ValidationError
 
 from gateway_app.core.errors import GatehouseError
 from gateway_app.services.users import UserCreate, UserOut, UserUpdate
-from state.base import field_errors, in_thread, platform
+from state.base import in_thread, parse_form, platform
 from state.session import SessionState
 
 
@@ -76,12 +75,8 @@ class UsersState(SessionState):
     @rx.event
     async def create(self, form: dict):
         """Create a user; a generated password is shown once."""
-        self.form_errors = {}
-        data = {k: v for k, v in form.items() if v not in ("", None)}
-        try:
-            payload = UserCreate(**data)
-        except ValidationError as exc:
-            self.form_errors = field_errors(exc)
+        payload, self.form_errors = parse_form(UserCreate, form)
+        if payload is None:
             return
         self.creating = True
         yield

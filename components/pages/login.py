@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.widgets import brand
 from state.session import SessionState
 
 
@@ -13,13 +14,7 @@ def login_page() -> rx.Component:
         rx.card(
             rx.form(
                 rx.vstack(
-                    rx.hstack(
-                        rx.box(rx.icon("shield_check", size=22), padding="0.45em", border_radius="var(--radius-3)",
-                               background="var(--accent-9)", color="white"),
-                        rx.heading("Gatehouse", size="6"),
-                        align="center",
-                        spacing="2",
-                    ),
+                    brand("6"),
                     rx.text("Sign in to the operator console", size="2", color_scheme="gray"),
                     rx.cond(
                         SessionState.login_message,

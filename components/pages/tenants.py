@@ -8,7 +8,7 @@ from components.shell import shell
 from components.widgets import (
     confirm_dialog,
     empty_state,
-    form_error,
+    form_dialog,
     form_field,
     loading_rows,
     page_header,
@@ -19,36 +19,18 @@ from state.tenants import TenantRow, TenantsState
 
 def _create_dialog() -> rx.Component:
     errors = TenantsState.form_errors
-    return rx.dialog.root(
-        rx.dialog.trigger(rx.button(rx.icon("plus", size=16), "New tenant", id="new-tenant-button")),
-        rx.dialog.content(
-            rx.dialog.title("New tenant"),
-            rx.dialog.description("A tenant gets its own database, users and API tokens.", size="2",
-                                  margin_bottom="1em"),
-            rx.form(
-                rx.vstack(
-                    form_field("Slug", "slug", errors, placeholder="acme",
-                               hint="Lower-case letters, digits and dashes; it names the database."),
-                    form_field("Name", "name", errors, placeholder="Acme Corp"),
-                    form_field("Plan", "plan", errors, placeholder="standard", default_value="standard"),
-                    form_error(errors),
-                    rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
-                        rx.button(rx.cond(TenantsState.creating, rx.spinner(size="2"), rx.icon("check", size=16)),
-                                  "Create", type="submit", disabled=TenantsState.creating, id="create-tenant-submit"),
-                        justify="end",
-                        spacing="3",
-                        width="100%",
-                    ),
-                    spacing="3",
-                ),
-                on_submit=TenantsState.create,
-                reset_on_submit=False,
-            ),
-            max_width="460px",
-        ),
-        open=TenantsState.create_open,
-        on_open_change=TenantsState.open_create,
+    return form_dialog(
+        trigger=rx.button(rx.icon("plus", size=16), "New tenant", id="new-tenant-button"),
+        title="New tenant",
+        description="A tenant gets its own database, users and API tokens.",
+        fields=[
+            form_field("Slug", "slug", errors, placeholder="acme",
+                       hint="Lower-case letters, digits and dashes; it names the database."),
+            form_field("Name", "name", errors, placeholder="Acme Corp"),
+            form_field("Plan", "plan", errors, placeholder="standard", default_value="standard"),
+        ],
+        errors=errors, submitting=TenantsState.creating, on_submit=TenantsState.create,
+        open_=TenantsState.create_open, on_open_change=TenantsState.open_create, submit_id="create-tenant-submit",
     )
 
 

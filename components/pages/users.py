@@ -8,7 +8,7 @@ from components.shell import shell
 from components.widgets import (
     confirm_dialog,
     empty_state,
-    form_error,
+    form_dialog,
     form_field,
     loading_rows,
     page_header,
@@ -19,42 +19,25 @@ from state.users import UserRow, UsersState
 
 def _create_dialog() -> rx.Component:
     errors = UsersState.form_errors
-    return rx.dialog.root(
-        rx.dialog.trigger(rx.button(rx.icon("user_plus", size=16), "New user", id="new-user-button")),
-        rx.dialog.content(
-            rx.dialog.title("New user"),
-            rx.dialog.description("Leave the password empty to generate one; it is shown once.", size="2",
-                                  margin_bottom="1em"),
-            rx.form(
-                rx.vstack(
-                    form_field("E-mail", "email", errors, placeholder="jane@company.com", type_="email"),
-                    form_field("Name", "name", errors, placeholder="Jane Doe"),
-                    rx.vstack(
-                        rx.text("Role", size="2", weight="medium"),
-                        rx.select(["member", "admin"], name="role", default_value="member", width="100%"),
-                        rx.text("Members can look, admins can change things.", size="1", color_scheme="gray"),
-                        spacing="1",
-                        width="100%",
-                    ),
-                    form_field("Password", "password", errors, type_="password", hint="At least 8 characters."),
-                    form_error(errors),
-                    rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
-                        rx.button(rx.cond(UsersState.creating, rx.spinner(size="2"), rx.icon("check", size=16)),
-                                  "Create", type="submit", disabled=UsersState.creating, id="create-user-submit"),
-                        justify="end",
-                        spacing="3",
-                        width="100%",
-                    ),
-                    spacing="3",
-                ),
-                on_submit=UsersState.create,
-                reset_on_submit=False,
-            ),
-            max_width="460px",
-        ),
-        open=UsersState.create_open,
-        on_open_change=UsersState.open_create,
+    role = rx.vstack(
+        rx.text("Role", size="2", weight="medium"),
+        rx.select(["member", "admin"], name="role", default_value="member", width="100%"),
+        rx.text("Members can look, admins can change things.", size="1", color_scheme="gray"),
+        spacing="1",
+        width="100%",
+    )
+    return form_dialog(
+        trigger=rx.button(rx.icon("user_plus", size=16), "New user", id="new-user-button"),
+        title="New user",
+        description="Leave the password empty to generate one; it is shown once.",
+        fields=[
+            form_field("E-mail", "email", errors, placeholder="jane@company.com", type_="email"),
+            form_field("Name", "name", errors, placeholder="Jane Doe"),
+            role,
+            form_field("Password", "password", errors, type_="password", hint="At least 8 characters."),
+        ],
+        errors=errors, submitting=UsersState.creating, on_submit=UsersState.create,
+        open_=UsersState.create_open, on_open_change=UsersState.open_create, submit_id="create-user-submit",
     )
 
 
