@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from gateway_app.core.config import ConfigError, load_settings
 from gateway_app.core.crypto import generate_key
 from gateway_app.core.errors import GatehouseError
@@ -206,4 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except GatehouseError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "input"
+            print(f"error: {field}: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
         return 1
