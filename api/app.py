@@ -9,8 +9,9 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from api.errors import install_error_handlers
 from api.middleware import ClientAuthMiddleware, ClientCorsMiddleware, PlatformHolder, RequestContextMiddleware
 from api.routes import health
-from api.routes.admin import auth, projects, tenants, tokens, users
-from api.routes.client import models
+from api.routes.admin import auth, models, projects, providers, tenants, tokens, usage, users
+from api.routes.client import chat, files
+from api.routes.client import models as client_models
 from gateway_app.core.config import Settings, load_settings
 from gateway_app.services.platform import Platform, start_platform, stop_platform
 
@@ -62,12 +63,13 @@ def create_api(platform: Platform | None = None, *, settings: Settings | None = 
 
     app.include_router(health.router)
     admin = APIRouter(prefix="/admin/v1")
-    for module in (auth, tenants, users, projects, tokens):
+    for module in (auth, tenants, users, projects, tokens, providers, models, usage):
         admin.include_router(module.router)
     _not_found_catchall(admin)
     app.include_router(admin)
     client = APIRouter(prefix="/v1")
-    client.include_router(models.router)
+    for module in (chat, client_models, files):
+        client.include_router(module.router)
     _not_found_catchall(client)
     app.include_router(client)
 

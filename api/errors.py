@@ -53,6 +53,8 @@ def openai_error_body(message: str, status: int, *, code: str | None = None, par
 
 def status_for(exc: GatehouseError) -> int:
     """HTTP status of a domain error."""
+    if exc.status is not None:
+        return exc.status
     for cls, status in STATUS_BY_ERROR:
         if isinstance(exc, cls):
             return status
@@ -75,7 +77,8 @@ def _field_of(loc: tuple) -> str:
 
 
 async def _gatehouse_error(request: Request, exc: GatehouseError) -> JSONResponse:
-    return _respond(request, status_for(exc), exc.message, code=exc.code, param=exc.param)
+    return _respond(request, status_for(exc), exc.message, code=exc.code, param=exc.param,
+                    headers=getattr(exc, "headers", None))
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

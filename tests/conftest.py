@@ -14,6 +14,7 @@ from api.app import create_api
 from gateway_app.core.config import Settings, load_settings
 from gateway_app.services.platform import Platform, start_platform, stop_platform
 from tests.support.api import AdminApi
+from tests.support.fake_upstream import FakeUpstream
 from tests.support.processes import RedisServer
 
 ADMIN_EMAIL = "root@example.com"
@@ -70,6 +71,22 @@ async def admin(client: httpx.AsyncClient) -> AdminApi:
     api = AdminApi(client)
     await api.login(ADMIN_EMAIL, ADMIN_PASSWORD)
     return api
+
+
+@pytest.fixture(scope="session")
+def upstream_server():
+    """The fake OpenAI-compatible upstream, one per session."""
+    server = FakeUpstream().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def upstream(upstream_server):
+    """The fake upstream with a clean script for this test."""
+    upstream_server.reset()
+    yield upstream_server
+    upstream_server.reset()
 
 
 @pytest.fixture(scope="session")

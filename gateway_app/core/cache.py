@@ -24,6 +24,8 @@ class Cache(Protocol):
     async def set(self, key: str, value: str, ttl: float | None = None) -> None: ...
     async def delete(self, *keys: str) -> None: ...
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int: ...
+    async def incr_many(self, items: list[tuple[str, int, float | None]]) -> list[int]: ...
+    async def set_if_absent(self, key: str, value: str, ttl: float | None = None) -> bool: ...
     async def ping(self) -> None: ...
     async def close(self) -> None: ...
 
@@ -81,6 +83,15 @@ class MemoryCache:
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         return self.incr_now(key, amount, ttl)
 
+    async def incr_many(self, items: list[tuple[str, int, float | None]]) -> list[int]:
+        return [self.incr_now(key, amount, ttl) for key, amount, ttl in items]
+
+    async def set_if_absent(self, key: str, value: str, ttl: float | None = None) -> bool:
+        if self._live(key) is not None:
+            return False
+        self._store(key, value, self._expiry(ttl))
+        return True
+
     async def ping(self) -> None:
         return None
 
@@ -110,6 +121,12 @@ class NoCache:
 
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         return self._counters.incr_now(key, amount, ttl)
+
+    async def incr_many(self, items: list[tuple[str, int, float | None]]) -> list[int]:
+        return await self._counters.incr_many(items)
+
+    async def set_if_absent(self, key: str, value: str, ttl: float | None = None) -> bool:
+        return await self._counters.set_if_absent(key, value, ttl)
 
     async def ping(self) -> None:
         return None
@@ -195,6 +212,35 @@ class RedisCache:
             except Exception as exc:  # noqa: BLE001
                 self._failed("incr", exc)
         return self._fallback.incr_now(key, amount, ttl)
+
+    async def incr_many(self, items: list[tuple[str, int, float | None]]) -> list[int]:
+        """Several increments in one round trip (a MULTI pipeline)."""
+        if self.available:
+            try:
+                async with self._client.pipeline(transaction=True) as pipe:
+                    for key, amount, ttl in items:
+                        pipe.incrby(self._prefix + key, amount)
+                        if ttl:
+                            pipe.pexpire(self._prefix + key, int(ttl * 1000), nx=True)
+                    result = await pipe.execute()
+                step = [2 if ttl else 1 for _, _, ttl in items]
+                values, index = [], 0
+                for size in step:
+                    values.append(int(result[index]))
+                    index += size
+                return values
+            except Exception as exc:  # noqa: BLE001
+                self._failed("incr_many", exc)
+        return await self._fallback.incr_many(items)
+
+    async def set_if_absent(self, key: str, value: str, ttl: float | None = None) -> bool:
+        if self.available:
+            try:
+                px = int(ttl * 1000) if ttl else None
+                return bool(await self._client.set(self._prefix + key, value, px=px, nx=True))
+            except Exception as exc:  # noqa: BLE001
+                self._failed("set_if_absent", exc)
+        return await self._fallback.set_if_absent(key, value, ttl)
 
     async def ping(self) -> None:
         """Raise when Redis does not answer (used by the health check, never skipped)."""

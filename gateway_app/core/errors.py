@@ -7,6 +7,7 @@ class GatehouseError(Exception):
     """Base of every expected, user-facing error."""
 
     code = "error"
+    status: int | None = None  # set on instances whose HTTP status is decided at run time
 
     def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)

@@ -90,9 +90,11 @@ class BreakerState:
 class BreakerRegistry:
     """One pybreaker.CircuitBreaker per key (e.g. per provider), created on first use."""
 
-    def __init__(self, fail_max: int = 5, reset_timeout: float = 30.0) -> None:
+    def __init__(self, fail_max: int = 5, reset_timeout: float = 30.0,
+                 ignore: Callable[[BaseException], bool] | None = None) -> None:
         self._fail_max = fail_max
         self._reset_timeout = reset_timeout
+        self._exclude = [ignore] if ignore else []  # errors that say nothing about the key's health
         self._breakers: dict[str, pybreaker.CircuitBreaker] = {}
 
     def get(self, key: str) -> pybreaker.CircuitBreaker:
@@ -100,7 +102,7 @@ class BreakerRegistry:
         breaker = self._breakers.get(key)
         if breaker is None:
             breaker = pybreaker.CircuitBreaker(
-                fail_max=self._fail_max, reset_timeout=self._reset_timeout, name=key,
+                fail_max=self._fail_max, reset_timeout=self._reset_timeout, name=key, exclude=self._exclude,
             )
             self._breakers[key] = breaker
         return breaker

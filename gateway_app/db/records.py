@@ -83,6 +83,7 @@ class ProjectRecord:
 
     name: str
     description: str = ""
+    limits: dict = field(default_factory=dict)  # {"monthly_budget_usd": ...}
     id: str = field(default_factory=lambda: new_id("prj"))
     created_at: datetime = field(default_factory=utcnow)
 
@@ -96,6 +97,7 @@ class ApiTokenRecord:
     prefix: str
     project_id: str | None = None
     scopes: dict = field(default_factory=dict)  # {"models": [...], "features": [...]}; empty = all
+    limits: dict = field(default_factory=dict)  # {"rpm", "tpm", "monthly_budget_usd"}
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     created_by: str = ""
@@ -114,3 +116,93 @@ class AuditRecord:
     detail: dict = field(default_factory=dict)
     id: str = field(default_factory=lambda: new_id("aud"))
     at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class ProviderRecord:
+    """An upstream provider configuration; the API key is stored encrypted."""
+
+    name: str
+    type: str  # openai | openai-compatible | azure-openai | anthropic
+    base_url: str
+    api_key_enc: str | None = None
+    api_key_hint: str = ""  # masked form shown to operators, e.g. "sk-...abcd"
+    api_version: str | None = None
+    options: dict = field(default_factory=dict)  # timeout_s, max_retries, headers
+    enabled: bool = True
+    id: str = field(default_factory=lambda: new_id("prv"))
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class ModelRecord:
+    """A public model name (alias) mapped to a provider's model, with prices, limits and fallbacks."""
+
+    name: str
+    provider_id: str
+    upstream_model: str
+    kind: str = "chat"  # chat | embedding
+    fallbacks: list[str] = field(default_factory=list)
+    input_price_per_1k: float = 0.0
+    output_price_per_1k: float = 0.0
+    rpm: int | None = None
+    tpm: int | None = None
+    enabled: bool = True
+    id: str = field(default_factory=lambda: new_id("mdl"))
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    """One client request, as measured by the gateway."""
+
+    request_id: str
+    model: str
+    kind: str = "chat"
+    token_id: str = ""
+    project_id: str | None = None
+    upstream_model: str = ""
+    provider_id: str = ""
+    status: int = 200
+    error_type: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    stream: bool = False
+    fallback: bool = False
+    id: str = field(default_factory=lambda: new_id("use"))
+    at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class UsageRollup:
+    """Usage summed per hour, model, token and project: what charts and budgets read."""
+
+    hour: datetime
+    model: str
+    token_id: str
+    project_id: str
+    requests: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms_sum: float = 0.0
+    latency_buckets: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FileRecord:
+    """A file uploaded through the gateway: which provider holds it, for which tenant."""
+
+    id: str  # the provider's file id
+    provider_id: str
+    filename: str
+    purpose: str
+    bytes: int = 0
+    status: str = "uploaded"
+    created_at: datetime = field(default_factory=utcnow)

@@ -19,6 +19,29 @@ from gateway_app.db.protocols import DataStore
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """Quota limits of one scope (token, project or tenant); None is unlimited."""
+
+    rpm: int | None = None
+    tpm: int | None = None
+    monthly_budget_usd: float | None = None
+
+    @classmethod
+    def of(cls, data: dict | None) -> Limits:
+        """From a stored limits dict (unknown keys ignored)."""
+        data = data or {}
+        return cls(rpm=data.get("rpm"), tpm=data.get("tpm"), monthly_budget_usd=data.get("monthly_budget_usd"))
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing is limited."""
+        return self.rpm is None and self.tpm is None and self.monthly_budget_usd is None
+
+
+NO_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
 class ClientIdentity:
     """Who is calling the client API: token, tenant, project and what they may use."""
 
@@ -32,6 +55,9 @@ class ClientIdentity:
     license_expires_at: float | None
     problem: str | None = None  # cached refusal reason (unknown, revoked, suspended tenant)
     problem_is_tenant: bool = False
+    token_limits: Limits = NO_LIMITS
+    project_limits: Limits = NO_LIMITS
+    tenant_limits: Limits = NO_LIMITS
 
     def may_use_model(self, name: str) -> bool:
         """True if the token's scopes allow this model."""
@@ -94,6 +120,7 @@ class TokenResolver:
         try:
             with self._store.tenant(tenant.slug) as uow:
                 token = uow.api_tokens.get(entry.token_id)
+                project = uow.projects.get(token.project_id) if token and token.project_id else None
         except StoreError:
             return _UNKNOWN
         if token is None or token.token_hash != token_hash:
@@ -103,6 +130,8 @@ class TokenResolver:
             models=frozenset(token.scopes.get("models") or ()) or None,
             features=frozenset(tenant.features) & frozenset(token.scopes.get("features") or tenant.features),
             expires_at=_ts(token.expires_at), license_expires_at=_ts(tenant.license_expires_at),
+            token_limits=Limits.of(token.limits), project_limits=Limits.of(project.limits if project else None),
+            tenant_limits=Limits.of(tenant.limits),
         )
         if token.revoked_at is not None:
             return replace(identity, problem="API token has been revoked")

@@ -36,14 +36,19 @@ def feature_for_path(path: str) -> str | None:
     return None
 
 
-class TenantLimits(BaseModel):
-    """Limits of a tenant's license; None means unlimited."""
+class QuotaLimits(BaseModel):
+    """Request, token and spend limits of a token, project or tenant; None means unlimited."""
 
     model_config = ConfigDict(extra="forbid")
 
-    rpm: int | None = Field(default=None, ge=1, description="requests per minute, whole tenant")
-    tpm: int | None = Field(default=None, ge=1, description="tokens per minute, whole tenant")
-    monthly_budget_usd: float | None = Field(default=None, ge=0)
+    rpm: int | None = Field(default=None, ge=1, description="requests per minute")
+    tpm: int | None = Field(default=None, ge=1, description="tokens per minute (prompt + completion)")
+    monthly_budget_usd: float | None = Field(default=None, ge=0, description="spend per calendar month (UTC)")
+
+
+class TenantLimits(QuotaLimits):
+    """Limits of a tenant's license; None means unlimited."""
+
     max_users: int | None = Field(default=None, ge=1)
     max_tokens: int | None = Field(default=None, ge=1, description="API tokens the tenant may hold")
 

@@ -9,6 +9,7 @@ import anyio
 
 from gateway_app.core.cache import Cache, RedisCache, create_cache
 from gateway_app.core.config import Settings, load_settings
+from gateway_app.core.crypto import SecretBox
 from gateway_app.core.health import HealthRegistry
 from gateway_app.core.invalidation import FileGeneration, Generation, RedisGeneration
 from gateway_app.core.lifecycle import Lifecycle
@@ -20,8 +21,16 @@ from gateway_app.core.tasks import TaskRegistry
 from gateway_app.db.protocols import DataStore
 from gateway_app.db.tenancy import open_store
 from gateway_app.services.auth import AuthService, FirstAdmin
+from gateway_app.providers.base import UpstreamError
 from gateway_app.services.client_auth import TokenResolver
+from gateway_app.services.files import FileService
+from gateway_app.services.inference.catalog import ModelCatalog
+from gateway_app.services.inference.gateway import InferenceService
+from gateway_app.services.inference.quotas import QuotaGuard
+from gateway_app.services.inference.usage import UsageQueries, UsageRecorder
+from gateway_app.services.models import ModelService
 from gateway_app.services.projects import ProjectService
+from gateway_app.services.providers import ProviderService
 from gateway_app.services.tenant_access import TenantAccess
 from gateway_app.services.tenants import TenantService
 from gateway_app.services.tokens import TokenService
@@ -49,6 +58,12 @@ class Platform:
     projects: ProjectService
     tokens: TokenService
     token_resolver: TokenResolver
+    providers: ProviderService
+    models: ModelService
+    inference: InferenceService
+    usage: UsageQueries
+    usage_recorder: UsageRecorder
+    files: FileService
     first_admin: FirstAdmin | None = None
     started_at: float = field(default_factory=time.time)
 
@@ -63,16 +78,28 @@ def build_platform(settings: Settings) -> Platform:
                               else file_generation)
     access = TenantAccess(store)
     jwt = JwtCodec(settings.jwt_secret, settings.jwt_ttl_minutes * 60)
+    box = SecretBox(settings.encryption_key)
+    # A request the upstream refused as invalid says nothing about the provider's health.
+    breakers = BreakerRegistry(ignore=lambda e: isinstance(e, UpstreamError) and not e.retryable)
+    pool: RuntimePool = RuntimePool()
+    usage_recorder = UsageRecorder(store, max_queue=settings.usage_queue_size)
+    catalog = ModelCatalog(store, box, generation)
     return Platform(
         settings=settings, store=store, cache=cache, generation=generation,
-        lifecycle=Lifecycle(), health=HealthRegistry(), breakers=BreakerRegistry(),
-        runtime_pool=RuntimePool(), tasks=TaskRegistry(),
+        lifecycle=Lifecycle(), health=HealthRegistry(), breakers=breakers,
+        runtime_pool=pool, tasks=TaskRegistry(),
         auth=AuthService(store, jwt, generation),
         tenants=TenantService(store, generation),
         users=UserService(store, access, generation),
-        projects=ProjectService(access),
+        projects=ProjectService(access, generation),
         tokens=TokenService(store, access, generation),
         token_resolver=TokenResolver(store, generation),
+        providers=ProviderService(access, box, generation, breakers),
+        models=ModelService(access, generation),
+        inference=InferenceService(catalog, QuotaGuard(cache, store), usage_recorder, breakers, pool),
+        usage=UsageQueries(access),
+        usage_recorder=usage_recorder,
+        files=FileService(store, box, pool),
     )
 
 
@@ -106,6 +133,7 @@ async def start_platform(settings: Settings | None = None, *, install_signals: b
                                                                              "error": repr(exc)})
     _register_shutdown(platform)
     platform.tasks.add(platform.token_resolver.touch_writer)
+    platform.tasks.add(platform.usage_recorder.writer)
     set_current_platform(platform)
     log.info("gatehouse started", extra={
         "env": settings.env, "db": platform.store.name, "data_dir": str(settings.data_dir),

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway_app.core.errors import Conflict, NotFound
+from gateway_app.core.invalidation import Generation
 from gateway_app.db.errors import DuplicateKey
 from gateway_app.db.protocols import TenantUnitOfWork
 from gateway_app.db.records import ProjectRecord
 from gateway_app.services import audit
+from gateway_app.services.licenses import QuotaLimits
 from gateway_app.services.principals import Principal
 from gateway_app.services.tenant_access import TenantAccess
 
-ProjectName = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
+ProjectName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")]
 
 
 class ProjectCreate(BaseModel):
@@ -22,8 +25,9 @@ class ProjectCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = ProjectName
+    name: ProjectName
     description: str = Field(default="", max_length=1000)
+    limits: QuotaLimits = Field(default_factory=QuotaLimits)
 
 
 class ProjectUpdate(BaseModel):
@@ -31,8 +35,9 @@ class ProjectUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = ProjectName
+    name: ProjectName | None = None
     description: str | None = Field(default=None, max_length=1000)
+    limits: QuotaLimits | None = None
 
 
 class ProjectOut(BaseModel):
@@ -41,12 +46,14 @@ class ProjectOut(BaseModel):
     id: str
     name: str
     description: str
+    limits: QuotaLimits
     created_at: datetime
 
     @classmethod
     def of(cls, record: ProjectRecord) -> ProjectOut:
         """Build from a stored record."""
-        return cls(id=record.id, name=record.name, description=record.description, created_at=record.created_at)
+        return cls(id=record.id, name=record.name, description=record.description,
+                   limits=QuotaLimits(**record.limits), created_at=record.created_at)
 
 
 def find_project(uow: TenantUnitOfWork, ref: str) -> ProjectRecord:
@@ -60,8 +67,9 @@ def find_project(uow: TenantUnitOfWork, ref: str) -> ProjectRecord:
 class ProjectService:
     """Manage the projects of a tenant."""
 
-    def __init__(self, access: TenantAccess) -> None:
+    def __init__(self, access: TenantAccess, generation: Generation) -> None:
         self._access = access
+        self._generation = generation
 
     def list(self, actor: Principal, tenant: str | None, offset: int = 0, limit: int = 100) -> list[ProjectOut]:
         """Projects by name."""
@@ -76,7 +84,8 @@ class ProjectService:
     def create(self, actor: Principal, tenant: str | None, data: ProjectCreate) -> ProjectOut:
         """Add a project with a unique name."""
         actor.require_write()
-        record = ProjectRecord(name=data.name.strip(), description=data.description)
+        record = ProjectRecord(name=data.name.strip(), description=data.description,
+                               limits=data.limits.model_dump(exclude_none=True))
         with self._access.open(actor, tenant) as uow:
             if uow.projects.get_by_name(record.name):
                 raise Conflict(f"project {record.name!r} already exists", param="name")
@@ -92,6 +101,8 @@ class ProjectService:
         """Rename or describe a project."""
         actor.require_write()
         changes = {k: getattr(data, k) for k in data.model_fields_set if getattr(data, k) is not None}
+        if "limits" in changes:
+            changes["limits"] = changes["limits"].model_dump(exclude_none=True)
         with self._access.open(actor, tenant) as uow:
             current = find_project(uow, ref)
             if "name" in changes and changes["name"] != current.name and uow.projects.get_by_name(changes["name"]):
@@ -99,6 +110,7 @@ class ProjectService:
             record = uow.projects.update(current.id, changes) if changes else current
             audit.record(uow, actor, "project.update", current.id, fields=sorted(changes))
             uow.commit()
+        self._generation.notify()  # project limits travel with the cached token identities
         return ProjectOut.of(record)  # type: ignore[arg-type]
 
     def delete(self, actor: Principal, tenant: str | None, ref: str) -> None:

@@ -15,7 +15,7 @@ from gateway_app.db.protocols import DataStore
 from gateway_app.db.records import ApiTokenRecord, TokenIndexEntry, utcnow
 from gateway_app.services import audit
 from gateway_app.services.fields import UtcDatetime
-from gateway_app.services.licenses import Feature
+from gateway_app.services.licenses import Feature, QuotaLimits
 from gateway_app.services.principals import Principal
 from gateway_app.services.projects import find_project
 from gateway_app.services.tenant_access import TenantAccess
@@ -42,6 +42,7 @@ class TokenCreate(BaseModel):
     project: str | None = Field(default=None, description="project id or name")
     expires_at: UtcDatetime | None = None
     scopes: TokenScopes = Field(default_factory=TokenScopes)
+    limits: QuotaLimits = Field(default_factory=QuotaLimits)
 
     @field_validator("expires_at")
     @classmethod
@@ -59,6 +60,7 @@ class TokenOut(BaseModel):
     prefix: str
     project_id: str | None
     scopes: TokenScopes
+    limits: QuotaLimits
     status: TokenStatus
     expires_at: datetime | None
     revoked_at: datetime | None
@@ -76,7 +78,7 @@ class TokenOut(BaseModel):
         else:
             status = "active"
         return cls(id=record.id, name=record.name, prefix=record.prefix, project_id=record.project_id,
-                   scopes=TokenScopes(**record.scopes), status=status, expires_at=record.expires_at,
+                   scopes=TokenScopes(**record.scopes), limits=QuotaLimits(**record.limits), status=status, expires_at=record.expires_at,
                    revoked_at=record.revoked_at, created_by=record.created_by,
                    created_at=record.created_at, last_used_at=record.last_used_at)
 
@@ -127,6 +129,7 @@ class TokenService:
             project_id = find_project(uow, data.project).id if data.project else None
             record = ApiTokenRecord(name=data.name.strip(), token_hash=material.token_hash, prefix=material.prefix,
                                     project_id=project_id, scopes=data.scopes.model_dump(),
+                                    limits=data.limits.model_dump(exclude_none=True),
                                     expires_at=data.expires_at, created_by=actor.email)
             uow.api_tokens.add(record)
             audit.record(uow, actor, "token.create", record.id, name=record.name, project=project_id)

@@ -103,7 +103,8 @@ async def test_feature_scopes_of_a_token(admin, client):
     chat = await client.post("/v1/chat/completions", headers=bearer(token["token"]), json={})
     assert chat.status_code == 403
     embeddings = await client.post("/v1/embeddings", headers=bearer(token["token"]), json={})
-    assert embeddings.status_code == 404, "allowed through auth; the route itself comes with the inference API"
+    assert embeddings.status_code == 400, "allowed through auth, then the body is checked"
+    assert embeddings.json()["error"]["param"] == "model"
     unlicensed = await admin.call("POST", "/api-tokens", tenant="acme", json={"name": "x", "scopes": {"features": ["files"]}})
     assert unlicensed.status_code == 400 and unlicensed.json()["field"] == "scopes.features"
 

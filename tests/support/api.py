@@ -49,3 +49,22 @@ class AdminApi:
         """Create an API token (201); the secret is in ['token']."""
         return (await self.call("POST", "/api-tokens", tenant=tenant, json={"name": name, **fields},
                                 expect=201)).json()
+
+
+async def configure_gateway(admin: AdminApi, upstream_url: str, tenant: str = "acme", *, provider_type: str = "openai-compatible",
+                            api_key: str | None = "sk-upstream-secret-0001", models: list[dict] | None = None,
+                            token_fields: dict | None = None, tenant_fields: dict | None = None,
+                            provider_fields: dict | None = None) -> dict:
+    """A tenant with a provider pointing at the fake upstream, models, and an API token."""
+    await admin.create_tenant(tenant, **(tenant_fields or {}))
+    provider = {"name": "fake", "type": provider_type, "base_url": upstream_url, **(provider_fields or {})}
+    if api_key:
+        provider["api_key"] = api_key
+    created = (await admin.call("POST", "/providers", tenant=tenant, json=provider, expect=201)).json()
+    for model in models or [{"name": "gpt-test", "upstream_model": "fake-chat", "input_price_per_1k": 1.0,
+                             "output_price_per_1k": 2.0},
+                            {"name": "embed-test", "upstream_model": "fake-embed", "kind": "embedding",
+                             "input_price_per_1k": 0.1}]:
+        await admin.call("POST", "/models", tenant=tenant, json={"provider": "fake", **model}, expect=201)
+    token = await admin.create_token(tenant, **(token_fields or {}))
+    return {"provider": created, "token": token["token"], "token_id": token["id"], "tenant": tenant}

@@ -58,7 +58,8 @@ class RedisServer:
         pidfile = directory / "redis.pid"
         subprocess.run([binary, "--bind", "127.0.0.1", "--port", str(port), "--daemonize", "yes",
                         "--save", "", "--appendonly", "no", "--dir", str(directory),
-                        "--pidfile", str(pidfile), "--logfile", str(directory / "redis.log")], check=True)
+                        "--pidfile", str(pidfile), "--logfile", str(directory / "redis.log")], check=True,
+                       timeout=30, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(port)
         deadline = time.monotonic() + 5
         while not pidfile.exists() and time.monotonic() < deadline:

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ClientDep
-from gateway_app.core.errors import NotFound
+from api.deps import ClientDep, PlatformDep
 
 router = APIRouter(tags=["client: models"])
 
 
 @router.get("/models", summary="List models (OpenAI-compatible)")
-async def list_models(client: ClientDep) -> dict:
-    """Models visible to this token. The model catalogue arrives with the providers/models
-    feature; until then a tenant has no models and the list is empty."""
-    return {"object": "list", "data": []}
+async def list_models(client: ClientDep, platform: PlatformDep) -> dict:
+    """Models of the token's tenant that its scopes allow."""
+    return {"object": "list", "data": await platform.inference.models(client)}
 
 
 @router.get("/models/{model_id:path}", summary="Get a model (OpenAI-compatible)")
-async def get_model(model_id: str, client: ClientDep) -> dict:
+async def get_model(model_id: str, client: ClientDep, platform: PlatformDep) -> dict:
     """A model visible to this token, else 404 model_not_found."""
-    error = NotFound(f"The model '{model_id}' does not exist or you do not have access to it", param="model")
-    error.code = "model_not_found"
-    raise error
+    return await platform.inference.model(client, model_id)

@@ -11,6 +11,12 @@ from gateway_app.db.sqlite.control_repositories import (
     SqlTenantRepository,
     SqlTokenIndexRepository,
 )
+from gateway_app.db.sqlite.inference_repositories import (
+    SqlFileRepository,
+    SqlModelRepository,
+    SqlProviderRepository,
+    SqlUsageRepository,
+)
 from gateway_app.db.sqlite.tenant_repositories import (
     SqlApiTokenRepository,
     SqlAuditRepository,
@@ -75,3 +81,7 @@ class SqlTenantUnitOfWork(SqlUnitOfWork):
         self.projects = SqlProjectRepository(session)
         self.api_tokens = SqlApiTokenRepository(session)
         self.audit = SqlAuditRepository(session)
+        self.providers = SqlProviderRepository(session)
+        self.models = SqlModelRepository(session)
+        self.usage = SqlUsageRepository(session)
+        self.files = SqlFileRepository(session)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field
 
 from gateway_app.db.tables.base import TenantTable, UtcDateTime, now_utc
@@ -33,6 +33,7 @@ class Project(TenantTable, table=True):
     id: str = Field(primary_key=True, max_length=40)
     name: str = Field(unique=True, index=True, max_length=100)
     description: str = Field(default="", max_length=1000)
+    limits: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
     created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
 
 
@@ -47,6 +48,7 @@ class ApiToken(TenantTable, table=True):
     prefix: str = Field(max_length=20)
     project_id: str | None = Field(default=None, index=True, max_length=40)
     scopes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    limits: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
     expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     created_by: str = Field(default="", max_length=320)
@@ -65,3 +67,99 @@ class AuditLog(TenantTable, table=True):
     action: str = Field(max_length=100)
     target: str = Field(default="", max_length=200)
     detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ProviderConfig(TenantTable, table=True):
+    """An upstream provider (credentials encrypted)."""
+
+    __tablename__ = "provider_configs"
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(unique=True, index=True, max_length=100)
+    type: str = Field(max_length=30)
+    base_url: str = Field(max_length=500)
+    api_key_enc: str | None = Field(default=None)
+    api_key_hint: str = Field(default="", max_length=40)
+    api_version: str | None = Field(default=None, max_length=50)
+    options: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    enabled: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
+
+
+class Model(TenantTable, table=True):
+    """A public model name and where it goes."""
+
+    __tablename__ = "models"
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(unique=True, index=True, max_length=200)
+    provider_id: str = Field(index=True, max_length=40)
+    upstream_model: str = Field(max_length=200)
+    kind: str = Field(default="chat", max_length=20)
+    fallbacks: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    input_price_per_1k: float = Field(default=0.0)
+    output_price_per_1k: float = Field(default=0.0)
+    rpm: int | None = Field(default=None)
+    tpm: int | None = Field(default=None)
+    enabled: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
+
+
+class ModelUsageLog(TenantTable, table=True):
+    """One row per client request."""
+
+    __tablename__ = "model_usage_logs"
+    __table_args__ = (Index("ix_usage_token_at", "token_id", "at"), Index("ix_usage_model_at", "model", "at"))
+
+    id: str = Field(primary_key=True, max_length=40)
+    at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime, index=True)
+    request_id: str = Field(max_length=128, index=True)
+    project_id: str | None = Field(default=None, max_length=40)
+    token_id: str = Field(default="", max_length=40)
+    model: str = Field(max_length=200)
+    upstream_model: str = Field(default="", max_length=200)
+    provider_id: str = Field(default="", max_length=40)
+    kind: str = Field(default="chat", max_length=20)
+    status: int = Field(default=200)
+    error_type: str = Field(default="", max_length=100)
+    prompt_tokens: int = Field(default=0)
+    completion_tokens: int = Field(default=0)
+    cost_usd: float = Field(default=0.0)
+    latency_ms: float = Field(default=0.0)
+    ttft_ms: float | None = Field(default=None)
+    stream: bool = Field(default=False)
+    fallback: bool = Field(default=False)
+
+
+class UsageHourly(TenantTable, table=True):
+    """Hourly roll-up per model, token and project."""
+
+    __tablename__ = "usage_hourly"
+
+    hour: datetime = Field(primary_key=True, sa_type=UtcDateTime)
+    model: str = Field(primary_key=True, max_length=200)
+    token_id: str = Field(primary_key=True, max_length=40)
+    project_id: str = Field(primary_key=True, max_length=40)
+    requests: int = Field(default=0)
+    errors: int = Field(default=0)
+    prompt_tokens: int = Field(default=0)
+    completion_tokens: int = Field(default=0)
+    cost_usd: float = Field(default=0.0)
+    latency_ms_sum: float = Field(default=0.0)
+    latency_buckets: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class StoredFile(TenantTable, table=True):
+    """Metadata of a file held by a provider for this tenant."""
+
+    __tablename__ = "files"
+
+    id: str = Field(primary_key=True, max_length=200)
+    provider_id: str = Field(max_length=40)
+    filename: str = Field(max_length=500)
+    purpose: str = Field(max_length=50)
+    bytes: int = Field(default=0)
+    status: str = Field(default="uploaded", max_length=30)
+    created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime, index=True)

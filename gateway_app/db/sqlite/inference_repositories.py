@@ -1,0 +1,123 @@
+"""SQLite repositories for providers, models, usage (logs + hourly roll-ups) and files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from gateway_app.db.records import FileRecord, ModelRecord, ProviderRecord, UsageRecord, UsageRollup
+from gateway_app.db.sqlite.base_repository import SqlRepository
+from gateway_app.db.tables.tenant import Model, ModelUsageLog, ProviderConfig, StoredFile, UsageHourly
+
+class SqlProviderRepository(SqlRepository[ProviderConfig, ProviderRecord]):
+    table, record = ProviderConfig, ProviderRecord
+
+    def get_by_name(self, name: str) -> ProviderRecord | None:
+        row = self._session.exec(select(ProviderConfig).where(ProviderConfig.name == name)).first()
+        return None if row is None else self._to_record(row)
+
+    def list(self) -> list[ProviderRecord]:
+        return [self._to_record(r) for r in self._session.exec(select(ProviderConfig).order_by(ProviderConfig.name))]
+
+
+class SqlModelRepository(SqlRepository[Model, ModelRecord]):
+    table, record = Model, ModelRecord
+
+    def get_by_name(self, name: str) -> ModelRecord | None:
+        row = self._session.exec(select(Model).where(Model.name == name)).first()
+        return None if row is None else self._to_record(row)
+
+    def list(self, provider_id: str | None = None) -> list[ModelRecord]:
+        query = select(Model).order_by(Model.name)
+        if provider_id is not None:
+            query = query.where(Model.provider_id == provider_id)
+        return [self._to_record(r) for r in self._session.exec(query)]
+
+
+class SqlUsageRepository:
+    """Usage logs and their hourly roll-ups."""
+
+    def __init__(self, session) -> None:
+        self._session = session
+
+    def add_many(self, records: Sequence[UsageRecord]) -> None:
+        """Insert usage rows (one per request)."""
+        self._session.add_all(ModelUsageLog(**_fields(r)) for r in records)
+        self._session.flush()
+
+    def merge_rollups(self, rollups: Sequence[UsageRollup]) -> None:
+        """Add roll-up deltas to the stored hourly rows (creating them when missing)."""
+        for delta in rollups:
+            key = (delta.hour, delta.model, delta.token_id, delta.project_id)
+            row = self._session.get(UsageHourly, key)
+            if row is None:
+                self._session.add(UsageHourly(**_fields(delta)))
+                continue
+            row.requests += delta.requests
+            row.errors += delta.errors
+            row.prompt_tokens += delta.prompt_tokens
+            row.completion_tokens += delta.completion_tokens
+            row.cost_usd += delta.cost_usd
+            row.latency_ms_sum += delta.latency_ms_sum
+            row.latency_buckets = _add_lists(row.latency_buckets, delta.latency_buckets)
+            self._session.add(row)
+        self._session.flush()
+
+    def recent(self, *, model: str | None = None, token_id: str | None = None, status: str | None = None,
+               since: datetime | None = None, offset: int = 0, limit: int = 50) -> list[UsageRecord]:
+        """Newest request rows first, filtered."""
+        query = select(ModelUsageLog)
+        if model:
+            query = query.where(ModelUsageLog.model == model)
+        if token_id:
+            query = query.where(ModelUsageLog.token_id == token_id)
+        if status == "ok":
+            query = query.where(ModelUsageLog.status < 400)
+        elif status == "error":
+            query = query.where(ModelUsageLog.status >= 400)
+        if since is not None:
+            query = query.where(ModelUsageLog.at >= since)
+        query = query.order_by(ModelUsageLog.at.desc(), ModelUsageLog.id.desc()).offset(offset).limit(limit)
+        return [UsageRecord(**{k: getattr(r, k) for k in UsageRecord.__dataclass_fields__})
+                for r in self._session.exec(query)]
+
+    def count(self) -> int:
+        """Number of request rows."""
+        return int(self._session.exec(select(func.count()).select_from(ModelUsageLog)).one())
+
+    def rollups(self, start: datetime, end: datetime) -> list[UsageRollup]:
+        """Hourly rows in [start, end)."""
+        query = select(UsageHourly).where(UsageHourly.hour >= start, UsageHourly.hour < end).order_by(UsageHourly.hour)
+        return [UsageRollup(**{k: getattr(r, k) for k in UsageRollup.__dataclass_fields__})
+                for r in self._session.exec(query)]
+
+    def spend(self, start: datetime, *, token_id: str | None = None, project_id: str | None = None) -> float:
+        """Cost since start, for the whole tenant or one token / project."""
+        query = select(func.coalesce(func.sum(UsageHourly.cost_usd), 0.0)).where(UsageHourly.hour >= start)
+        if token_id is not None:
+            query = query.where(UsageHourly.token_id == token_id)
+        if project_id is not None:
+            query = query.where(UsageHourly.project_id == project_id)
+        return float(self._session.exec(query).one())
+
+
+class SqlFileRepository(SqlRepository[StoredFile, FileRecord]):
+    table, record = StoredFile, FileRecord
+
+    def list(self, purpose: str | None = None, limit: int = 100) -> list[FileRecord]:
+        query = select(StoredFile).order_by(StoredFile.created_at.desc()).limit(limit)
+        if purpose:
+            query = query.where(StoredFile.purpose == purpose)
+        return [self._to_record(r) for r in self._session.exec(query)]
+
+
+def _fields(record) -> dict:
+    return {name: getattr(record, name) for name in record.__dataclass_fields__}
+
+
+def _add_lists(a: list[int], b: list[int]) -> list[int]:
+    size = max(len(a), len(b))
+    return [(a[i] if i < len(a) else 0) + (b[i] if i < len(b) else 0) for i in range(size)]

@@ -1,0 +1,125 @@
+"""Files API through a provider, recorded per tenant so no other tenant can see or reach them."""
+
+from __future__ import annotations
+
+import anyio
+
+from gateway_app.core.crypto import SecretBox
+from gateway_app.core.errors import InvalidInput, NotFound
+from gateway_app.core.runtime_pool import RuntimePool
+from gateway_app.db.protocols import DataStore
+from gateway_app.db.records import FileRecord
+from gateway_app.providers.base import ProviderSpec, UpstreamError
+from gateway_app.providers.factory import FILES_TYPES, create_files_client
+from gateway_app.services.client_auth import ClientIdentity
+from gateway_app.services.inference.errors import client_error
+from gateway_app.services.providers import provider_spec
+
+MAX_FILE_BYTES = 512 * 1024 * 1024
+PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+
+
+def file_object(record: FileRecord) -> dict:
+    """OpenAI's file object."""
+    return {"id": record.id, "object": "file", "bytes": record.bytes, "created_at": int(record.created_at.timestamp()),
+            "filename": record.filename, "purpose": record.purpose, "status": "processed"}
+
+
+class FileService:
+    """Upload, list, read and delete files for the calling token's tenant."""
+
+    def __init__(self, store: DataStore, box: SecretBox, pool: RuntimePool) -> None:
+        self._store = store
+        self._box = box
+        self._pool = pool
+
+    def _provider(self, tenant: str, ref: str | None, provider_id: str | None = None) -> ProviderSpec:
+        with self._store.tenant(tenant) as uow:
+            if provider_id:
+                record = uow.providers.get(provider_id)
+            elif ref:
+                record = uow.providers.get_by_name(ref) or uow.providers.get(ref)
+            else:
+                record = next((p for p in uow.providers.list() if p.enabled and p.type in FILES_TYPES), None)
+        if record is None:
+            raise NotFound("no provider with a files API is configured" if not ref else f"provider {ref!r} not found",
+                           param="provider")
+        if record.type not in FILES_TYPES:
+            raise InvalidInput(f"provider {record.name!r} ({record.type}) has no files API", param="provider")
+        return provider_spec(tenant, record, self._box)
+
+    async def _client(self, spec: ProviderSpec):
+        return await self._pool.get(f"{spec.key}:files", spec.fingerprint, lambda: create_files_client(spec))
+
+    def _record(self, tenant: str, file_id: str) -> FileRecord:
+        with self._store.tenant(tenant) as uow:
+            record = uow.files.get(file_id)
+        if record is None:
+            raise NotFound(f"No such File object: {file_id}", param="file_id")
+        return record
+
+    async def upload(self, identity: ClientIdentity, filename: str, content: bytes, purpose: str,
+                     provider: str | None = None) -> dict:
+        """Send the file to the provider and remember it for this tenant."""
+        if purpose not in PURPOSES:
+            raise InvalidInput(f"purpose must be one of {', '.join(PURPOSES)}", param="purpose")
+        if not content:
+            raise InvalidInput("the file is empty", param="file")
+        if len(content) > MAX_FILE_BYTES:
+            raise InvalidInput("the file is larger than 512 MB", param="file")
+        spec = await anyio.to_thread.run_sync(self._provider, identity.tenant_slug, provider)
+        client = await self._client(spec)
+        try:
+            uploaded = await client.create(filename or "upload", content, purpose)
+        except UpstreamError as exc:
+            raise client_error(exc, f"files@{spec.name}") from None
+        record = FileRecord(id=uploaded.id, provider_id=spec.key.split(":", 1)[1], filename=uploaded.filename,
+                            purpose=uploaded.purpose, bytes=uploaded.bytes or len(content))
+
+        def save() -> None:
+            with self._store.tenant(identity.tenant_slug) as uow:
+                uow.files.add(record)
+                uow.commit()
+
+        await anyio.to_thread.run_sync(save)
+        return file_object(record)
+
+    async def list(self, identity: ClientIdentity, purpose: str | None = None) -> dict:
+        """The tenant's files, newest first."""
+        def load() -> list[FileRecord]:
+            with self._store.tenant(identity.tenant_slug) as uow:
+                return uow.files.list(purpose=purpose)
+
+        records = await anyio.to_thread.run_sync(load)
+        return {"object": "list", "data": [file_object(r) for r in records], "has_more": False}
+
+    async def get(self, identity: ClientIdentity, file_id: str) -> dict:
+        """One of the tenant's files."""
+        return file_object(await anyio.to_thread.run_sync(self._record, identity.tenant_slug, file_id))
+
+    async def content(self, identity: ClientIdentity, file_id: str) -> bytes:
+        """The file's bytes, fetched from its provider."""
+        record = await anyio.to_thread.run_sync(self._record, identity.tenant_slug, file_id)
+        spec = await anyio.to_thread.run_sync(self._provider, identity.tenant_slug, None, record.provider_id)
+        try:
+            return await (await self._client(spec)).content(file_id)
+        except UpstreamError as exc:
+            raise client_error(exc, f"files@{spec.name}") from None
+
+    async def delete(self, identity: ClientIdentity, file_id: str) -> dict:
+        """Delete at the provider, then forget it."""
+        record = await anyio.to_thread.run_sync(self._record, identity.tenant_slug, file_id)
+        spec = await anyio.to_thread.run_sync(self._provider, identity.tenant_slug, None, record.provider_id)
+        try:
+            await (await self._client(spec)).delete(file_id)
+        except UpstreamError as exc:
+            if exc.status != 404:
+                raise client_error(exc, f"files@{spec.name}") from None
+
+        def forget() -> None:
+            with self._store.tenant(identity.tenant_slug) as uow:
+                uow.files.delete(file_id)
+                uow.commit()
+
+        await anyio.to_thread.run_sync(forget)
+        return {"id": file_id, "object": "file", "deleted": True}

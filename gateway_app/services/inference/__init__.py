@@ -1,0 +1,1 @@
+"""The client API's work: model resolution, quotas, provider calls with resilience, usage."""

@@ -1,0 +1,196 @@
+"""Usage: one record per request, queued on the hot path, written in batches with hourly roll-ups."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel
+
+from gateway_app.core.errors import InvalidInput
+from gateway_app.core.logging import get_logger
+from gateway_app.core.tasks import BatchWriter
+from gateway_app.db.errors import StoreError
+from gateway_app.db.protocols import DataStore
+from gateway_app.db.records import UsageRecord, UsageRollup
+from gateway_app.services.principals import Principal
+from gateway_app.services.tenant_access import TenantAccess
+
+log = get_logger("usage")
+# Upper edges (ms) of the latency histogram kept per hourly roll-up; the last bucket is open.
+LATENCY_EDGES_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
+GroupBy = Literal["model", "token", "project", "day", "hour"]
+
+
+def latency_bucket(latency_ms: float) -> int:
+    """Index of the histogram bucket a latency falls in."""
+    return bisect.bisect_left(LATENCY_EDGES_MS, latency_ms)
+
+
+def rollups_of(records: Sequence[UsageRecord]) -> list[UsageRollup]:
+    """Sum records per (hour, model, token, project)."""
+    groups: dict[tuple, UsageRollup] = {}
+    for record in records:
+        hour = record.at.replace(minute=0, second=0, microsecond=0)
+        key = (hour, record.model, record.token_id, record.project_id or "")
+        rollup = groups.get(key)
+        if rollup is None:
+            rollup = groups[key] = UsageRollup(hour=hour, model=record.model, token_id=record.token_id,
+                                               project_id=record.project_id or "",
+                                               latency_buckets=[0] * (len(LATENCY_EDGES_MS) + 1))
+        rollup.requests += 1
+        rollup.errors += 1 if record.status >= 400 else 0
+        rollup.prompt_tokens += record.prompt_tokens
+        rollup.completion_tokens += record.completion_tokens
+        rollup.cost_usd += record.cost_usd
+        rollup.latency_ms_sum += record.latency_ms
+        rollup.latency_buckets[latency_bucket(record.latency_ms)] += 1
+    return list(groups.values())
+
+
+def percentile_ms(buckets: Sequence[int], fraction: float) -> float | None:
+    """Approximate percentile from a histogram: the upper edge of the bucket holding it."""
+    total = sum(buckets)
+    if total == 0:
+        return None
+    target, seen = fraction * total, 0
+    for index, count in enumerate(buckets):
+        seen += count
+        if seen >= target:
+            return float(LATENCY_EDGES_MS[index]) if index < len(LATENCY_EDGES_MS) else float(LATENCY_EDGES_MS[-1])
+    return float(LATENCY_EDGES_MS[-1])
+
+
+class UsageRecorder:
+    """The hot path calls record(); a worker thread writes batches per tenant."""
+
+    def __init__(self, store: DataStore, max_queue: int = 100_000) -> None:
+        self._store = store
+        self.writer: BatchWriter[tuple[str, UsageRecord]] = BatchWriter(
+            "usage", self._write, max_queue=max_queue, batch_size=1000, interval=0.5)
+
+    def record(self, tenant: str, record: UsageRecord) -> bool:
+        """Queue a record without waiting; False when the queue is full (counted and logged)."""
+        return self.writer.submit((tenant, record))
+
+    def _write(self, items: Sequence[tuple[str, UsageRecord]]) -> None:
+        by_tenant: dict[str, list[UsageRecord]] = defaultdict(list)
+        for tenant, record in items:
+            by_tenant[tenant].append(record)
+        for tenant, records in by_tenant.items():
+            try:
+                with self._store.tenant(tenant) as uow:
+                    uow.usage.add_many(records)
+                    uow.usage.merge_rollups(rollups_of(records))
+                    uow.commit()
+            except StoreError:
+                log.warning("usage dropped for a tenant without a database", extra={"tenant": tenant,
+                                                                                     "records": len(records)})
+
+
+class UsageRow(BaseModel):
+    """Aggregated usage of one group."""
+
+    key: str
+    requests: int
+    errors: int
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cost_usd: float
+    avg_latency_ms: float | None
+    p50_latency_ms: float | None
+    p95_latency_ms: float | None
+
+
+class UsageSummary(BaseModel):
+    """Aggregates over a time range."""
+
+    start: datetime
+    end: datetime
+    group_by: str
+    rows: list[UsageRow]
+
+
+class UsageRequest(BaseModel):
+    """One request as listed on the usage page."""
+
+    id: str
+    at: datetime
+    request_id: str
+    model: str
+    upstream_model: str
+    token_id: str
+    project_id: str | None
+    status: int
+    error_type: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    latency_ms: float
+    ttft_ms: float | None
+    stream: bool
+    fallback: bool
+
+
+def _key(rollup: UsageRollup, group_by: str) -> str:
+    if group_by == "model":
+        return rollup.model
+    if group_by == "token":
+        return rollup.token_id or "(none)"
+    if group_by == "project":
+        return rollup.project_id or "(none)"
+    if group_by == "day":
+        return rollup.hour.strftime("%Y-%m-%d")
+    return rollup.hour.strftime("%Y-%m-%dT%H:00Z")
+
+
+class UsageQueries:
+    """Read side of usage for the management API and the console (roll-ups only for aggregates)."""
+
+    def __init__(self, access: TenantAccess) -> None:
+        self._access = access
+
+    def summary(self, actor: Principal, tenant: str | None, start: datetime | None, end: datetime | None,
+                group_by: str = "model") -> UsageSummary:
+        """Totals per group between start and end (default: the last 24 hours)."""
+        if group_by not in ("model", "token", "project", "day", "hour"):
+            raise InvalidInput("group_by must be one of model, token, project, day, hour", param="group_by")
+        end = _utc(end) or datetime.now(UTC)
+        start = _utc(start) or end - timedelta(days=1)
+        if start >= end:
+            raise InvalidInput("from must be before to", param="from")
+        # Roll-ups are hourly: include the hour `start` falls in.
+        with self._access.open(actor, tenant) as uow:
+            rollups = uow.usage.rollups(start.replace(minute=0, second=0, microsecond=0), end)
+        groups: dict[str, list[UsageRollup]] = defaultdict(list)
+        for rollup in rollups:
+            groups[_key(rollup, group_by)].append(rollup)
+        rows = []
+        for key, items in sorted(groups.items()):
+            buckets = [sum(b) for b in zip(*(r.latency_buckets for r in items), strict=False)]
+            requests = sum(r.requests for r in items)
+            prompt, completion = sum(r.prompt_tokens for r in items), sum(r.completion_tokens for r in items)
+            rows.append(UsageRow(
+                key=key, requests=requests, errors=sum(r.errors for r in items), prompt_tokens=prompt,
+                completion_tokens=completion, total_tokens=prompt + completion,
+                cost_usd=round(sum(r.cost_usd for r in items), 8),
+                avg_latency_ms=round(sum(r.latency_ms_sum for r in items) / requests, 2) if requests else None,
+                p50_latency_ms=percentile_ms(buckets, 0.5), p95_latency_ms=percentile_ms(buckets, 0.95)))
+        return UsageSummary(start=start, end=end, group_by=group_by, rows=rows)
+
+    def recent(self, actor: Principal, tenant: str | None, *, model: str | None = None, token_id: str | None = None,
+               status: str | None = None, offset: int = 0, limit: int = 50) -> list[UsageRequest]:
+        """Newest requests first."""
+        with self._access.open(actor, tenant) as uow:
+            records = uow.usage.recent(model=model, token_id=token_id, status=status, offset=offset, limit=limit)
+        return [UsageRequest(**{name: getattr(r, name) for name in UsageRequest.model_fields}) for r in records]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
