@@ -11,6 +11,7 @@ from api.middleware import ClientAuthMiddleware, ClientCorsMiddleware, PlatformH
 from api.routes import health
 from api.routes.admin import auth, models, projects, providers, tenants, tokens, usage, users
 from api.routes.client import chat, files
+from api.routes.client.chat import ClientHotPath
 from api.routes.client import models as client_models
 from gateway_app.core.config import Settings, load_settings
 from gateway_app.services.platform import Platform, start_platform, stop_platform
@@ -74,6 +75,7 @@ def create_api(platform: Platform | None = None, *, settings: Settings | None = 
     app.include_router(client)
 
     # add_middleware puts each new one outermost: add innermost first.
+    app.add_middleware(ClientHotPath, holder=holder)
     app.add_middleware(ClientAuthMiddleware, holder=holder)
     app.add_middleware(ClientCorsMiddleware, origins=settings.cors_origin_list)
     app.add_middleware(RequestContextMiddleware, holder=holder)

@@ -51,6 +51,13 @@ def openai_error_body(message: str, status: int, *, code: str | None = None, par
     return json.dumps({"error": error}).encode()
 
 
+def openai_error_response(exc: GatehouseError) -> JSONResponse:
+    """A domain error as an OpenAI-shaped response (client API)."""
+    status = status_for(exc)
+    return JSONResponse(json.loads(openai_error_body(exc.message, status, code=exc.code, param=exc.param)),
+                        status_code=status, headers=getattr(exc, "headers", None))
+
+
 def status_for(exc: GatehouseError) -> int:
     """HTTP status of a domain error."""
     if exc.status is not None:

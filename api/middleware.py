@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import is_client_path, openai_error_body, status_for
 from gateway_app.core.context import bind, begin_request, end_request
 from gateway_app.core.errors import GatehouseError
+from gateway_app.core.ids import fast_id
 from gateway_app.core.logging import get_logger
 from gateway_app.services.licenses import feature_for_path
 
@@ -64,7 +64,7 @@ class RequestContextMiddleware:
             return
         path: str = scope["path"]
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming.decode() if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming.decode() if incoming and _REQUEST_ID.match(incoming) else fast_id()
         ctx, token = begin_request(request_id)
         platform = self.holder.platform
         lifecycle = platform.lifecycle if platform is not None else None

@@ -6,6 +6,8 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from gateway_app.core.ids import fast_id
+
 
 def utcnow() -> datetime:
     """Timezone-aware now, second precision is enough for records."""
@@ -174,7 +176,7 @@ class UsageRecord:
     ttft_ms: float | None = None
     stream: bool = False
     fallback: bool = False
-    id: str = field(default_factory=lambda: new_id("use"))
+    id: str = field(default_factory=lambda: fast_id("use"))
     at: datetime = field(default_factory=utcnow)
 
 

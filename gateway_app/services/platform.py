@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 
@@ -135,6 +136,10 @@ async def start_platform(settings: Settings | None = None, *, install_signals: b
     platform.tasks.add(platform.token_resolver.touch_writer)
     platform.tasks.add(platform.usage_recorder.writer)
     set_current_platform(platform)
+    # Everything built so far lives as long as the process: keep it out of the collector's scans.
+    # (Full collections over these objects showed up as ~150 ms stalls at p99 under load.)
+    gc.collect()
+    gc.freeze()
     log.info("gatehouse started", extra={
         "env": settings.env, "db": platform.store.name, "data_dir": str(settings.data_dir),
         "cache": platform.cache.name, "cache_ok": cache_ok, "signals": signals,

@@ -1,15 +1,24 @@
-"""POST /v1/chat/completions and /v1/embeddings: bodies read as bytes, forwarded with the model rewritten."""
+"""POST /v1/chat/completions and /v1/embeddings: bodies read as bytes, forwarded with the model rewritten.
+
+The same handlers serve two ways: `ClientHotPath` calls them straight from the middleware stack
+(no FastAPI routing or dependency resolution on the hot path), and the FastAPI routes below
+document them in OpenAPI (and serve them if the hot path is not installed).
+"""
 
 from __future__ import annotations
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from api.deps import ClientDep, PlatformDep
+from api.errors import openai_error_response
 from gateway_app.core.context import current_context
-from gateway_app.core.errors import InvalidInput
+from gateway_app.core.errors import GatehouseError, InvalidInput
+from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.inference.gateway import Completed
+from gateway_app.services.platform import Platform
 
 router = APIRouter(tags=["client: inference"])
 
@@ -18,9 +27,8 @@ _OBJECT_BODY = {"content": {"application/json": {"schema": {"type": "object", "a
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
-async def read_json(request: Request) -> dict:
+def parse_body(body: bytes) -> dict:
     """The request body as a JSON object, or a 400 that says what is wrong."""
-    body = await request.body()
     if not body:
         raise InvalidInput("the request body is empty; send a JSON object")
     try:
@@ -37,20 +45,53 @@ def _request_id() -> str:
     return ctx.request_id if ctx else ""
 
 
-@router.post("/chat/completions", summary="Create a chat completion (OpenAI-compatible, SSE when stream=true)",
-             openapi_extra={"requestBody": _OBJECT_BODY}, response_model=None)
-async def chat_completions(request: Request, client: ClientDep, platform: PlatformDep) -> Response:
-    """The body is OpenAI's; unknown fields are passed to the provider untouched."""
-    outcome = await platform.inference.chat(client, await read_json(request), _request_id())
+async def chat_response(platform: Platform, client: ClientIdentity, body: bytes) -> Response:
+    """The HTTP response to a chat completion request."""
+    outcome = await platform.inference.chat(client, parse_body(body), _request_id())
     if isinstance(outcome, Completed):
         return Response(outcome.body, media_type="application/json", headers=outcome.headers)
     return StreamingResponse(outcome.chunks, media_type="text/event-stream",
                              headers={**_SSE_HEADERS, **outcome.headers})
 
 
+async def embeddings_response(platform: Platform, client: ClientIdentity, body: bytes) -> Response:
+    """The HTTP response to an embeddings request."""
+    outcome = await platform.inference.embeddings(client, parse_body(body), _request_id())
+    return Response(outcome.body, media_type="application/json", headers=outcome.headers)
+
+
+HOT_ROUTES = {"/v1/chat/completions": chat_response, "/v1/embeddings": embeddings_response}
+
+
+class ClientHotPath:
+    """Serves the hot POST routes directly; everything else goes on to the FastAPI app."""
+
+    def __init__(self, app, holder) -> None:
+        self.app = app
+        self.holder = holder
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = HOT_ROUTES.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if handler is None:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await handler(self.holder.platform, scope["state"]["client"], await request.body())
+        except GatehouseError as exc:
+            response = openai_error_response(exc)
+        await response(scope, receive, send)
+
+
+@router.post("/chat/completions", summary="Create a chat completion (OpenAI-compatible, SSE when stream=true)",
+             openapi_extra={"requestBody": _OBJECT_BODY}, response_model=None)
+async def chat_completions(request: Request, client: ClientDep, platform: PlatformDep) -> Response:
+    """The body is OpenAI's; unknown fields are passed to the provider untouched."""
+    return await chat_response(platform, client, await request.body())
+
+
 @router.post("/embeddings", summary="Create embeddings (OpenAI-compatible)",
              openapi_extra={"requestBody": _OBJECT_BODY}, response_model=None)
 async def embeddings(request: Request, client: ClientDep, platform: PlatformDep) -> Response:
     """`input` is a string or an array; `encoding_format` and `dimensions` are passed through."""
-    outcome = await platform.inference.embeddings(client, await read_json(request), _request_id())
-    return Response(outcome.body, media_type="application/json", headers=outcome.headers)
+    return await embeddings_response(platform, client, await request.body())

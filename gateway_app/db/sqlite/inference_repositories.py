@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func
 from sqlmodel import select
@@ -45,8 +45,10 @@ class SqlUsageRepository:
 
     def add_many(self, records: Sequence[UsageRecord]) -> None:
         """Insert usage rows (one per request)."""
-        self._session.add_all(ModelUsageLog(**_fields(r)) for r in records)
-        self._session.flush()
+        # A plain DB-API executemany: ORM objects (or even Core's per-row bind processing) cost the
+        # writer thread, and so the GIL the request loop needs, several times more (see bench/).
+        rows = [tuple(_sqlite_value(getattr(r, name)) for name in _USAGE_COLUMNS) for r in records]
+        self._session.connection().exec_driver_sql(_USAGE_INSERT, rows)
 
     def merge_rollups(self, rollups: Sequence[UsageRollup]) -> None:
         """Add roll-up deltas to the stored hourly rows (creating them when missing)."""
@@ -112,6 +114,20 @@ class SqlFileRepository(SqlRepository[StoredFile, FileRecord]):
         if purpose:
             query = query.where(StoredFile.purpose == purpose)
         return [self._to_record(r) for r in self._session.exec(query)]
+
+
+_USAGE_COLUMNS = tuple(UsageRecord.__dataclass_fields__)
+_USAGE_INSERT = (f"INSERT INTO model_usage_logs ({', '.join(_USAGE_COLUMNS)}) "
+                 f"VALUES ({', '.join('?' * len(_USAGE_COLUMNS))})")
+
+
+def _sqlite_value(value):
+    # Same storage as the UtcDateTime column type: naive UTC text.
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
 
 
 def _fields(record) -> dict:
