@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from gateway_app.core.config import ConfigError, load_settings
 from gateway_app.core.crypto import generate_key
 from gateway_app.core.errors import GatehouseError
 from gateway_app.core.logging import configure_logging
-from gateway_app.services.platform import Platform, build_platform, prepare_data
+from gateway_app.services.platform import DATA_PREPARED_ENV, Platform, build_platform, prepare_data
 from gateway_app.services.principals import PLATFORM_ADMIN, Principal
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,7 +121,10 @@ def cmd_serve_api(args) -> int:
 
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
-    prepare_data(build_platform(settings))  # once, before workers start
+    # Migrate and create the first admin once, in a child process: the serving processes then
+    # never load Alembic (about 12 MB each).
+    subprocess.run([sys.executable, "-m", "gateway_app", "init"], check=True)
+    os.environ[DATA_PREPARED_ENV] = "1"
     uvicorn.run("gateway_app.cli:api_factory", factory=True, host=args.host, port=args.port,
                 workers=args.workers, loop="uvloop", http="httptools", lifespan="on",
                 access_log=False, log_config=None, timeout_graceful_shutdown=settings.shutdown_grace_seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -104,10 +105,19 @@ def build_platform(settings: Settings) -> Platform:
     )
 
 
+DATA_PREPARED_ENV = "GATEHOUSE_DATA_PREPARED"
+
+
 def prepare_data(platform: Platform) -> FirstAdmin:
-    """Migrate every database and make sure a platform admin exists (idempotent, cross-process safe)."""
-    platform.store.migrate()
+    """Migrate every database and make sure a platform admin exists (idempotent, cross-process safe).
+
+    A server that spawns workers prepares the data once and sets GATEHOUSE_DATA_PREPARED=1 for
+    them, so workers skip the migration check (and never load Alembic).
+    """
     settings = platform.settings
+    if os.environ.get(DATA_PREPARED_ENV) == "1":
+        return FirstAdmin(created=False, email=settings.admin_email)
+    platform.store.migrate()
     return platform.auth.ensure_first_admin(settings.admin_email, settings.admin_password)
 
 

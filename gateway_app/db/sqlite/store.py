@@ -8,7 +8,6 @@ from sqlalchemy import text
 
 from gateway_app.core.logging import get_logger
 from gateway_app.db.errors import TenantStoreMissing
-from gateway_app.db.sqlite import migrations
 from gateway_app.db.sqlite.engines import EngineCache, make_engine
 from gateway_app.db.sqlite.unit_of_work import SqlControlUnitOfWork, SqlTenantUnitOfWork
 from gateway_app.db.tenancy import SLUG_PATTERN, validate_slug
@@ -45,6 +44,8 @@ class SqliteStore:
 
     def create_tenant_store(self, slug: str) -> None:
         """Create and migrate a tenant's database file."""
+        from gateway_app.db.sqlite import migrations  # Alembic loads only when a schema changes
+
         path = self.tenant_path(slug)
         engine = make_engine(path, create=True)
         try:
@@ -67,6 +68,8 @@ class SqliteStore:
 
     def migrate(self) -> list[str]:
         """Upgrade the control database and every tenant database; returns what changed."""
+        from gateway_app.db.sqlite import migrations
+
         changed = []
         with migrations.migration_lock(self.data_dir):
             if migrations.upgrade(self._control_engine, "control"):
