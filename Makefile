@@ -20,7 +20,7 @@ export REFLEX_CHECK_LATEST_VERSION := 0
 export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test test-fast test-e2e system-test-deps migrate lint lock clean
+.PHONY: help setup run test test-fast test-e2e system-test-deps migrate lint lock clean bench
 
 help:
 	@echo "make run        serve console + APIs on http://127.0.0.1:$(PORT) (SQLite + memory cache)"
@@ -74,6 +74,10 @@ test-fast: setup
 
 test-e2e: setup system-test-deps
 	$(PY) -m pytest -q -m e2e
+
+bench: setup
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	$(PY) -m bench.gateway_bench
 
 lint: setup
 	$(PY) -m ruff check .

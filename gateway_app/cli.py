@@ -110,6 +110,15 @@ def cmd_admin(args) -> int:
     return 0
 
 
+def cmd_rotate_keys(args) -> int:
+    """Re-encrypt every provider key with the first key of ENCRYPTION_KEY."""
+    platform = _platform()
+    slugs = [t.slug for t in platform.tenants.list(CLI_ACTOR, limit=100_000).items]
+    count = platform.providers.rotate_keys(platform.store, slugs)
+    print(f"re-encrypted {count} provider key(s) with the newest ENCRYPTION_KEY; older keys can now be removed")
+    return 0
+
+
 def cmd_gen_key(args) -> int:
     print(generate_key())
     return 0
@@ -158,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="upgrade the control and every tenant database").set_defaults(fn=cmd_migrate)
     sub.add_parser("init", help="migrate and create the first platform admin").set_defaults(fn=cmd_init)
     sub.add_parser("gen-key", help="print a new ENCRYPTION_KEY").set_defaults(fn=cmd_gen_key)
+    sub.add_parser("rotate-keys", help="re-encrypt provider keys with the newest ENCRYPTION_KEY"
+                   ).set_defaults(fn=cmd_rotate_keys)
 
     admin = sub.add_parser("admin", help="create another platform admin")
     admin.add_argument("--email", required=True)

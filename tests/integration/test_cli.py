@@ -41,3 +41,27 @@ def test_bad_configuration_stops_with_the_variable_named(tmp_path):
     result = run(tmp_path, "migrate", env_extra={"CACHE_PROVIDER": "memcached"})
     assert result.returncode == 2
     assert "CACHE_PROVIDER" in result.stderr and "memcached" in result.stderr
+
+
+def test_rotate_keys_re_encrypts_provider_keys(tmp_path):
+    from gateway_app.core.crypto import SecretBox, generate_key
+    from gateway_app.db.sqlite.store import SqliteStore
+
+    old, new = generate_key(), generate_key()
+    assert run(tmp_path, "tenant", "create", "acme", env_extra={"ENCRYPTION_KEY": old}).returncode == 0
+    import subprocess as sp
+
+    code = ("from gateway_app.cli import _platform, CLI_ACTOR\n"
+            "from gateway_app.services.providers import ProviderCreate\n"
+            "p = _platform()\n"
+            "p.providers.create(CLI_ACTOR, 'acme', ProviderCreate(name='x', type='openai', "
+            "base_url='https://api.example.com/v1', api_key='sk-rotate-me-1234'))\n")
+    sp.run([sys.executable, "-c", code], cwd=ROOT, check=True,
+           env={**os.environ, "DATA_DIR": str(tmp_path), "ENCRYPTION_KEY": old})
+    result = run(tmp_path, "rotate-keys", env_extra={"ENCRYPTION_KEY": f"{new},{old}"})
+    assert result.returncode == 0 and "re-encrypted 1" in result.stdout
+    store = SqliteStore(tmp_path)
+    with store.tenant("acme") as uow:
+        stored = uow.providers.get_by_name("x").api_key_enc
+    store.close()
+    assert SecretBox(new).decrypt(stored) == "sk-rotate-me-1234", "readable with the new key alone"
