@@ -189,9 +189,10 @@ def start_litellm(upstream_url: str, workdir: Path) -> tuple[subprocess.Popen, s
         ", api_key: sk-bench}\n"
         "  - model_name: bench-embed\n    litellm_params: {model: openai/bench-embed, api_base: " + upstream_url +
         ", api_key: sk-bench}\n")
+    master = "sk-bench-master-key-0123456789abcdef"
     proc = start([binary, "--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"],
-                 port, {}, workdir / "litellm.log")
-    return proc, f"http://127.0.0.1:{port}", "sk-anything"
+                 port, {"LITELLM_MASTER_KEY": master, "LITELLM_TELEMETRY": "False"}, workdir / "litellm.log")
+    return proc, f"http://127.0.0.1:{port}", master
 
 
 def table(results: list[Result]) -> str:

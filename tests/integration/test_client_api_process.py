@@ -93,3 +93,25 @@ def test_usage_records_are_written_across_shutdown(served):
             assert sum(r.stream for r in uow.usage.recent(limit=100)) == 5
     finally:
         store.close()
+
+
+def test_client_leaving_a_stream_stops_the_relay(served, upstream):
+    process, token, data_dir = served
+    upstream.script(Behaviour(chunks=20, chunk_delay=0.2, content=" ".join(f"w{i}" for i in range(20))))
+    with httpx.Client(base_url=process.url, timeout=10) as http:
+        with http.stream("POST", "/v1/chat/completions", headers={"Authorization": f"Bearer {token}"},
+                         json={"model": "gpt-test", "stream": True,
+                               "messages": [{"role": "user", "content": "long"}]}) as response:
+            first = next(response.iter_raw())
+            assert first.startswith(b"data: ")
+        # leaving the block closed the connection after the first chunk (of ~4 s of stream)
+    time.sleep(1.0)
+    assert process.terminate(timeout=30) in (0, -15)
+    store = SqliteStore(data_dir)
+    try:
+        with store.tenant("acme") as uow:
+            record = uow.usage.recent(limit=1)[0]
+    finally:
+        store.close()
+    assert record.stream and record.status == 499 and record.error_type == "client_disconnected"
+    assert record.completion_tokens < 10, "the relay stopped when the client left, not when the upstream finished"

@@ -7,6 +7,8 @@ document them in OpenAPI (and serve them if the hot path is not installed).
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -63,6 +65,31 @@ async def embeddings_response(platform: Platform, client: ClientIdentity, body: 
 HOT_ROUTES = {"/v1/chat/completions": chat_response, "/v1/embeddings": embeddings_response}
 
 
+async def relay_stream(response: StreamingResponse, receive: Receive, send: Send) -> None:
+    """Send an SSE response chunk by chunk, stopping (and closing the upstream) if the client leaves.
+
+    Leaner than StreamingResponse.__call__ (which runs a task group per request): one task waits
+    for the disconnect message and is checked before each chunk.
+    """
+    async def wait_disconnect() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    watcher = asyncio.ensure_future(wait_disconnect())
+    chunks = response.body_iterator
+    try:
+        await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+        async for chunk in chunks:
+            if watcher.done():
+                break
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if not watcher.done():
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+    finally:
+        watcher.cancel()
+        await chunks.aclose()  # type: ignore[attr-defined]  # records usage, releases the upstream
+
+
 class ClientHotPath:
     """Serves the hot POST routes directly; everything else goes on to the FastAPI app."""
 
@@ -80,7 +107,10 @@ class ClientHotPath:
             response = await handler(self.holder.platform, scope["state"]["client"], await request.body())
         except GatehouseError as exc:
             response = openai_error_response(exc)
-        await response(scope, receive, send)
+        if isinstance(response, StreamingResponse):
+            await relay_stream(response, receive, send)
+        else:
+            await response(scope, receive, send)
 
 
 @router.post("/chat/completions", summary="Create a chat completion (OpenAI-compatible, SSE when stream=true)",
