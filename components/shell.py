@@ -8,9 +8,11 @@ from components.widgets import brand
 from state.session import SessionState
 
 NAV = (
-    ("Overview", "/", "layout_dashboard", False),
-    ("Tenants", "/tenants", "building_2", True),
-    ("Users", "/users", "users", False),
+    ("Monitor", (("Overview", "/", "layout_dashboard", False), ("Usage", "/usage", "activity", False),
+                 ("Playground", "/playground", "message_square", False))),
+    ("Configure", (("Providers", "/providers", "plug", False), ("Models", "/models", "boxes", False),
+                   ("API tokens", "/tokens", "key_round", False))),
+    ("Administer", (("Users", "/users", "users", False), ("Tenants", "/tenants", "building_2", True))),
 )
 
 
@@ -60,11 +62,12 @@ def _tenant_switcher() -> rx.Component:
 
 def sidebar() -> rx.Component:
     """Left navigation with brand, tenant switcher, sections and the user block."""
-    items = [
-        rx.cond(SessionState.is_platform_admin, _nav_item(label, href, icon)) if admin_only
-        else _nav_item(label, href, icon)
-        for label, href, icon, admin_only in NAV
-    ]
+    items = []
+    for section, entries in NAV:
+        items.append(rx.text(section.upper(), size="1", color_scheme="gray", weight="bold", padding_top="0.6em",
+                             padding_x="0.75em", letter_spacing="0.06em"))
+        items += [rx.cond(SessionState.is_platform_admin, _nav_item(label, href, icon)) if admin_only
+                  else _nav_item(label, href, icon) for label, href, icon, admin_only in entries]
     return rx.vstack(
         rx.box(brand("5"), padding_bottom="0.5em"),
         _tenant_switcher(),

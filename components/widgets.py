@@ -169,3 +169,116 @@ def loading_rows(columns: int, rows: int = 3) -> rx.Component:
         rx.table.row(*[rx.table.cell(rx.skeleton(rx.text("loading"), loading=True)) for _ in range(columns)])
         for _ in range(rows)
     ])
+
+
+def data_table(headers: list[str], body: rx.Component, table_id: str) -> rx.Component:
+    """A card holding a table with the given header row."""
+    return rx.card(
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+            rx.table.body(body),
+            width="100%",
+            variant="ghost",
+            id=table_id,
+        ),
+        width="100%",
+        overflow_x="auto",
+    )
+
+
+def pagination_bar(page: rx.Var, pages: rx.Var, total: rx.Var, on_prev, on_next) -> rx.Component:
+    """'Page x of y' with previous / next buttons."""
+    return rx.hstack(
+        rx.text(f"{total} request(s)", size="2", color_scheme="gray"),
+        rx.spacer(),
+        rx.button(rx.icon("chevron_left", size=16), "Previous", size="1", variant="soft", on_click=on_prev,
+                  disabled=page <= 1, id="page-prev"),
+        rx.text(f"Page {page} of {pages}", size="2", id="page-label"),
+        rx.button("Next", rx.icon("chevron_right", size=16), size="1", variant="soft", on_click=on_next,
+                  disabled=page >= pages, id="page-next"),
+        align="center",
+        width="100%",
+        spacing="3",
+    )
+
+
+def chart_card(title: str, subtitle: str, chart: rx.Component) -> rx.Component:
+    """A titled card around a chart."""
+    return rx.card(
+        rx.vstack(
+            rx.text(title, size="3", weight="bold"),
+            rx.text(subtitle, size="1", color_scheme="gray"),
+            chart,
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def secret_reveal(secret: rx.Var, on_done, warning: str) -> rx.Component:
+    """A secret shown once, with a copy button and a warning."""
+    return rx.cond(
+        secret != "",
+        rx.callout.root(
+            rx.callout.icon(rx.icon("key_round")),
+            rx.vstack(
+                rx.text(warning, weight="bold", size="2"),
+                rx.hstack(
+                    rx.code(secret, id="secret-value", size="2", variant="outline", style={"word_break": "break_all"}),
+                    rx.button(rx.icon("copy", size=14), "Copy", size="1", variant="soft",
+                              on_click=[rx.set_clipboard(secret), rx.toast.info("Copied to the clipboard")],
+                              id="copy-secret"),
+                    rx.button("I have stored it", size="1", on_click=on_done, id="secret-done"),
+                    align="center",
+                    spacing="2",
+                    wrap="wrap",
+                ),
+                spacing="2",
+            ),
+            color_scheme="amber",
+            width="100%",
+        ),
+    )
+
+
+def typed_confirm_dialog(open_: rx.Var, title: str, expected: rx.Var, typed: rx.Var, on_type, on_confirm,
+                         on_cancel, consequence: str) -> rx.Component:
+    """A destructive action that needs its target's name typed in first."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(title),
+            rx.alert_dialog.description(consequence, size="2"),
+            rx.text(f"Type {expected} to confirm.", size="2", margin_top="0.75em"),
+            rx.input(value=typed, on_change=on_type, placeholder=expected, id="typed-confirm", margin_top="0.5em"),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray", on_click=on_cancel)),
+                rx.button("Delete", color_scheme="red", on_click=on_confirm, disabled=typed != expected,
+                          id="typed-confirm-button"),
+                spacing="3",
+                justify="end",
+                margin_top="1em",
+            ),
+            max_width="440px",
+        ),
+        open=open_,
+    )
+
+
+def select_field(label: str, name: str, options: rx.Var | list[str], errors: rx.Var, *, default_value: str = "",
+                 hint: str = "") -> rx.Component:
+    """A labelled select that submits with its form, with its error under it."""
+    return rx.vstack(
+        rx.text(label, size="2", weight="medium"),
+        rx.select(options, name=name, default_value=default_value, width="100%"),
+        rx.cond(errors[name], rx.text(errors[name], size="1", color_scheme="red", class_name="field-error"),
+                rx.text(hint, size="1", color_scheme="gray")),
+        spacing="1",
+        width="100%",
+    )
+
+
+def no_tenant(message: str = "Choose a tenant in the sidebar, or create one on the Tenants page.") -> rx.Component:
+    """What tenant pages show to a platform admin with no tenant selected."""
+    return empty_state("building_2", "No tenant selected", message,
+                       rx.link(rx.button("Go to tenants", variant="soft"), href="/tenants"))

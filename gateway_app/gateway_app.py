@@ -8,13 +8,23 @@ import reflex as rx
 
 from api.app import create_api
 from components.pages.login import login_page
+from components.pages.models import models_page
 from components.pages.overview import overview_page
+from components.pages.playground import playground_page
+from components.pages.providers import providers_page
 from components.pages.tenants import tenants_page
+from components.pages.tokens import tokens_page
+from components.pages.usage import usage_page
 from components.pages.users import users_page
 from gateway_app.services.platform import start_platform, stop_platform
+from state.models import ModelsState
 from state.overview import OverviewState
+from state.playground import PlaygroundState
+from state.providers import ProvidersState
 from state.session import SessionState
 from state.tenants import TenantsState
+from state.tokens import TokensState
+from state.usage import UsageState
 from state.users import UsersState
 
 api = create_api(manage_lifespan=False)
@@ -42,9 +52,16 @@ app = rx.App(api_transformer=_mount_console)
 app.register_lifespan_task(gatehouse_lifespan)
 
 app.add_page(login_page, route="/login", title="Sign in · Gatehouse", on_load=SessionState.skip_login_if_signed_in)
-app.add_page(overview_page, route="/", title="Overview · Gatehouse",
-             on_load=[SessionState.require_login, OverviewState.load])
-app.add_page(tenants_page, route="/tenants", title="Tenants · Gatehouse",
-             on_load=[SessionState.require_login, TenantsState.load])
-app.add_page(users_page, route="/users", title="Users · Gatehouse",
-             on_load=[SessionState.require_login, UsersState.load])
+PAGES = (
+    (overview_page, "/", "Overview", OverviewState),
+    (usage_page, "/usage", "Usage", UsageState),
+    (playground_page, "/playground", "Playground", PlaygroundState),
+    (providers_page, "/providers", "Providers", ProvidersState),
+    (models_page, "/models", "Models", ModelsState),
+    (tokens_page, "/tokens", "API tokens", TokensState),
+    (users_page, "/users", "Users", UsersState),
+    (tenants_page, "/tenants", "Tenants", TenantsState),
+)
+for page, route, title, page_state in PAGES:
+    app.add_page(page, route=route, title=f"{title} · Gatehouse",
+                 on_load=[SessionState.require_login, page_state.load])

@@ -25,10 +25,12 @@ async def in_thread(fn: Callable[..., T], *args, **kwargs) -> T:
     return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
 
-def parse_form(schema: type[M], form: dict) -> tuple[M | None, dict[str, str]]:
-    """Validate a submitted form with a service's input schema (empty fields count as omitted)."""
+def parse_form(schema: type[M], form: dict, *, keep_none: bool = False) -> tuple[M | None, dict[str, str]]:
+    """Validate a submitted form with a service's input schema (empty fields count as omitted;
+    with keep_none, None values are sent, to clear a field)."""
+    dropped = ("",) if keep_none else ("", None)
     try:
-        return schema(**{k: v for k, v in form.items() if v not in ("", None)}), {}
+        return schema(**{k: v for k, v in form.items() if v not in dropped}), {}
     except ValidationError as exc:
         return None, field_errors(exc)
 

@@ -39,6 +39,11 @@ class SessionState(rx.State):
         return self.selected_tenant if self.role == "platform_admin" else self.own_tenant
 
     @rx.var
+    def tenant_missing(self) -> bool:
+        """A platform admin who has not chosen (or created) a tenant yet."""
+        return self.role == "platform_admin" and not self.selected_tenant
+
+    @rx.var
     def nav_path(self) -> str:
         """Current path without a trailing slash, for highlighting the sidebar."""
         return self.router.url.path.rstrip("/") or "/"
@@ -51,6 +56,11 @@ class SessionState(rx.State):
     def principal(self) -> Principal:
         """The logged-in principal; raises AuthenticationFailed when the session is gone."""
         return platform().auth.authenticate(self.jwt)
+
+    async def tenant_call(self, fn, *args, **kwargs):
+        """Call a tenant-scoped service method as the logged-in user, off the event loop."""
+        principal = await in_thread(self.principal)
+        return await in_thread(fn, principal, self.tenant_arg(), *args, **kwargs)
 
     def tenant_arg(self) -> str | None:
         """The tenant to pass to services (None lets them use the user's own)."""

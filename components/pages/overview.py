@@ -1,51 +1,137 @@
-"""Overview page."""
+"""Overview dashboard."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from components.shell import shell
-from components.widgets import empty_state, page_header, stat_card, status_badge
+from components.widgets import chart_card, empty_state, no_tenant, page_header, stat_card, status_badge
 from state.overview import OverviewState
+
+HEIGHT = 220
+
+
+def _axes(y_unit: str = "") -> list[rx.Component]:
+    return [rx.recharts.cartesian_grid(stroke_dasharray="3 3", vertical=False),
+            rx.recharts.x_axis(data_key="label", tick_line=False, font_size=11, min_tick_gap=16),
+            rx.recharts.y_axis(tick_line=False, font_size=11, width=48, unit=y_unit),
+            rx.recharts.graphing_tooltip()]
+
+
+def _requests_chart() -> rx.Component:
+    return rx.recharts.composed_chart(
+        rx.recharts.area(data_key="requests", name="requests", stroke="var(--accent-9)", fill="var(--accent-4)",
+                         is_animation_active=False),
+        rx.recharts.bar(data_key="errors", name="errors", fill="var(--red-9)", is_animation_active=False),
+        *_axes(), rx.recharts.legend(),
+        data=OverviewState.points, width="100%", height=HEIGHT)
+
+
+def _tokens_chart() -> rx.Component:
+    return rx.recharts.area_chart(
+        rx.recharts.area(data_key="prompt_tokens", name="prompt", stack_id="t", stroke="var(--indigo-9)",
+                         fill="var(--indigo-5)", is_animation_active=False),
+        rx.recharts.area(data_key="completion_tokens", name="completion", stack_id="t", stroke="var(--cyan-9)",
+                         fill="var(--cyan-5)", is_animation_active=False),
+        *_axes(), rx.recharts.legend(),
+        data=OverviewState.points, width="100%", height=HEIGHT)
+
+
+def _cost_chart() -> rx.Component:
+    return rx.recharts.bar_chart(
+        rx.recharts.bar(data_key="cost", name="cost ($)", fill="var(--grass-9)", is_animation_active=False),
+        *_axes(), data=OverviewState.points, width="100%", height=HEIGHT)
+
+
+def _latency_chart() -> rx.Component:
+    return rx.recharts.line_chart(
+        rx.recharts.line(data_key="p50", name="p50", stroke="var(--accent-9)", dot=False, is_animation_active=False,
+                         connect_nulls=True),
+        rx.recharts.line(data_key="p95", name="p95", stroke="var(--orange-9)", dot=False, is_animation_active=False,
+                         connect_nulls=True),
+        rx.recharts.line(data_key="error_rate", name="errors %", stroke="var(--red-9)", dot=False,
+                         is_animation_active=False, y_axis_id="right"),
+        *_axes(" ms"), rx.recharts.y_axis(y_axis_id="right", orientation="right", unit="%", font_size=11, width=40),
+        rx.recharts.legend(), data=OverviewState.points, width="100%", height=HEIGHT)
+
+
+def _top_chart(data) -> rx.Component:
+    return rx.recharts.bar_chart(
+        rx.recharts.bar(data_key="cost", name="spend ($)", fill="var(--accent-9)", is_animation_active=False,
+                        radius=[0, 4, 4, 0]),
+        rx.recharts.x_axis(type_="number", font_size=11, tick_line=False),
+        rx.recharts.y_axis(data_key="name", type_="category", width=110, font_size=11, tick_line=False),
+        rx.recharts.graphing_tooltip(),
+        data=data, layout="vertical", width="100%", height=HEIGHT)
+
+
+def _range_picker() -> rx.Component:
+    return rx.segmented_control.root(
+        rx.segmented_control.item("24 h", value="24h"),
+        rx.segmented_control.item("7 d", value="7d"),
+        rx.segmented_control.item("30 d", value="30d"),
+        value=OverviewState.range, on_change=OverviewState.set_range, id="range-picker")
+
+
+def _dashboard() -> rx.Component:
+    return rx.vstack(
+        rx.grid(
+            stat_card("Requests", OverviewState.requests, "activity", "in the selected range"),
+            stat_card("Tokens", OverviewState.tokens, "text", "prompt + completion"),
+            stat_card("Cost", OverviewState.cost, "circle_dollar_sign", "at the models' prices"),
+            stat_card("Error rate", OverviewState.error_rate, "triangle_alert", "4xx and 5xx answers"),
+            stat_card("Latency p95", OverviewState.p95, "timer", "slowest model"),
+            columns="5", spacing="3", width="100%",
+        ),
+        rx.cond(
+            OverviewState.has_traffic,
+            rx.vstack(
+                rx.grid(
+                    chart_card("Requests", "and errors, per bucket", _requests_chart()),
+                    chart_card("Tokens", "prompt and completion", _tokens_chart()),
+                    chart_card("Cost", "USD per bucket", _cost_chart()),
+                    chart_card("Latency and errors", "p50 / p95 (ms), error rate (%)", _latency_chart()),
+                    columns="2", spacing="4", width="100%",
+                ),
+                rx.grid(
+                    chart_card("Top models by spend", "in the selected range", _top_chart(OverviewState.top_models)),
+                    chart_card("Top tokens by spend", "in the selected range", _top_chart(OverviewState.top_tokens)),
+                    columns="2", spacing="4", width="100%",
+                ),
+                width="100%", spacing="4", id="charts",
+            ),
+            empty_state("chart_no_axes_combined", "No traffic in this range yet",
+                        "Send requests with an API token, or try a model in the playground: the charts fill in "
+                        "within a second.",
+                        rx.link(rx.button("Open the playground", variant="soft"), href="/playground")),
+        ),
+        width="100%", spacing="4",
+    )
 
 
 def overview_page() -> rx.Component:
-    """Counts for the platform and the active tenant."""
-    tenant_block = rx.cond(
+    """Counts, charts and top spenders of the active tenant."""
+    tenant_line = rx.cond(
         OverviewState.tenant_name != "",
-        rx.vstack(
-            rx.hstack(
-                rx.heading(OverviewState.tenant_name, size="4"),
-                status_badge(OverviewState.tenant_status),
-                rx.badge(OverviewState.tenant_plan, variant="outline"),
-                align="center",
-                spacing="2",
-            ),
-            rx.grid(
-                stat_card("Users", OverviewState.user_count, "users", "console accounts of this tenant"),
-                stat_card("API tokens", OverviewState.active_token_count, "key_round",
-                          f"active, of {OverviewState.token_count} issued"),
-                columns="3",
-                spacing="4",
-                width="100%",
-            ),
-            width="100%",
-            spacing="3",
-        ),
-        rx.cond(
-            OverviewState.loading,
-            rx.skeleton(rx.box(height="6em"), loading=True, width="100%"),
-            empty_state("building_2", "No tenant selected",
-                        "Create a tenant on the Tenants page; its users and tokens show up here.",
-                        rx.link(rx.button("Go to tenants"), href="/tenants")),
+        rx.hstack(
+            rx.heading(OverviewState.tenant_name, size="4"),
+            status_badge(OverviewState.tenant_status),
+            rx.badge(OverviewState.tenant_plan, variant="outline"),
+            rx.text(f"{OverviewState.user_count} user(s) · {OverviewState.token_count} active token(s)", size="2",
+                    color_scheme="gray"),
+            rx.cond(OverviewState.is_platform_admin,
+                    rx.text(f"· {OverviewState.tenant_count} tenant(s) on this gateway", size="2",
+                            color_scheme="gray")),
+            align="center", spacing="3", wrap="wrap",
         ),
     )
     return shell(
-        page_header("Overview", "The gateway at a glance"),
+        page_header("Overview", "The gateway at a glance", _range_picker()),
         rx.cond(
-            OverviewState.is_platform_admin,
-            rx.grid(stat_card("Tenants", OverviewState.tenant_count, "building_2", "on this gateway"),
-                    columns="3", spacing="4", width="100%"),
+            OverviewState.tenant_missing,
+            no_tenant(),
+            rx.cond(OverviewState.loading & (OverviewState.tenant_name == ""),
+                    rx.skeleton(rx.box(height="12em"), loading=True, width="100%"),
+                    rx.vstack(tenant_line, _dashboard(), width="100%", spacing="4")),
         ),
-        tenant_block,
     )

@@ -9,11 +9,14 @@ from components.widgets import (
     confirm_dialog,
     empty_state,
     form_dialog,
+    form_error,
     form_field,
     loading_rows,
     page_header,
     status_badge,
+    typed_confirm_dialog,
 )
+from gateway_app.services.licenses import ALL_FEATURES
 from state.tenants import TenantRow, TenantsState
 
 
@@ -42,7 +45,9 @@ def _row(row: TenantRow) -> rx.Component:
         rx.table.cell(status_badge(row.status)),
         rx.table.cell(row.features),
         rx.table.cell(rx.text(row.created, color_scheme="gray")),
-        rx.table.cell(
+        rx.table.cell(rx.hstack(
+            rx.button(rx.icon("file_badge", size=14), "License", size="1", variant="soft",
+                      on_click=TenantsState.open_edit(row.slug)),
             rx.cond(
                 row.status == "active",
                 rx.button("Suspend", size="1", variant="soft", color_scheme="amber",
@@ -50,7 +55,10 @@ def _row(row: TenantRow) -> rx.Component:
                 rx.button("Resume", size="1", variant="soft", color_scheme="green",
                           on_click=TenantsState.ask(row.slug, "resume")),
             ),
-        ),
+            rx.icon_button(rx.icon("trash_2", size=14), size="1", variant="soft", color_scheme="red",
+                           on_click=TenantsState.ask_delete(row.slug), aria_label=f"Delete {row.slug}"),
+            spacing="2",
+        )),
         align="center",
     )
 
@@ -67,6 +75,57 @@ def _table() -> rx.Component:
             id="tenants-table",
         ),
         width="100%",
+    )
+
+
+def _feature(name: str) -> rx.Component:
+    return rx.checkbox(name, checked=TenantsState.edit_features.contains(name),
+                       on_change=lambda checked: TenantsState.toggle_feature(name, checked), size="1")
+
+
+def _license_dialog() -> rx.Component:
+    errors, form = TenantsState.edit_errors, TenantsState.edit_form
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(f"License of {TenantsState.edit_slug}"),
+            rx.dialog.description("Features and limits apply to the tenant's API tokens at once.", size="2",
+                                  margin_bottom="1em"),
+            rx.form(
+                rx.vstack(
+                    rx.grid(form_field("Name", "name", errors, default_value=form["name"]),
+                            form_field("Plan", "plan", errors, default_value=form["plan"]),
+                            columns="2", spacing="2", width="100%"),
+                    rx.text("Features", size="2", weight="medium"),
+                    rx.flex(*[_feature(f) for f in ALL_FEATURES], wrap="wrap", spacing="3"),
+                    rx.grid(
+                        form_field("Requests / min", "rpm", errors, type_="number", placeholder="unlimited",
+                                   default_value=form["rpm"]),
+                        form_field("Tokens / min", "tpm", errors, type_="number", placeholder="unlimited",
+                                   default_value=form["tpm"]),
+                        form_field("Budget $ / month", "monthly_budget_usd", errors, type_="number",
+                                   placeholder="unlimited", default_value=form["monthly_budget_usd"]),
+                        form_field("Max users", "max_users", errors, type_="number", placeholder="unlimited",
+                                   default_value=form["max_users"]),
+                        form_field("Max API tokens", "max_tokens", errors, type_="number", placeholder="unlimited",
+                                   default_value=form["max_tokens"]),
+                        form_field("License expires", "expires", errors, type_="date", default_value=form["expires"]),
+                        columns="3", spacing="2", width="100%"),
+                    form_error(errors),
+                    rx.hstack(
+                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
+                        rx.button(rx.cond(TenantsState.saving, rx.spinner(size="2"), rx.icon("check", size=16)),
+                                  "Save license", type="submit", disabled=TenantsState.saving, id="save-license"),
+                        justify="end", spacing="3", width="100%"),
+                    spacing="3",
+                ),
+                on_submit=TenantsState.save_license,
+                reset_on_submit=False,
+                key=TenantsState.edit_slug,
+            ),
+            max_width="620px",
+        ),
+        open=TenantsState.edit_slug != "",
+        on_open_change=TenantsState.close_edit,
     )
 
 
@@ -92,4 +151,10 @@ def tenants_page() -> rx.Component:
             rx.cond(TenantsState.confirm_action == "suspend", "Suspend", "Resume"),
             TenantsState.confirm, TenantsState.cancel,
         ),
+        _license_dialog(),
+        typed_confirm_dialog(TenantsState.delete_slug != "", "Delete tenant", TenantsState.delete_slug,
+                             TenantsState.delete_typed, TenantsState.set_delete_typed, TenantsState.delete,
+                             TenantsState.cancel_delete,
+                             "This deletes the tenant's database: users, tokens, providers, models and usage. "
+                             "It cannot be undone."),
     )

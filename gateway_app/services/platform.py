@@ -31,6 +31,7 @@ from gateway_app.services.inference.gateway import InferenceService
 from gateway_app.services.inference.quotas import QuotaGuard
 from gateway_app.services.inference.usage import UsageQueries, UsageRecorder
 from gateway_app.services.models import ModelService
+from gateway_app.services.playground import PlaygroundService
 from gateway_app.services.projects import ProjectService
 from gateway_app.services.providers import ProviderService
 from gateway_app.services.tenant_access import TenantAccess
@@ -66,6 +67,7 @@ class Platform:
     usage: UsageQueries
     usage_recorder: UsageRecorder
     files: FileService
+    playground: PlaygroundService
     first_admin: FirstAdmin | None = None
     started_at: float = field(default_factory=time.time)
 
@@ -86,6 +88,7 @@ def build_platform(settings: Settings) -> Platform:
     pool: RuntimePool = RuntimePool()
     usage_recorder = UsageRecorder(store, max_queue=settings.usage_queue_size)
     catalog = ModelCatalog(store, box, generation)
+    inference = InferenceService(catalog, QuotaGuard(cache, store), usage_recorder, breakers, pool)
     return Platform(
         settings=settings, store=store, cache=cache, generation=generation,
         lifecycle=Lifecycle(), health=HealthRegistry(), breakers=breakers,
@@ -98,10 +101,11 @@ def build_platform(settings: Settings) -> Platform:
         token_resolver=TokenResolver(store, generation),
         providers=ProviderService(access, box, generation, breakers),
         models=ModelService(access, generation),
-        inference=InferenceService(catalog, QuotaGuard(cache, store), usage_recorder, breakers, pool),
+        inference=inference,
         usage=UsageQueries(access),
         usage_recorder=usage_recorder,
         files=FileService(store, box, pool),
+        playground=PlaygroundService(access, inference),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import select
 
 from gateway_app.db.records import FileRecord, ModelRecord, ProviderRecord, UsageRecord, UsageRollup
@@ -68,10 +68,8 @@ class SqlUsageRepository:
             self._session.add(row)
         self._session.flush()
 
-    def recent(self, *, model: str | None = None, token_id: str | None = None, status: str | None = None,
-               since: datetime | None = None, offset: int = 0, limit: int = 50) -> list[UsageRecord]:
-        """Newest request rows first, filtered."""
-        query = select(ModelUsageLog)
+    @staticmethod
+    def _filtered(query, model: str | None, token_id: str | None, status: str | None, since: datetime | None):
         if model:
             query = query.where(ModelUsageLog.model == model)
         if token_id:
@@ -82,13 +80,28 @@ class SqlUsageRepository:
             query = query.where(ModelUsageLog.status >= 400)
         if since is not None:
             query = query.where(ModelUsageLog.at >= since)
+        return query
+
+    def recent(self, *, model: str | None = None, token_id: str | None = None, status: str | None = None,
+               since: datetime | None = None, offset: int = 0, limit: int = 50) -> list[UsageRecord]:
+        """Newest request rows first, filtered."""
+        query = self._filtered(select(ModelUsageLog), model, token_id, status, since)
         query = query.order_by(ModelUsageLog.at.desc(), ModelUsageLog.id.desc()).offset(offset).limit(limit)
         return [UsageRecord(**{k: getattr(r, k) for k in UsageRecord.__dataclass_fields__})
                 for r in self._session.exec(query)]
 
-    def count(self) -> int:
-        """Number of request rows."""
-        return int(self._session.exec(select(func.count()).select_from(ModelUsageLog)).one())
+    def count(self, *, model: str | None = None, token_id: str | None = None, status: str | None = None,
+              since: datetime | None = None) -> int:
+        """Number of request rows matching the filters."""
+        query = self._filtered(select(func.count()).select_from(ModelUsageLog), model, token_id, status, since)
+        return int(self._session.exec(query).one())
+
+    def provider_stats(self, since: datetime) -> dict[str, tuple[int, int]]:
+        """(requests, errors) per provider id since a time."""
+        errors = func.sum(case((ModelUsageLog.status >= 400, 1), else_=0))
+        query = (select(ModelUsageLog.provider_id, func.count(), errors).where(ModelUsageLog.at >= since)
+                 .group_by(ModelUsageLog.provider_id))
+        return {pid: (int(total), int(errs or 0)) for pid, total, errs in self._session.exec(query)}
 
     def rollups(self, start: datetime, end: datetime) -> list[UsageRollup]:
         """Hourly rows in [start, end)."""

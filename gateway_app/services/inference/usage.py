@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import bisect
+import csv
+import io
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -148,6 +150,34 @@ def _key(rollup: UsageRollup, group_by: str) -> str:
     return rollup.hour.strftime("%Y-%m-%dT%H:00Z")
 
 
+class UsagePoint(BaseModel):
+    """One bucket of a usage time series."""
+
+    start: datetime
+    label: str
+    requests: int = 0
+    errors: int = 0
+    error_rate: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float = 0.0
+    p50_latency_ms: float | None = None
+    p95_latency_ms: float | None = None
+
+
+class ProviderHealth(BaseModel):
+    """Recent traffic of a provider, from the request log."""
+
+    requests: int
+    errors: int
+    error_rate: float
+
+
+CSV_COLUMNS = ("at", "request_id", "model", "upstream_model", "token_id", "project_id", "status", "error_type",
+               "prompt_tokens", "completion_tokens", "cost_usd", "latency_ms", "ttft_ms", "stream", "fallback")
+
+
 class UsageQueries:
     """Read side of usage for the management API and the console (roll-ups only for aggregates)."""
 
@@ -188,6 +218,77 @@ class UsageQueries:
         with self._access.open(actor, tenant) as uow:
             records = uow.usage.recent(model=model, token_id=token_id, status=status, offset=offset, limit=limit)
         return [UsageRequest(**{name: getattr(r, name) for name in UsageRequest.model_fields}) for r in records]
+
+    def count(self, actor: Principal, tenant: str | None, *, model: str | None = None, token_id: str | None = None,
+              status: str | None = None) -> int:
+        """How many requests match the filters (for pagination)."""
+        with self._access.open(actor, tenant) as uow:
+            return uow.usage.count(model=model, token_id=token_id, status=status)
+
+    def export_csv(self, actor: Principal, tenant: str | None, *, model: str | None = None,
+                   token_id: str | None = None, status: str | None = None, limit: int = 50_000) -> str:
+        """The filtered requests as CSV, newest first."""
+        rows = self.recent(actor, tenant, model=model, token_id=token_id, status=status, limit=limit)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        for row in rows:
+            writer.writerow([getattr(row, c).isoformat() if c == "at" else getattr(row, c) for c in CSV_COLUMNS])
+        return out.getvalue()
+
+    def timeseries(self, actor: Principal, tenant: str | None, start: datetime, end: datetime,
+                   bucket: Literal["hour", "day"] = "hour") -> list[UsagePoint]:
+        """Per-hour or per-day totals with empty buckets filled, for charts (roll-ups only)."""
+        start, end = _utc(start), _utc(end)
+        step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
+        first = start.replace(minute=0, second=0, microsecond=0)
+        if bucket == "day":
+            first = first.replace(hour=0)
+        with self._access.open(actor, tenant) as uow:
+            rollups = uow.usage.rollups(first, end)
+        groups: dict[datetime, list[UsageRollup]] = defaultdict(list)
+        for rollup in rollups:
+            key = rollup.hour if bucket == "hour" else rollup.hour.replace(hour=0)
+            groups[key].append(rollup)
+        points, cursor = [], first
+        while cursor < end:
+            items = groups.get(cursor, [])
+            label = cursor.strftime("%H:00") if bucket == "hour" else cursor.strftime("%b %d")
+            point = UsagePoint(start=cursor, label=label)
+            if items:
+                buckets = [sum(b) for b in zip(*(r.latency_buckets for r in items), strict=False)]
+                point.requests = sum(r.requests for r in items)
+                point.errors = sum(r.errors for r in items)
+                point.error_rate = round(point.errors / point.requests, 4) if point.requests else 0.0
+                point.prompt_tokens = sum(r.prompt_tokens for r in items)
+                point.completion_tokens = sum(r.completion_tokens for r in items)
+                point.total_tokens = point.prompt_tokens + point.completion_tokens
+                point.cost_usd = round(sum(r.cost_usd for r in items), 6)
+                point.p50_latency_ms = percentile_ms(buckets, 0.5)
+                point.p95_latency_ms = percentile_ms(buckets, 0.95)
+            points.append(point)
+            cursor += step
+        return points
+
+    def model_sparklines(self, actor: Principal, tenant: str | None, hours: int = 24) -> dict[str, list[int]]:
+        """Requests per hour over the last hours, per model (for the models page)."""
+        end = datetime.now(UTC)
+        first = (end - timedelta(hours=hours - 1)).replace(minute=0, second=0, microsecond=0)
+        with self._access.open(actor, tenant) as uow:
+            rollups = uow.usage.rollups(first, end)
+        series: dict[str, list[int]] = defaultdict(lambda: [0] * hours)
+        for rollup in rollups:
+            index = int((rollup.hour - first).total_seconds() // 3600)
+            if 0 <= index < hours:
+                series[rollup.model][index] += rollup.requests
+        return dict(series)
+
+    def provider_health(self, actor: Principal, tenant: str | None, minutes: int = 60) -> dict[str, ProviderHealth]:
+        """Requests and error rate per provider over the last minutes."""
+        with self._access.open(actor, tenant) as uow:
+            stats = uow.usage.provider_stats(datetime.now(UTC) - timedelta(minutes=minutes))
+        return {pid: ProviderHealth(requests=total, errors=errors, error_rate=round(errors / total, 4) if total else 0)
+                for pid, (total, errors) in stats.items() if pid}
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -1,0 +1,81 @@
+"""The console playground: chats through the same inference service as the client API."""
+
+from __future__ import annotations
+
+import orjson
+
+from gateway_app.core.errors import FeatureDisabled, InvalidInput
+from gateway_app.services.client_auth import ClientIdentity, Limits
+from gateway_app.services.inference.gateway import InferenceService, Streaming
+from gateway_app.services.licenses import license_expired
+from gateway_app.services.principals import Principal
+from gateway_app.services.tenant_access import TenantAccess
+
+
+class PlaygroundService:
+    """Builds the caller's identity for the tenant, then streams a chat completion."""
+
+    def __init__(self, access: TenantAccess, inference: InferenceService) -> None:
+        self._access = access
+        self._inference = inference
+
+    def identity(self, actor: Principal, tenant: str | None) -> ClientIdentity:
+        """A client identity for the console user: tenant limits, usage under 'playground:<user>'."""
+        actor.require_write()
+        record = self._access.check(actor, tenant)
+        if "playground" not in record.features:
+            raise FeatureDisabled("the playground is not enabled in this tenant's license")
+        if record.status != "active" or license_expired(record.license_expires_at):
+            raise FeatureDisabled(f"tenant '{record.slug}' is suspended or its license expired")
+        return ClientIdentity(
+            token_id=f"playground:{actor.user_id}", token_name="Console playground", tenant_slug=record.slug,
+            project_id=None, models=None, features=frozenset(record.features), expires_at=None,
+            license_expires_at=None, tenant_limits=Limits.of(record.limits))
+
+    async def chat_models(self, identity: ClientIdentity) -> list[str]:
+        """Chat models of the tenant."""
+        return [m.name for m in await self._inference.catalog.visible(identity) if m.kind == "chat"]
+
+    async def chat(self, identity: ClientIdentity, model: str, messages: list[dict], *, temperature: float = 0.7,
+                   max_tokens: int | None = None, request_id: str = "") -> Streaming:
+        """Start a streamed completion (usage included), exactly as a client's request would be."""
+        if not messages:
+            raise InvalidInput("write a message first", param="messages")
+        payload: dict = {"model": model, "messages": messages, "stream": True, "temperature": temperature,
+                         "stream_options": {"include_usage": True}}
+        if max_tokens:
+            payload["max_tokens"] = max_tokens
+        outcome = await self._inference.chat(identity, payload, request_id)
+        assert isinstance(outcome, Streaming)
+        return outcome
+
+    async def cost(self, identity: ClientIdentity, model: str, prompt_tokens: int, completion_tokens: int) -> float:
+        """What a call cost at the model's prices."""
+        catalog = await self._inference.catalog.for_tenant(identity.tenant_slug)
+        entry = catalog.models.get(model)
+        return entry.cost(prompt_tokens, completion_tokens) if entry else 0.0
+
+
+def parse_sse(chunk: bytes) -> tuple[str, dict | None, dict | None]:
+    """Text deltas, usage and error carried by a chunk of OpenAI-format SSE bytes."""
+    text, usage, error = [], None, None
+    for event in chunk.split(b"\n\n"):
+        event = event.strip()
+        if not event.startswith(b"data:"):
+            continue
+        data = event[5:].strip()
+        if data == b"[DONE]":
+            continue
+        try:
+            parsed = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            continue
+        if parsed.get("error"):
+            error = parsed["error"]
+        if parsed.get("usage"):
+            usage = parsed["usage"]
+        for choice in parsed.get("choices") or ():
+            content = (choice.get("delta") or {}).get("content")
+            if content:
+                text.append(content)
+    return "".join(text), usage, error

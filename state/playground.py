@@ -1,0 +1,123 @@
+"""Playground: chat with a model through the same inference path (quotas, usage) as the client API."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import reflex as rx
+
+from gateway_app.core.errors import GatehouseError
+from gateway_app.core.ids import fast_id
+from gateway_app.services.playground import parse_sse
+from state.base import in_thread, platform
+from state.session import SessionState
+
+
+@dataclasses.dataclass
+class ChatTurn:
+    """One message of the conversation; assistant turns carry their measurements."""
+
+    role: str = "user"
+    content: str = ""
+    stats: str = ""
+    failed: bool = False
+
+
+class PlaygroundState(SessionState):
+    """State of /playground."""
+
+    models: list[str] = []
+    model: str = ""
+    system_prompt: str = "You are a helpful assistant."
+    temperature: float = 0.7
+    turns: list[ChatTurn] = []
+    draft: str = ""
+    streaming: bool = False
+    unavailable: str = ""
+
+    @rx.event
+    async def load(self):
+        """Chat models the tenant can use here."""
+        self.unavailable = ""
+        if self.tenant_missing:
+            return
+        try:
+            playground = platform().playground
+            identity = await self.tenant_call(playground.identity)
+            self.models = await playground.chat_models(identity)
+        except GatehouseError as exc:
+            self.unavailable, self.models = exc.message, []
+            return
+        if self.model not in self.models:
+            self.model = self.models[0] if self.models else ""
+
+    @rx.event
+    def set_model(self, value: str):
+        """Pick the model."""
+        self.model = value
+
+    @rx.event
+    def set_temperature(self, value: list[float]):
+        """Slider value."""
+        self.temperature = round(value[0], 2)
+
+    @rx.event
+    def set_system_prompt(self, value: str):
+        """System prompt for the next answers."""
+        self.system_prompt = value
+
+    @rx.event
+    def set_draft(self, value: str):
+        """The message being typed."""
+        self.draft = value
+
+    @rx.event
+    def clear(self):
+        """Start a new conversation."""
+        self.turns = []
+
+    @rx.event(background=True)
+    async def send(self, form: dict | None = None):
+        """Send the draft and stream the answer into the conversation as it arrives."""
+        async with self:
+            text = (self.draft or "").strip()
+            if self.streaming or not text or not self.model:
+                return
+            self.turns = [*self.turns, ChatTurn("user", text), ChatTurn("assistant", "")]
+            self.draft, self.streaming = "", True
+            model, temperature = self.model, self.temperature
+            messages = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt.strip() else [])
+            messages += [{"role": t.role, "content": t.content} for t in self.turns[:-1] if not t.failed]
+            jwt, tenant = self.jwt, self.tenant_arg()
+        playground = platform().playground
+        started, first, usage, answer = time.perf_counter(), None, None, ""
+        try:
+            principal = await in_thread(platform().auth.authenticate, jwt)
+            identity = await in_thread(playground.identity, principal, tenant)
+            stream = await playground.chat(identity, model, messages, temperature=temperature,
+                                           request_id=fast_id("play"))
+            async for chunk in stream.chunks:
+                delta, chunk_usage, error = parse_sse(chunk)
+                if error:
+                    raise GatehouseError(error.get("message", "the upstream failed"))
+                usage = chunk_usage or usage
+                if delta:
+                    first = first or time.perf_counter()
+                    answer += delta
+                    async with self:
+                        self.turns = [*self.turns[:-1], ChatTurn("assistant", answer)]
+            prompt = int((usage or {}).get("prompt_tokens") or 0)
+            completion = int((usage or {}).get("completion_tokens") or 0)
+            cost = await playground.cost(identity, model, prompt, completion)
+            total_ms = (time.perf_counter() - started) * 1000
+            ttft = f" · first token {(first - started) * 1000:.0f} ms" if first else ""
+            stats = f"{total_ms:.0f} ms{ttft} · {prompt} in / {completion} out tokens · ${cost:.6f}"
+            async with self:
+                self.turns = [*self.turns[:-1], ChatTurn("assistant", answer, stats)]
+        except GatehouseError as exc:
+            async with self:
+                self.turns = [*self.turns[:-1], ChatTurn("assistant", answer or exc.message, "", failed=True)]
+        finally:
+            async with self:
+                self.streaming = False
