@@ -101,8 +101,6 @@ def sidebar() -> rx.Component:
         spacing="4",
         position="sticky",
         top="0",
-        border_right="1px solid var(--gray-4)",
-        background="var(--gray-1)",
     )
 
 
@@ -111,7 +109,8 @@ def shell(*content: rx.Component) -> rx.Component:
     return rx.cond(
         SessionState.role != "",
         rx.hstack(
-            sidebar(),
+            rx.box(sidebar(), align_self="stretch", border_right="1px solid var(--gray-4)",
+                   background="var(--gray-1)"),
             rx.box(
                 rx.vstack(*content, width="100%", max_width="1200px", spacing="4"),
                 padding="2em",

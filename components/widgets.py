@@ -27,13 +27,13 @@ def stat_card(label: str, value: rx.Var, icon: str, hint: rx.Var | str = "") -> 
         rx.hstack(
             rx.vstack(
                 rx.text(label, size="2", color_scheme="gray", weight="medium"),
-                rx.heading(value, size="7"),
+                rx.heading(value, size="6", white_space="nowrap"),
                 rx.text(hint, size="1", color_scheme="gray"),
                 spacing="1",
             ),
             rx.spacer(),
-            rx.box(rx.icon(icon, size=22), padding="0.6em", border_radius="var(--radius-3)",
-                   background="var(--accent-3)", color="var(--accent-11)"),
+            rx.box(rx.icon(icon, size=20), padding="0.5em", border_radius="var(--radius-3)",
+                   background="var(--accent-3)", color="var(--accent-11)", flex_shrink="0"),
             align="start",
         ),
         width="100%",

@@ -32,7 +32,7 @@ class OverviewState(SessionState):
     tokens: str = "0"
     cost: str = "$0"
     error_rate: str = "0%"
-    p95: str = "-"
+    avg_latency: str = "-"
     has_traffic: bool = False
     tenant_count: int = 0
     user_count: int = 0
@@ -43,8 +43,9 @@ class OverviewState(SessionState):
     loading: bool = False
 
     @rx.event
-    async def set_range(self, value: str):
+    async def set_range(self, value: str | list[str]):
         """24 h, 7 d or 30 d."""
+        value = value[0] if isinstance(value, list) else value
         if value in RANGES:
             self.range = value
             async for event in self._load_charts():
@@ -91,7 +92,8 @@ class OverviewState(SessionState):
         self.points = [{"label": p.label, "requests": p.requests, "errors": p.errors,
                         "error_rate": round(p.error_rate * 100, 2), "prompt_tokens": p.prompt_tokens,
                         "completion_tokens": p.completion_tokens, "cost": round(p.cost_usd, 6),
-                        "p50": p.p50_latency_ms, "p95": p.p95_latency_ms} for p in points]
+                        "avg": p.avg_latency_ms, "p50": p.p50_latency_ms, "p95": p.p95_latency_ms}
+                       for p in points]
         total_requests = sum(p.requests for p in points)
         total_errors = sum(p.errors for p in points)
         self.has_traffic = total_requests > 0
@@ -99,10 +101,10 @@ class OverviewState(SessionState):
         self.tokens = _count(sum(p.total_tokens for p in points))
         self.cost = _money(sum(p.cost_usd for p in points))
         self.error_rate = f"{total_errors / total_requests * 100:.1f}%" if total_requests else "0%"
-        p95s = [row.p95_latency_ms for row in by_model.rows if row.p95_latency_ms is not None]
-        self.p95 = f"≤ {max(p95s):.0f} ms" if p95s else "-"
+        weighted = sum((p.avg_latency_ms or 0) * p.requests for p in points)
+        self.avg_latency = f"{weighted / total_requests:,.0f} ms" if total_requests else "-"
         self.top_models = [{"name": r.key, "cost": round(r.cost_usd, 6), "requests": r.requests}
                            for r in sorted(by_model.rows, key=lambda r: (-r.cost_usd, -r.requests))[:8]]
-        self.top_tokens = [{"name": names.get(r.key, r.key.replace("playground:", "playground ")[:20]),
+        self.top_tokens = [{"name": names.get(r.key, "Playground" if r.key.startswith("playground:") else r.key),
                             "cost": round(r.cost_usd, 6), "requests": r.requests}
                            for r in sorted(by_token.rows, key=lambda r: (-r.cost_usd, -r.requests))[:8]]

@@ -89,7 +89,7 @@ class UsageState(SessionState):
         self.rows = [RequestRow(
             at=r.at.strftime("%m-%d %H:%M:%S"), request_id=r.request_id, model=r.model,
             upstream_model=r.upstream_model or "-",
-            token=self.token_names.get(r.token_id, r.token_id.replace("playground:", "playground ")[:24]),
+            token=self.token_names.get(r.token_id, "Playground" if r.token_id.startswith("playground:") else r.token_id),
             status=r.status, error_type=r.error_type, tokens=f"{r.prompt_tokens} / {r.completion_tokens}",
             cost=f"${r.cost_usd:.6f}", latency=f"{r.latency_ms:.0f} ms", stream=r.stream, fallback=r.fallback,
         ) for r in records]

@@ -14,7 +14,7 @@ HEIGHT = 220
 def _axes(y_unit: str = "") -> list[rx.Component]:
     return [rx.recharts.cartesian_grid(stroke_dasharray="3 3", vertical=False),
             rx.recharts.x_axis(data_key="label", tick_line=False, font_size=11, min_tick_gap=16),
-            rx.recharts.y_axis(tick_line=False, font_size=11, width=48, unit=y_unit),
+            rx.recharts.y_axis(tick_line=False, font_size=11, width=56, unit=y_unit),
             rx.recharts.graphing_tooltip()]
 
 
@@ -45,13 +45,13 @@ def _cost_chart() -> rx.Component:
 
 def _latency_chart() -> rx.Component:
     return rx.recharts.line_chart(
-        rx.recharts.line(data_key="p50", name="p50", stroke="var(--accent-9)", dot=False, is_animation_active=False,
-                         connect_nulls=True),
-        rx.recharts.line(data_key="p95", name="p95", stroke="var(--orange-9)", dot=False, is_animation_active=False,
-                         connect_nulls=True),
+        rx.recharts.line(data_key="p50", name="p50", stroke="var(--accent-9)", dot={"r": 2},
+                         is_animation_active=False, connect_nulls=True),
+        rx.recharts.line(data_key="p95", name="p95", stroke="var(--orange-9)", dot={"r": 2},
+                         is_animation_active=False, connect_nulls=True),
         rx.recharts.line(data_key="error_rate", name="errors %", stroke="var(--red-9)", dot=False,
                          is_animation_active=False, y_axis_id="right"),
-        *_axes(" ms"), rx.recharts.y_axis(y_axis_id="right", orientation="right", unit="%", font_size=11, width=40),
+        *_axes("ms"), rx.recharts.y_axis(y_axis_id="right", orientation="right", unit="%", font_size=11, width=40),
         rx.recharts.legend(), data=OverviewState.points, width="100%", height=HEIGHT)
 
 
@@ -80,7 +80,7 @@ def _dashboard() -> rx.Component:
             stat_card("Tokens", OverviewState.tokens, "text", "prompt + completion"),
             stat_card("Cost", OverviewState.cost, "circle_dollar_sign", "at the models' prices"),
             stat_card("Error rate", OverviewState.error_rate, "triangle_alert", "4xx and 5xx answers"),
-            stat_card("Latency p95", OverviewState.p95, "timer", "slowest model"),
+            stat_card("Avg latency", OverviewState.avg_latency, "timer", "end to end, per request"),
             columns="5", spacing="3", width="100%",
         ),
         rx.cond(
@@ -90,7 +90,7 @@ def _dashboard() -> rx.Component:
                     chart_card("Requests", "and errors, per bucket", _requests_chart()),
                     chart_card("Tokens", "prompt and completion", _tokens_chart()),
                     chart_card("Cost", "USD per bucket", _cost_chart()),
-                    chart_card("Latency and errors", "p50 / p95 (ms), error rate (%)", _latency_chart()),
+                    chart_card("Latency and errors", "p50 / p95 (ms, histogram buckets), error rate (%)", _latency_chart()),
                     columns="2", spacing="4", width="100%",
                 ),
                 rx.grid(

@@ -162,6 +162,7 @@ class UsagePoint(BaseModel):
     completion_tokens: int = 0
     total_tokens: int = 0
     cost_usd: float = 0.0
+    avg_latency_ms: float | None = None
     p50_latency_ms: float | None = None
     p95_latency_ms: float | None = None
 
@@ -264,6 +265,8 @@ class UsageQueries:
                 point.completion_tokens = sum(r.completion_tokens for r in items)
                 point.total_tokens = point.prompt_tokens + point.completion_tokens
                 point.cost_usd = round(sum(r.cost_usd for r in items), 6)
+                point.avg_latency_ms = round(sum(r.latency_ms_sum for r in items) / point.requests, 1) \
+                    if point.requests else None
                 point.p50_latency_ms = percentile_ms(buckets, 0.5)
                 point.p95_latency_ms = percentile_ms(buckets, 0.95)
             points.append(point)

@@ -1,0 +1,174 @@
+"""The operator console end to end in a real browser: tenant switch, provider, model, token
+(secret once), API call, playground streaming, usage, dashboard charts, revoke, member view."""
+
+import re
+import time
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.support.fake_upstream import Behaviour
+
+ANSWER = "Streaming answers arrive piece by piece in the console playground."
+
+
+def login(page: Page, base: str, email: str, password: str) -> None:
+    page.goto(base + "/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("#login-button")
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=20_000)
+
+
+def nav(page: Page, name: str) -> None:
+    page.get_by_role("link", name=name, exact=True).click()
+    expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible(timeout=15_000)
+
+
+def admin_api(base: str, tenant: str) -> dict:
+    jwt = httpx.post(base + "/admin/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).json()
+    return {"Authorization": f"Bearer {jwt['access_token']}", "X-Tenant-Id": tenant}
+
+
+def test_operator_configures_a_tenant_and_watches_its_traffic(console, page: Page, shot, upstream):
+    base = console.url
+    login(page, base, ADMIN_EMAIL, ADMIN_PASSWORD)
+
+    # A tenant of its own, chosen in the sidebar's tenant switcher.
+    nav(page, "Tenants")
+    page.click("#new-tenant-button")
+    page.fill("input[name=slug]", "globex")
+    page.fill("input[name=name]", "Globex Inc")
+    page.click("#create-tenant-submit")
+    expect(page.locator("#tenants-table")).to_contain_text("Globex Inc", timeout=15_000)
+    page.click("#tenant-switcher")
+    page.get_by_role("option", name="globex").click()
+    expect(page.locator("#tenant-switcher")).to_contain_text("globex", timeout=15_000)
+
+    # Provider on the test upstream, with a connection test.
+    nav(page, "Providers")
+    expect(page.get_by_text(re.compile(r"served from · tenant globex"))).to_be_visible()
+    expect(page.get_by_text("No providers yet")).to_be_visible()
+    page.click("#new-provider-button")
+    page.fill("input[name=name]", "fake")
+    page.fill("input[name=base_url]", upstream.url)
+    page.fill("input[name=api_key]", "sk-console-secret-4321")
+    page.click("#save-provider")
+    expect(page.locator("#providers-list")).to_contain_text("sk-...4321", timeout=15_000)
+    assert "sk-console-secret-4321" not in page.content()
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator(".test-result")).to_contain_text("Connected", timeout=15_000)
+    shot(page, "10-providers")
+
+    # A model, with a validation error first.
+    nav(page, "Models")
+    page.click("#new-model-button")
+    page.fill("input[name=name]", "bad name")
+    page.fill("input[name=upstream_model]", "fake-chat")
+    page.click("#save-model")
+    expect(page.locator(".field-error")).to_be_visible()
+    page.fill("input[name=name]", "gpt-test")
+    page.fill("input[name=input_price_per_1k]", "0.5")
+    page.fill("input[name=output_price_per_1k]", "1.5")
+    page.click("#save-model")
+    expect(page.locator("#models-table")).to_contain_text("gpt-test", timeout=15_000)
+    shot(page, "11-models")
+
+    # A token: the secret is shown once.
+    nav(page, "API tokens")
+    page.click("#new-token-button")
+    page.fill("input[name=name]", "backend")
+    page.click("#create-token-submit")
+    expect(page.locator("#secret-value")).to_be_visible(timeout=15_000)
+    secret = page.locator("#secret-value").inner_text()
+    assert secret.startswith("gh-")
+    shot(page, "12-token-secret")
+    page.click("#secret-done")
+    expect(page.locator("#secret-value")).to_have_count(0)
+    page.reload()
+    expect(page.locator("#tokens-table")).to_contain_text("backend", timeout=15_000)
+    assert secret not in page.content()
+    shot(page, "13-tokens")
+
+    reply = httpx.post(base + "/v1/chat/completions", headers={"Authorization": f"Bearer {secret}"}, timeout=20,
+                       json={"model": "gpt-test", "messages": [{"role": "user", "content": "from the API"}]})
+    assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"] == "echo: from the API"
+
+    # Playground: the answer streams in, then its measurements show.
+    upstream.always(Behaviour(chunks=8, chunk_delay=0.25, content=ANSWER))
+    nav(page, "Playground")
+    page.fill("#playground-input", "Say something")
+    page.click("#playground-send")
+    seen = set()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not page.locator(".turn-stats").count():
+        texts = page.locator(".turn-assistant").all_inner_texts()
+        if texts:
+            seen.add(texts[-1].strip())
+        time.sleep(0.1)
+    expect(page.locator(".turn-stats")).to_contain_text("tokens", timeout=20_000)
+    expect(page.locator(".turn-assistant").last).to_contain_text(ANSWER)
+    partial = [t for t in seen if t and t != ANSWER and ANSWER.startswith(t.split("thinking")[0].strip() or "#")]
+    assert partial, f"no partial answer was seen while streaming: {seen}"
+    shot(page, "14-playground")
+    upstream.reset()
+
+    # Usage: both requests, filterable and paged.
+    nav(page, "Usage")
+    table = page.locator("#usage-table")
+    expect(table).to_contain_text("backend", timeout=15_000)
+    expect(table).to_contain_text("Playground")
+    expect(page.locator("#page-label")).to_have_text("Page 1 of 1")
+    shot(page, "15-usage")
+    page.click("#filter-status")
+    page.get_by_role("option", name="error").click()
+    expect(page.get_by_text("No requests yet")).to_be_visible(timeout=15_000)
+
+    # Dashboard charts from the roll-ups.
+    nav(page, "Overview")
+    expect(page.locator("#charts")).to_be_visible(timeout=15_000)
+    expect(page.locator("#charts")).to_contain_text("gpt-test")
+    shot(page, "16-overview")
+    page.get_by_role("radio", name="7 d").click()
+    expect(page.locator("#charts")).to_be_visible(timeout=15_000)
+
+    # Revoke: the API refuses the token from the next request.
+    nav(page, "API tokens")
+    page.get_by_role("button", name="Revoke").click()
+    page.click("#confirm-button")
+    expect(page.locator("#tokens-table")).to_contain_text("revoked", timeout=15_000)
+    refused = httpx.post(base + "/v1/chat/completions", headers={"Authorization": f"Bearer {secret}"}, timeout=20,
+                         json={"model": "gpt-test", "messages": [{"role": "user", "content": "again"}]})
+    assert refused.status_code == 401
+
+    nav(page, "Tenants")
+    page.get_by_role("row", name=re.compile("globex")).get_by_role("button", name="License").click()
+    expect(page.locator("#save-license")).to_be_visible(timeout=15_000)
+    shot(page, "17-tenant-license")
+
+
+def test_member_sees_read_only_views(console, page: Page, shot):
+    base = console.url
+    headers = admin_api(base, "member-co")
+    httpx.post(base + "/admin/v1/tenants", headers=headers, json={"slug": "member-co", "name": "Member Co"})
+    httpx.post(base + "/admin/v1/users", headers=headers,
+               json={"email": "reader@member.co", "role": "member", "password": "reader-pass-1"}).raise_for_status()
+    httpx.post(base + "/admin/v1/providers", headers=headers,
+               json={"name": "p", "type": "openai-compatible", "base_url": "http://127.0.0.1:9/v1"}).raise_for_status()
+    httpx.post(base + "/admin/v1/api-tokens", headers=headers, json={"name": "svc"}).raise_for_status()
+    login(page, base, "reader@member.co", "reader-pass-1")
+    expect(page.get_by_role("link", name="Tenants", exact=True)).to_have_count(0)
+    nav(page, "API tokens")
+    expect(page.locator("#tokens-table")).to_contain_text("svc", timeout=15_000)
+    expect(page.locator("#new-token-button")).to_have_count(0)
+    expect(page.get_by_role("button", name="Revoke")).to_have_count(0)
+    shot(page, "18-tokens-member")
+    nav(page, "Providers")
+    expect(page.locator("#providers-list")).to_contain_text("p", timeout=15_000)
+    expect(page.locator("#new-provider-button")).to_have_count(0)
+    expect(page.get_by_role("button", name="Delete")).to_have_count(0)
+    nav(page, "Models")
+    expect(page.locator("#new-model-button")).to_have_count(0)
+    nav(page, "Playground")
+    expect(page.get_by_text("Playground unavailable")).to_be_visible(timeout=15_000)
