@@ -9,8 +9,20 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from api.errors import install_error_handlers
 from api.middleware import ClientAuthMiddleware, ClientCorsMiddleware, PlatformHolder, RequestContextMiddleware
 from api.routes import health
-from api.routes.admin import auth, models, projects, providers, tenants, tokens, usage, users
-from api.routes.client import chat, files
+from api.routes.admin import (
+    auth,
+    guardrails,
+    models,
+    projects,
+    prompts,
+    providers,
+    tenants,
+    tokens,
+    traces,
+    usage,
+    users,
+)
+from api.routes.client import chat, files, observe
 from api.routes.client.chat import ClientHotPath
 from api.routes.client import models as client_models
 from gateway_app.core.config import Settings, load_settings
@@ -64,12 +76,12 @@ def create_api(platform: Platform | None = None, *, settings: Settings | None = 
 
     app.include_router(health.router)
     admin = APIRouter(prefix="/admin/v1")
-    for module in (auth, tenants, users, projects, tokens, providers, models, usage):
+    for module in (auth, tenants, users, projects, tokens, providers, models, usage, prompts, guardrails, traces):
         admin.include_router(module.router)
     _not_found_catchall(admin)
     app.include_router(admin)
     client = APIRouter(prefix="/v1")
-    for module in (chat, client_models, files):
+    for module in (chat, client_models, files, observe):
         client.include_router(module.router)
     _not_found_catchall(client)
     app.include_router(client)

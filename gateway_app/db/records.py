@@ -86,6 +86,7 @@ class ProjectRecord:
     name: str
     description: str = ""
     limits: dict = field(default_factory=dict)  # {"monthly_budget_usd": ...}
+    guardrails: list[str] = field(default_factory=list)
     id: str = field(default_factory=lambda: new_id("prj"))
     created_at: datetime = field(default_factory=utcnow)
 
@@ -100,6 +101,7 @@ class ApiTokenRecord:
     project_id: str | None = None
     scopes: dict = field(default_factory=dict)  # {"models": [...], "features": [...]}; empty = all
     limits: dict = field(default_factory=dict)  # {"rpm", "tpm", "monthly_budget_usd"}
+    guardrails: list[str] = field(default_factory=list)
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     created_by: str = ""
@@ -151,6 +153,7 @@ class ModelRecord:
     rpm: int | None = None
     tpm: int | None = None
     enabled: bool = True
+    guardrails: list[str] = field(default_factory=list)
     id: str = field(default_factory=lambda: new_id("mdl"))
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
@@ -176,6 +179,8 @@ class UsageRecord:
     ttft_ms: float | None = None
     stream: bool = False
     fallback: bool = False
+    prompt: str = ""  # "name@version" when a prompt reference was used
+    guardrail: str = ""  # "<action>:<policy>" of the strongest verdict
     id: str = field(default_factory=lambda: fast_id("use"))
     at: datetime = field(default_factory=utcnow)
 
@@ -208,3 +213,100 @@ class FileRecord:
     bytes: int = 0
     status: str = "uploaded"
     created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class TraceSession:
+    """An agent run: a tree of events."""
+
+    id: str
+    name: str = ""
+    user: str = ""
+    status: str = "running"  # running | completed | error
+    tags: list[str] = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+    started_at: datetime = field(default_factory=utcnow)
+    ended_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class TraceEvent:
+    """One step of a session (llm, tool, retrieval, guardrail, custom)."""
+
+    id: str
+    session_id: str
+    type: str = "custom"
+    name: str = ""
+    parent_id: str | None = None
+    status: str = "ok"  # ok | error
+    input: object = None
+    output: object = None
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    metadata: dict = field(default_factory=dict)
+    started_at: datetime = field(default_factory=utcnow)
+    ended_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class PromptRecord:
+    """A prompt: its versions are immutable; labels point at versions."""
+
+    name: str
+    description: str = ""
+    project_id: str | None = None
+    latest_version: int = 0
+    labels: dict = field(default_factory=dict)  # {"production": 3, "staging": 4}
+    id: str = field(default_factory=lambda: new_id("pmt"))
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class PromptVersionRecord:
+    """One immutable version of a prompt."""
+
+    prompt_id: str
+    version: int
+    messages: list[dict]
+    variables: list[dict] = field(default_factory=list)  # [{"name","type","default","required"}]
+    model: str = ""
+    params: dict = field(default_factory=dict)
+    author: str = ""
+    message: str = ""
+    id: str = field(default_factory=lambda: new_id("pmv"))
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class GuardrailPolicyRecord:
+    """A named, ordered list of rules with a mode (enforce or shadow)."""
+
+    name: str
+    rules: list[dict] = field(default_factory=list)
+    mode: str = "enforce"
+    description: str = ""
+    enabled: bool = True
+    id: str = field(default_factory=lambda: new_id("grd"))
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class GuardrailVerdictRecord:
+    """What a policy decided about one text."""
+
+    policy: str
+    direction: str
+    action: str  # allow | block | mask | flag
+    mode: str = "enforce"
+    rules: list[str] = field(default_factory=list)
+    matches: int = 0
+    latency_ms: float = 0.0
+    request_id: str = ""
+    token_id: str = ""
+    model: str = ""
+    id: str = field(default_factory=lambda: fast_id("gdv"))
+    at: datetime = field(default_factory=utcnow)

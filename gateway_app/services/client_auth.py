@@ -58,6 +58,7 @@ class ClientIdentity:
     token_limits: Limits = NO_LIMITS
     project_limits: Limits = NO_LIMITS
     tenant_limits: Limits = NO_LIMITS
+    guardrails: tuple[str, ...] = ()  # policy names of the project, then the token
 
     def may_use_model(self, name: str) -> bool:
         """True if the token's scopes allow this model."""
@@ -132,6 +133,7 @@ class TokenResolver:
             expires_at=_ts(token.expires_at), license_expires_at=_ts(tenant.license_expires_at),
             token_limits=Limits.of(token.limits), project_limits=Limits.of(project.limits if project else None),
             tenant_limits=Limits.of(tenant.limits),
+            guardrails=tuple(dict.fromkeys([*(project.guardrails if project else []), *token.guardrails])),
         )
         if token.revoked_at is not None:
             return replace(identity, problem="API token has been revoked")

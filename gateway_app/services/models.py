@@ -12,6 +12,7 @@ from gateway_app.core.invalidation import Generation
 from gateway_app.db.protocols import TenantUnitOfWork
 from gateway_app.db.records import ModelRecord, utcnow
 from gateway_app.services import audit
+from gateway_app.services.guardrails.service import check_policy_names
 from gateway_app.services.principals import Principal
 from gateway_app.services.providers import find_provider
 from gateway_app.services.tenant_access import TenantAccess
@@ -35,6 +36,7 @@ class ModelCreate(BaseModel):
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
     enabled: bool = True
+    guardrails: list[str] = Field(default_factory=list, description="guardrail policy names applied to this model")
 
 
 class ModelUpdate(BaseModel):
@@ -50,6 +52,7 @@ class ModelUpdate(BaseModel):
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
     enabled: bool | None = None
+    guardrails: list[str] | None = None
 
 
 class ModelOut(BaseModel):
@@ -67,6 +70,7 @@ class ModelOut(BaseModel):
     rpm: int | None
     tpm: int | None
     enabled: bool
+    guardrails: list[str]
     created_at: datetime
     updated_at: datetime
 
@@ -93,7 +97,8 @@ class ModelService:
                         provider=provider.name if provider else "", upstream_model=record.upstream_model,
                         kind=record.kind, fallbacks=list(record.fallbacks),
                         input_price_per_1k=record.input_price_per_1k, output_price_per_1k=record.output_price_per_1k,
-                        rpm=record.rpm, tpm=record.tpm, enabled=record.enabled, created_at=record.created_at,
+                        rpm=record.rpm, tpm=record.tpm, enabled=record.enabled, guardrails=list(record.guardrails),
+                        created_at=record.created_at,
                         updated_at=record.updated_at)
 
     @staticmethod
@@ -132,7 +137,7 @@ class ModelService:
                                  kind=data.kind, fallbacks=list(data.fallbacks),
                                  input_price_per_1k=data.input_price_per_1k,
                                  output_price_per_1k=data.output_price_per_1k, rpm=data.rpm, tpm=data.tpm,
-                                 enabled=data.enabled)
+                                 enabled=data.enabled, guardrails=check_policy_names(uow, data.guardrails))
             uow.models.add(record)
             audit.record(uow, actor, "model.create", record.id, name=record.name)
             uow.commit()
@@ -152,6 +157,8 @@ class ModelService:
                     if value is None:
                         raise InvalidInput("provider cannot be null", param="provider")
                     changes["provider_id"] = find_provider(uow, value).id
+                elif name == "guardrails":
+                    changes["guardrails"] = check_policy_names(uow, value or [])
                 elif name == "fallbacks":
                     self._check_fallbacks(uow, current.name, current.kind, value or [])
                     changes["fallbacks"] = list(value or [])

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import orjson
-
 from gateway_app.core.errors import FeatureDisabled, InvalidInput
+from gateway_app.providers.sse import parse_sse  # noqa: F401 - re-exported for the console
 from gateway_app.services.client_auth import ClientIdentity, Limits
 from gateway_app.services.inference.gateway import InferenceService, Streaming
 from gateway_app.services.licenses import license_expired
@@ -55,27 +54,3 @@ class PlaygroundService:
         entry = catalog.models.get(model)
         return entry.cost(prompt_tokens, completion_tokens) if entry else 0.0
 
-
-def parse_sse(chunk: bytes) -> tuple[str, dict | None, dict | None]:
-    """Text deltas, usage and error carried by a chunk of OpenAI-format SSE bytes."""
-    text, usage, error = [], None, None
-    for event in chunk.split(b"\n\n"):
-        event = event.strip()
-        if not event.startswith(b"data:"):
-            continue
-        data = event[5:].strip()
-        if data == b"[DONE]":
-            continue
-        try:
-            parsed = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            continue
-        if parsed.get("error"):
-            error = parsed["error"]
-        if parsed.get("usage"):
-            usage = parsed["usage"]
-        for choice in parsed.get("choices") or ():
-            content = (choice.get("delta") or {}).get("content")
-            if content:
-                text.append(content)
-    return "".join(text), usage, error

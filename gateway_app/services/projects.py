@@ -13,6 +13,7 @@ from gateway_app.db.errors import DuplicateKey
 from gateway_app.db.protocols import TenantUnitOfWork
 from gateway_app.db.records import ProjectRecord
 from gateway_app.services import audit
+from gateway_app.services.guardrails.service import check_policy_names
 from gateway_app.services.licenses import QuotaLimits
 from gateway_app.services.principals import Principal
 from gateway_app.services.tenant_access import TenantAccess
@@ -28,6 +29,7 @@ class ProjectCreate(BaseModel):
     name: ProjectName
     description: str = Field(default="", max_length=1000)
     limits: QuotaLimits = Field(default_factory=QuotaLimits)
+    guardrails: list[str] = Field(default_factory=list)
 
 
 class ProjectUpdate(BaseModel):
@@ -38,6 +40,7 @@ class ProjectUpdate(BaseModel):
     name: ProjectName | None = None
     description: str | None = Field(default=None, max_length=1000)
     limits: QuotaLimits | None = None
+    guardrails: list[str] | None = None
 
 
 class ProjectOut(BaseModel):
@@ -47,13 +50,15 @@ class ProjectOut(BaseModel):
     name: str
     description: str
     limits: QuotaLimits
+    guardrails: list[str]
     created_at: datetime
 
     @classmethod
     def of(cls, record: ProjectRecord) -> ProjectOut:
         """Build from a stored record."""
         return cls(id=record.id, name=record.name, description=record.description,
-                   limits=QuotaLimits(**record.limits), created_at=record.created_at)
+                   limits=QuotaLimits(**record.limits), guardrails=list(record.guardrails),
+                   created_at=record.created_at)
 
 
 def find_project(uow: TenantUnitOfWork, ref: str) -> ProjectRecord:
@@ -84,9 +89,10 @@ class ProjectService:
     def create(self, actor: Principal, tenant: str | None, data: ProjectCreate) -> ProjectOut:
         """Add a project with a unique name."""
         actor.require_write()
-        record = ProjectRecord(name=data.name.strip(), description=data.description,
-                               limits=data.limits.model_dump(exclude_none=True))
         with self._access.open(actor, tenant) as uow:
+            record = ProjectRecord(name=data.name.strip(), description=data.description,
+                                   limits=data.limits.model_dump(exclude_none=True),
+                                   guardrails=check_policy_names(uow, data.guardrails))
             if uow.projects.get_by_name(record.name):
                 raise Conflict(f"project {record.name!r} already exists", param="name")
             try:
@@ -105,6 +111,8 @@ class ProjectService:
             changes["limits"] = changes["limits"].model_dump(exclude_none=True)
         with self._access.open(actor, tenant) as uow:
             current = find_project(uow, ref)
+            if "guardrails" in changes:
+                changes["guardrails"] = check_policy_names(uow, changes["guardrails"])
             if "name" in changes and changes["name"] != current.name and uow.projects.get_by_name(changes["name"]):
                 raise Conflict(f"project {changes['name']!r} already exists", param="name")
             record = uow.projects.update(current.id, changes) if changes else current

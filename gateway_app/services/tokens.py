@@ -15,6 +15,7 @@ from gateway_app.db.protocols import DataStore
 from gateway_app.db.records import ApiTokenRecord, TokenIndexEntry, utcnow
 from gateway_app.services import audit
 from gateway_app.services.fields import UtcDatetime
+from gateway_app.services.guardrails.service import check_policy_names
 from gateway_app.services.licenses import Feature, QuotaLimits
 from gateway_app.services.principals import Principal
 from gateway_app.services.projects import find_project
@@ -43,6 +44,7 @@ class TokenCreate(BaseModel):
     expires_at: UtcDatetime | None = None
     scopes: TokenScopes = Field(default_factory=TokenScopes)
     limits: QuotaLimits = Field(default_factory=QuotaLimits)
+    guardrails: list[str] = Field(default_factory=list, description="guardrail policy names for this token")
 
     @field_validator("expires_at")
     @classmethod
@@ -61,6 +63,7 @@ class TokenOut(BaseModel):
     project_id: str | None
     scopes: TokenScopes
     limits: QuotaLimits
+    guardrails: list[str]
     status: TokenStatus
     expires_at: datetime | None
     revoked_at: datetime | None
@@ -78,7 +81,8 @@ class TokenOut(BaseModel):
         else:
             status = "active"
         return cls(id=record.id, name=record.name, prefix=record.prefix, project_id=record.project_id,
-                   scopes=TokenScopes(**record.scopes), limits=QuotaLimits(**record.limits), status=status, expires_at=record.expires_at,
+                   scopes=TokenScopes(**record.scopes), limits=QuotaLimits(**record.limits),
+                   guardrails=list(record.guardrails), status=status, expires_at=record.expires_at,
                    revoked_at=record.revoked_at, created_by=record.created_by,
                    created_at=record.created_at, last_used_at=record.last_used_at)
 
@@ -130,6 +134,7 @@ class TokenService:
             record = ApiTokenRecord(name=data.name.strip(), token_hash=material.token_hash, prefix=material.prefix,
                                     project_id=project_id, scopes=data.scopes.model_dump(),
                                     limits=data.limits.model_dump(exclude_none=True),
+                                    guardrails=check_policy_names(uow, data.guardrails),
                                     expires_at=data.expires_at, created_by=actor.email)
             uow.api_tokens.add(record)
             audit.record(uow, actor, "token.create", record.id, name=record.name, project=project_id)

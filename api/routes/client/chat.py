@@ -18,9 +18,11 @@ from api.deps import ClientDep, PlatformDep
 from api.errors import openai_error_response
 from gateway_app.core.context import current_context
 from gateway_app.core.errors import GatehouseError, InvalidInput
+from gateway_app.core.ids import fast_id
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.inference.gateway import Completed
 from gateway_app.services.platform import Platform
+from gateway_app.services.tracing import LlmTrace
 
 router = APIRouter(tags=["client: inference"])
 
@@ -47,18 +49,31 @@ def _request_id() -> str:
     return ctx.request_id if ctx else ""
 
 
-async def chat_response(platform: Platform, client: ClientIdentity, body: bytes) -> Response:
+def trace_of(headers) -> LlmTrace | None:
+    """The trace a request asked to be recorded in (x-session-id, x-parent-event-id)."""
+    session_id = headers.get("x-session-id")
+    if not session_id:
+        return None
+    if len(session_id) > 128:
+        raise InvalidInput("x-session-id is longer than 128 characters", param="x-session-id")
+    parent = headers.get("x-parent-event-id") or None
+    return LlmTrace(session_id=session_id, parent_id=parent[:128] if parent else None, event_id=fast_id("evt"))
+
+
+async def chat_response(platform: Platform, client: ClientIdentity, body: bytes, trace: LlmTrace | None = None
+                        ) -> Response:
     """The HTTP response to a chat completion request."""
-    outcome = await platform.inference.chat(client, parse_body(body), _request_id())
+    outcome = await platform.inference.chat(client, parse_body(body), _request_id(), trace)
     if isinstance(outcome, Completed):
         return Response(outcome.body, media_type="application/json", headers=outcome.headers)
     return StreamingResponse(outcome.chunks, media_type="text/event-stream",
                              headers={**_SSE_HEADERS, **outcome.headers})
 
 
-async def embeddings_response(platform: Platform, client: ClientIdentity, body: bytes) -> Response:
+async def embeddings_response(platform: Platform, client: ClientIdentity, body: bytes,
+                              trace: LlmTrace | None = None) -> Response:
     """The HTTP response to an embeddings request."""
-    outcome = await platform.inference.embeddings(client, parse_body(body), _request_id())
+    outcome = await platform.inference.embeddings(client, parse_body(body), _request_id(), trace)
     return Response(outcome.body, media_type="application/json", headers=outcome.headers)
 
 
@@ -104,7 +119,8 @@ class ClientHotPath:
             return
         request = Request(scope, receive)
         try:
-            response = await handler(self.holder.platform, scope["state"]["client"], await request.body())
+            response = await handler(self.holder.platform, scope["state"]["client"], await request.body(),
+                                     trace_of(request.headers))
         except GatehouseError as exc:
             response = openai_error_response(exc)
         if isinstance(response, StreamingResponse):
@@ -116,12 +132,14 @@ class ClientHotPath:
 @router.post("/chat/completions", summary="Create a chat completion (OpenAI-compatible, SSE when stream=true)",
              openapi_extra={"requestBody": _OBJECT_BODY}, response_model=None)
 async def chat_completions(request: Request, client: ClientDep, platform: PlatformDep) -> Response:
-    """The body is OpenAI's; unknown fields are passed to the provider untouched."""
-    return await chat_response(platform, client, await request.body())
+    """The body is OpenAI's; unknown fields are passed to the provider untouched. Extensions:
+    `prompt: {name, version | label, variables}` renders a stored prompt into the messages;
+    header `x-session-id` (and `x-parent-event-id`) records the call as an `llm` trace event."""
+    return await chat_response(platform, client, await request.body(), trace_of(request.headers))
 
 
 @router.post("/embeddings", summary="Create embeddings (OpenAI-compatible)",
              openapi_extra={"requestBody": _OBJECT_BODY}, response_model=None)
 async def embeddings(request: Request, client: ClientDep, platform: PlatformDep) -> Response:
     """`input` is a string or an array; `encoding_format` and `dimensions` are passed through."""
-    return await embeddings_response(platform, client, await request.body())
+    return await embeddings_response(platform, client, await request.body(), trace_of(request.headers))

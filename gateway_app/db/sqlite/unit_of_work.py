@@ -17,12 +17,14 @@ from gateway_app.db.sqlite.inference_repositories import (
     SqlProviderRepository,
     SqlUsageRepository,
 )
+from gateway_app.db.sqlite.prompt_guardrail_repositories import SqlGuardrailRepository, SqlPromptRepository
 from gateway_app.db.sqlite.tenant_repositories import (
     SqlApiTokenRepository,
     SqlAuditRepository,
     SqlProjectRepository,
     SqlUserRepository,
 )
+from gateway_app.db.sqlite.tracing_repositories import SqlTraceRepository
 
 
 class SqlUnitOfWork:
@@ -85,3 +87,6 @@ class SqlTenantUnitOfWork(SqlUnitOfWork):
         self.models = SqlModelRepository(session)
         self.usage = SqlUsageRepository(session)
         self.files = SqlFileRepository(session)
+        self.traces = SqlTraceRepository(session)
+        self.prompts = SqlPromptRepository(session)
+        self.guardrails = SqlGuardrailRepository(session)

@@ -34,6 +34,7 @@ class Project(TenantTable, table=True):
     name: str = Field(unique=True, index=True, max_length=100)
     description: str = Field(default="", max_length=1000)
     limits: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
+    guardrails: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
 
 
@@ -49,6 +50,7 @@ class ApiToken(TenantTable, table=True):
     project_id: str | None = Field(default=None, index=True, max_length=40)
     scopes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     limits: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
+    guardrails: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     created_by: str = Field(default="", max_length=320)
@@ -103,6 +105,7 @@ class Model(TenantTable, table=True):
     rpm: int | None = Field(default=None)
     tpm: int | None = Field(default=None)
     enabled: bool = Field(default=True)
+    guardrails: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
 
@@ -131,6 +134,8 @@ class ModelUsageLog(TenantTable, table=True):
     ttft_ms: float | None = Field(default=None)
     stream: bool = Field(default=False)
     fallback: bool = Field(default=False)
+    prompt: str = Field(default="", max_length=240, sa_column_kwargs={"server_default": ""})
+    guardrail: str = Field(default="", max_length=240, sa_column_kwargs={"server_default": ""})
 
 
 class UsageHourly(TenantTable, table=True):
@@ -163,3 +168,107 @@ class StoredFile(TenantTable, table=True):
     bytes: int = Field(default=0)
     status: str = Field(default="uploaded", max_length=30)
     created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime, index=True)
+
+
+class TracingSession(TenantTable, table=True):
+    """agent_tracing_sessions."""
+
+    __tablename__ = "agent_tracing_sessions"
+
+    id: str = Field(primary_key=True, max_length=128)
+    name: str = Field(default="", max_length=300)
+    user: str = Field(default="", max_length=300, index=True)
+    status: str = Field(default="running", max_length=20)
+    tags: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    metadata_: dict = Field(default_factory=dict, sa_column=Column("metadata", JSON, nullable=False))
+    started_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime, index=True)
+    ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class TracingEvent(TenantTable, table=True):
+    """agent_tracing_events."""
+
+    __tablename__ = "agent_tracing_events"
+
+    id: str = Field(primary_key=True, max_length=128)
+    session_id: str = Field(index=True, max_length=128)
+    parent_id: str | None = Field(default=None, max_length=128)
+    type: str = Field(default="custom", max_length=20)
+    name: str = Field(default="", max_length=300)
+    status: str = Field(default="ok", max_length=20)
+    input: str | None = Field(default=None)
+    output: str | None = Field(default=None)
+    model: str = Field(default="", max_length=200)
+    prompt_tokens: int = Field(default=0)
+    completion_tokens: int = Field(default=0)
+    cost_usd: float = Field(default=0.0)
+    metadata_: dict = Field(default_factory=dict, sa_column=Column("metadata", JSON, nullable=False))
+    started_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class Prompt(TenantTable, table=True):
+    """A prompt and its labels."""
+
+    __tablename__ = "prompts"
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(unique=True, index=True, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    project_id: str | None = Field(default=None, max_length=40)
+    latest_version: int = Field(default=0)
+    labels: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
+
+
+class PromptVersion(TenantTable, table=True):
+    """An immutable prompt version."""
+
+    __tablename__ = "prompt_versions"
+    __table_args__ = (Index("ux_prompt_version", "prompt_id", "version", unique=True),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    prompt_id: str = Field(max_length=40)
+    version: int
+    messages: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    variables: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    model: str = Field(default="", max_length=200)
+    params: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    author: str = Field(default="", max_length=320)
+    message: str = Field(default="", max_length=1000)
+    created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
+
+
+class GuardrailPolicy(TenantTable, table=True):
+    """guardrails."""
+
+    __tablename__ = "guardrails"
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(unique=True, index=True, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    mode: str = Field(default="enforce", max_length=20)
+    rules: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    enabled: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
+
+
+class GuardrailVerdict(TenantTable, table=True):
+    """Recorded guardrail decisions."""
+
+    __tablename__ = "guardrail_verdicts"
+
+    id: str = Field(primary_key=True, max_length=40)
+    at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime, index=True)
+    policy: str = Field(max_length=200, index=True)
+    direction: str = Field(max_length=10)
+    action: str = Field(max_length=10)
+    mode: str = Field(default="enforce", max_length=20)
+    rules: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    matches: int = Field(default=0)
+    latency_ms: float = Field(default=0.0)
+    request_id: str = Field(default="", max_length=128)
+    token_id: str = Field(default="", max_length=64)
+    model: str = Field(default="", max_length=200)

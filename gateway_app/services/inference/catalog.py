@@ -29,6 +29,7 @@ class ModelEntry:
     rpm: int | None
     tpm: int | None
     created: int
+    guardrails: tuple[str, ...] = ()
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         """Price of a call in USD."""
@@ -65,7 +66,8 @@ class ModelCatalog:
                 name=model.name, kind=model.kind, upstream_model=model.upstream_model,
                 provider=provider_spec(tenant, provider, self._box), fallbacks=tuple(model.fallbacks),
                 input_price_per_1k=model.input_price_per_1k, output_price_per_1k=model.output_price_per_1k,
-                rpm=model.rpm, tpm=model.tpm, created=int(model.created_at.timestamp()))
+                rpm=model.rpm, tpm=model.tpm, created=int(model.created_at.timestamp()),
+                guardrails=tuple(model.guardrails))
         return TenantCatalog(models=entries)
 
     async def for_tenant(self, tenant: str) -> TenantCatalog:

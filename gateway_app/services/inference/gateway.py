@@ -1,8 +1,10 @@
 """Chat completions, embeddings and the model list: the client API's hot path.
 
-For each request: resolve the model (and its fallbacks) from the cached catalogue, admit it
-against the quotas, call the provider through its pooled runtime with retries (before any byte
-is sent) and a circuit breaker, fall back in order, then settle quotas and queue a usage record.
+For each request: render a prompt reference if any, resolve the model (and its fallbacks) from
+the cached catalogue, check input guardrails, admit it against the quotas, call the provider
+through its pooled runtime with retries (before any byte is sent) and a circuit breaker, fall back
+in order, check output guardrails, then settle quotas and queue the usage record (and the trace
+event when the client sent x-session-id).
 """
 
 from __future__ import annotations
@@ -14,17 +16,20 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from gateway_app.core.errors import InvalidInput, NotFound
+from gateway_app.core.errors import GatehouseError, InvalidInput, NotFound
 from gateway_app.core.resilience import BreakerRegistry, CircuitOpenError, RetryPolicy
 from gateway_app.core.runtime_pool import RuntimePool
-from gateway_app.db.records import UsageRecord
-from gateway_app.providers.base import ProviderRuntime, UpstreamError, UpstreamResult, UpstreamStream
+from gateway_app.db.records import UsageRecord, utcnow
+from gateway_app.providers.base import ProviderRuntime, UpstreamError, UpstreamResult
 from gateway_app.providers.factory import create_runtime
+from gateway_app.providers.sse import parse_sse
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.inference.catalog import ModelCatalog, ModelEntry
 from gateway_app.services.inference.errors import UpstreamFailed, client_error
+from gateway_app.services.inference.guarding import CallContext, Guarding
 from gateway_app.services.inference.quotas import Admission, QuotaGuard, estimate_tokens
 from gateway_app.services.inference.usage import UsageRecorder
+from gateway_app.services.tracing import LlmTrace
 
 _ERROR_EVENT = b"data: %s\n\ndata: [DONE]\n\n"
 
@@ -66,16 +71,25 @@ def _usage_numbers(usage: dict | None) -> tuple[int, int]:
     return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
 
 
+def _answer_of(body: bytes) -> object:
+    try:
+        choices = orjson.loads(body).get("choices") or []
+        return choices[0].get("message") if choices else None
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+
+
 class InferenceService:
     """The client API's operations."""
 
     def __init__(self, catalog: ModelCatalog, quotas: QuotaGuard, usage: UsageRecorder,
-                 breakers: BreakerRegistry, pool: RuntimePool) -> None:
+                 breakers: BreakerRegistry, pool: RuntimePool, guarding: Guarding) -> None:
         self.catalog = catalog
         self._quotas = quotas
         self._usage = usage
         self._breakers = breakers
         self._pool = pool
+        self._guarding = guarding
 
     async def models(self, identity: ClientIdentity) -> list[dict]:
         """OpenAI model objects the token may use."""
@@ -122,80 +136,139 @@ class InferenceService:
         assert last is not None
         raise last
 
-    def _headers(self, requested: str, entry: ModelEntry, admission: Admission) -> dict[str, str]:
+    def judge_for(self, tenant: str):
+        """The LLM-judge call of guardrails: a model of the tenant, no quotas, usage as 'guardrail-judge'."""
+        async def judge(model: str, messages: list[dict], timeout: float) -> str:
+            catalog = await self.catalog.for_tenant(tenant)
+            entry = catalog.models.get(model)
+            if entry is None or entry.kind != "chat":
+                raise NotFound(f"judge model '{model}' not found")
+            started = time.perf_counter()
+            runtime = await self._runtime(entry)
+            with self._breakers.guard(entry.provider.key):
+                result = await runtime.chat({"messages": messages, "temperature": 0, "max_tokens": 200},
+                                            entry.upstream_model, timeout=timeout)
+            prompt, completion = _usage_numbers(result.usage)
+            self._usage.record(tenant, UsageRecord(
+                request_id="", model=entry.name, token_id="guardrail-judge", upstream_model=entry.upstream_model,
+                provider_id=entry.provider.key.split(":", 1)[1], prompt_tokens=prompt, completion_tokens=completion,
+                cost_usd=entry.cost(prompt, completion), latency_ms=(time.perf_counter() - started) * 1000))
+            message = _answer_of(result.body) or {}
+            return str(message.get("content") or "") if isinstance(message, dict) else ""
+        return judge
+
+    def _headers(self, ctx: CallContext, requested: str, entry: ModelEntry, admission: Admission) -> dict[str, str]:
         headers = {"x-gatehouse-model": entry.name, "x-gatehouse-upstream-model": entry.upstream_model,
                    "x-gatehouse-provider": entry.provider.name, **admission.headers}
         if entry.name != requested:
             headers["x-gatehouse-fallback"] = "true"
+        if ctx.trace is not None:
+            headers["x-gatehouse-event-id"] = ctx.trace.event_id
+        if ctx.prompt:
+            headers["x-gatehouse-prompt"] = ctx.prompt
         return headers
 
-    def _record(self, identity: ClientIdentity, request_id: str, kind: str, requested: str, entry: ModelEntry | None,
-                started: float, *, status: int, error_type: str = "", prompt: int = 0, completion: int = 0,
-                cost: float = 0.0, ttft_ms: float | None = None, stream: bool = False) -> None:
+    def _record(self, ctx: CallContext, kind: str, requested: str, entry: ModelEntry | None, started: float, *,
+                status: int, error_type: str = "", prompt: int = 0, completion: int = 0, cost: float = 0.0,
+                ttft_ms: float | None = None, stream: bool = False) -> None:
+        identity = ctx.identity
         self._usage.record(identity.tenant_slug, UsageRecord(
-            request_id=request_id, model=requested, kind=kind, token_id=identity.token_id,
+            request_id=ctx.request_id, model=requested, kind=kind, token_id=identity.token_id,
             project_id=identity.project_id, upstream_model=entry.upstream_model if entry else "",
             provider_id=entry.provider.key.split(":", 1)[1] if entry else "", status=status, error_type=error_type,
             prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost,
             latency_ms=(time.perf_counter() - started) * 1000, ttft_ms=ttft_ms, stream=stream,
-            fallback=bool(entry and entry.name != requested)))
+            fallback=bool(entry and entry.name != requested), prompt=ctx.prompt, guardrail=ctx.guardrail))
 
-    async def chat(self, identity: ClientIdentity, payload: dict, request_id: str) -> Completed | Streaming:
+    async def _fail(self, ctx: CallContext, kind: str, requested: str, entry: ModelEntry | None, started: float,
+                    admission: Admission | None, error: GatehouseError, *, stream: bool = False,
+                    request: dict | None = None, started_wall=None) -> GatehouseError:
+        status = error.status or 400
+        self._record(ctx, kind, requested, entry, started, status=status,
+                     error_type=getattr(error, "error_type", "") or error.code, stream=stream)
+        if admission is not None:
+            await self._quotas.settle(admission, 0, 0.0)
+        if request is not None:
+            self._guarding.trace_llm(ctx, kind, requested, entry.upstream_model if entry else "", request,
+                                     {"error": error.message}, status=status, prompt_tokens=0, completion_tokens=0,
+                                     cost=0.0, started_wall=started_wall, latency_ms=(time.perf_counter() - started) * 1000)
+        return error
+
+    async def chat(self, identity: ClientIdentity, payload: dict, request_id: str,
+                   trace: LlmTrace | None = None) -> Completed | Streaming:
         """POST /v1/chat/completions."""
-        started = time.perf_counter()
+        started, started_wall = time.perf_counter(), utcnow()
+        ctx = CallContext(identity, request_id, trace)
+        payload = await self._guarding.apply_prompt(ctx, payload)
         chain = await self.catalog.route(identity, payload.get("model"), "chat")
         _validate_chat(payload)
         requested = chain[0].name
-        estimate = estimate_tokens(payload)
-        admission = await self._quotas.admit(identity, chain[0], estimate)
+        policies = await self._guarding.policies(identity, chain[0].guardrails)
+        judge = self.judge_for(identity.tenant_slug) if policies else None
+        if policies:
+            try:
+                payload = await self._guarding.check_input(ctx, policies, payload, requested, judge)
+            except GatehouseError as exc:
+                raise await self._fail(ctx, "chat", requested, None, started, None, exc, request=payload,
+                                       started_wall=started_wall) from None
+        admission = await self._quotas.admit(identity, chain[0], estimate_tokens(payload))
         if payload.get("stream"):
-            return await self._chat_stream(identity, payload, request_id, chain, admission, started)
+            return await self._chat_stream(ctx, payload, chain, admission, started, started_wall, policies, judge)
         try:
             entry, result = await self._first_success(
                 chain, lambda runtime, e: runtime.chat(payload, e.upstream_model, timeout=e.provider.timeout_s))
         except UpstreamError as exc:
-            failure = client_error(exc, requested)
-            self._record(identity, request_id, "chat", requested, None, started, status=failure.status or 502,
-                         error_type=failure.error_type)
-            await self._quotas.settle(admission, 0, 0.0)
-            raise failure from None
-        return await self._complete(identity, request_id, "chat", requested, entry, result, admission, started)
+            raise await self._fail(ctx, "chat", requested, None, started, admission, client_error(exc, requested),
+                                   request=payload, started_wall=started_wall) from None
+        if policies:
+            try:
+                result.body = await self._guarding.check_output(ctx, policies, result.body, requested, judge)
+            except GatehouseError as exc:
+                raise await self._fail(ctx, "chat", requested, entry, started, admission, exc, request=payload,
+                                       started_wall=started_wall) from None
+        return await self._complete(ctx, "chat", requested, entry, result, admission, started, payload, started_wall)
 
-    async def _complete(self, identity: ClientIdentity, request_id: str, kind: str, requested: str, entry: ModelEntry,
-                        result: UpstreamResult, admission: Admission, started: float) -> Completed:
+    async def _complete(self, ctx: CallContext, kind: str, requested: str, entry: ModelEntry, result: UpstreamResult,
+                        admission: Admission, started: float, request: dict, started_wall) -> Completed:
         prompt, completion = _usage_numbers(result.usage)
         cost = entry.cost(prompt, completion)
         await self._quotas.settle(admission, prompt + completion, cost)
-        self._record(identity, request_id, kind, requested, entry, started, status=200, prompt=prompt,
-                     completion=completion, cost=cost)
-        return Completed(body=result.body, headers=self._headers(requested, entry, admission))
+        self._record(ctx, kind, requested, entry, started, status=200, prompt=prompt, completion=completion,
+                     cost=cost)
+        if ctx.trace is not None:
+            output = _answer_of(result.body) if kind == "chat" else {"embeddings": len(
+                orjson.loads(result.body).get("data") or [])}
+            self._guarding.trace_llm(ctx, kind, requested, entry.upstream_model, request, output, status=200,
+                                     prompt_tokens=prompt, completion_tokens=completion, cost=cost,
+                                     started_wall=started_wall, latency_ms=(time.perf_counter() - started) * 1000)
+        return Completed(body=result.body, headers=self._headers(ctx, requested, entry, admission))
 
-    async def _chat_stream(self, identity: ClientIdentity, payload: dict, request_id: str, chain: list[ModelEntry],
-                           admission: Admission, started: float) -> Streaming:
+    async def _chat_stream(self, ctx: CallContext, payload: dict, chain: list[ModelEntry], admission: Admission,
+                           started: float, started_wall, policies, judge) -> Streaming:
         wants_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
         requested = chain[0].name
         try:
             entry, stream = await self._first_success(chain, lambda runtime, e: runtime.chat_stream(
                 payload, e.upstream_model, timeout=e.provider.timeout_s, client_wants_usage=wants_usage))
         except UpstreamError as exc:
-            failure = client_error(exc, requested)
-            self._record(identity, request_id, "chat", requested, None, started, status=failure.status or 502,
-                         error_type=failure.error_type, stream=True)
-            await self._quotas.settle(admission, 0, 0.0)
-            raise failure from None
-        return Streaming(chunks=self._relay(identity, request_id, requested, entry, stream, admission, started,
-                                            estimate_tokens({"messages": payload.get("messages"), "max_tokens": 1})),
-                         headers=self._headers(requested, entry, admission))
+            raise await self._fail(ctx, "chat", requested, None, started, admission, client_error(exc, requested),
+                                   stream=True, request=payload, started_wall=started_wall) from None
+        stream = self._guarding.guard_stream(ctx, policies, stream, requested, judge)
+        relay = self._relay(ctx, requested, entry, stream, admission, started, started_wall, payload)
+        return Streaming(chunks=relay, headers=self._headers(ctx, requested, entry, admission))
 
-    async def _relay(self, identity: ClientIdentity, request_id: str, requested: str, entry: ModelEntry,
-                     stream: UpstreamStream, admission: Admission, started: float,
-                     prompt_estimate: int) -> AsyncIterator[bytes]:
+    async def _relay(self, ctx: CallContext, requested: str, entry: ModelEntry, stream, admission: Admission,
+                     started: float, started_wall, request: dict) -> AsyncIterator[bytes]:
         # No retries from here on: the client may already have bytes.
-        status, error_type = 200, ""
+        status, error_type, text = 200, "", []
         try:
             async for chunk in stream:
+                if ctx.trace is not None:
+                    text.append(parse_sse(chunk)[0])
                 yield chunk
-            if not stream.stats.finished:
+            if getattr(stream, "blocked_by", None):
+                status, error_type = 400, "guardrail_violation"
+            elif not stream.stats.finished:
                 status, error_type = 502, "stream"
         except UpstreamError as exc:
             status, error_type = 502, exc.kind
@@ -207,39 +280,51 @@ class InferenceService:
             raise
         finally:
             await stream.aclose()
+            self._guarding.finish_stream(ctx, stream, requested)
             stats = stream.stats
             prompt, completion = _usage_numbers(stats.usage)
             if stats.usage is None:  # upstream sent no usage: estimate from what was relayed
-                prompt, completion = prompt_estimate, stats.content_events
+                prompt = estimate_tokens({"messages": request.get("messages"), "max_tokens": 1})
+                completion = stats.content_events
             cost = entry.cost(prompt, completion)
             ttft = (stats.first_byte_at - started) * 1000 if stats.first_byte_at else None
-            self._record(identity, request_id, "chat", requested, entry, started, status=status,
-                         error_type=error_type, prompt=prompt, completion=completion, cost=cost, ttft_ms=ttft,
-                         stream=True)
+            self._record(ctx, "chat", requested, entry, started, status=status, error_type=error_type,
+                         prompt=prompt, completion=completion, cost=cost, ttft_ms=ttft, stream=True)
+            self._guarding.trace_llm(ctx, "chat", requested, entry.upstream_model, request,
+                                     {"role": "assistant", "content": "".join(text)}, status=status,
+                                     prompt_tokens=prompt, completion_tokens=completion, cost=cost,
+                                     started_wall=started_wall, latency_ms=(time.perf_counter() - started) * 1000)
             try:
                 await self._quotas.settle(admission, prompt + completion, cost)
             except Exception:  # noqa: BLE001 - settling is best effort once the client is gone
                 pass
 
-    async def embeddings(self, identity: ClientIdentity, payload: dict, request_id: str) -> Completed:
+    async def embeddings(self, identity: ClientIdentity, payload: dict, request_id: str,
+                         trace: LlmTrace | None = None) -> Completed:
         """POST /v1/embeddings."""
-        started = time.perf_counter()
+        started, started_wall = time.perf_counter(), utcnow()
+        ctx = CallContext(identity, request_id, trace)
         chain = await self.catalog.route(identity, payload.get("model"), "embedding")
         value = payload.get("input")
         if not (isinstance(value, str) and value) and not (isinstance(value, list) and value):
             raise InvalidInput("'input' must be a non-empty string or array", param="input")
         requested = chain[0].name
+        policies = await self._guarding.policies(identity, chain[0].guardrails)
+        if policies:
+            try:
+                payload = await self._guarding.check_input(ctx, policies, payload, requested,
+                                                           self.judge_for(identity.tenant_slug), field_name="input")
+            except GatehouseError as exc:
+                raise await self._fail(ctx, "embedding", requested, None, started, None, exc) from None
         admission = await self._quotas.admit(identity, chain[0], estimate_tokens({"input": value, "max_tokens": 1}))
         try:
             entry, result = await self._first_success(
                 chain, lambda runtime, e: runtime.embeddings(payload, e.upstream_model, timeout=e.provider.timeout_s))
         except UpstreamError as exc:
-            failure = client_error(exc, requested)
-            self._record(identity, request_id, "embedding", requested, None, started, status=failure.status or 502,
-                         error_type=failure.error_type)
-            await self._quotas.settle(admission, 0, 0.0)
-            raise failure from None
-        return await self._complete(identity, request_id, "embedding", requested, entry, result, admission, started)
+            raise await self._fail(ctx, "embedding", requested, None, started, admission,
+                                   client_error(exc, requested)) from None
+        return await self._complete(ctx, "embedding", requested, entry, result, admission, started, payload,
+                                    started_wall)
 
 
 __all__ = ["Completed", "InferenceService", "Streaming", "UpstreamFailed"]

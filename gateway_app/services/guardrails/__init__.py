@@ -1,0 +1,1 @@
+"""Guardrails: policies of ordered rules checked on input and output, streams included."""

@@ -1,0 +1,275 @@
+"""Guardrail policies: management, the hot-path catalogue, verdict recording and the check API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+import anyio
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway_app.core.errors import Conflict, InvalidInput, NotFound
+from gateway_app.core.invalidation import Generation, LocalLookupCache
+from gateway_app.core.logging import get_logger
+from gateway_app.core.tasks import BatchWriter
+from gateway_app.db.errors import StoreError
+from gateway_app.db.protocols import DataStore, TenantUnitOfWork
+from gateway_app.db.records import GuardrailPolicyRecord, GuardrailVerdictRecord, utcnow
+from gateway_app.services import audit
+from gateway_app.services.guardrails.engine import CompiledPolicy, JudgeCall, Verdict, evaluate
+from gateway_app.services.guardrails.rules import Rule
+from gateway_app.services.principals import Principal
+from gateway_app.services.tenant_access import TenantAccess
+
+log = get_logger("guardrails")
+Mode = Literal["enforce", "shadow"]
+PolicyName = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+
+
+class PolicyCreate(BaseModel):
+    """A new policy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = PolicyName
+    description: str = Field(default="", max_length=2000)
+    mode: Mode = "enforce"
+    rules: list[Rule] = Field(min_length=1, max_length=50)
+    enabled: bool = True
+
+
+class PolicyUpdate(BaseModel):
+    """Changes to a policy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(default=None, max_length=2000)
+    mode: Mode | None = None
+    rules: list[Rule] | None = Field(default=None, min_length=1, max_length=50)
+    enabled: bool | None = None
+
+
+class Attachments(BaseModel):
+    """Where a policy applies."""
+
+    models: list[str] = []
+    tokens: list[str] = []
+    projects: list[str] = []
+
+
+class PolicyOut(BaseModel):
+    """A policy as operators see it."""
+
+    id: str
+    name: str
+    description: str
+    mode: Mode
+    rules: list[dict]
+    enabled: bool
+    attached: Attachments
+    created_at: datetime
+    updated_at: datetime
+
+
+class EvaluateRequest(BaseModel):
+    """A check without a model call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policy: str | None = Field(default=None, description="default: the policies attached to the token")
+    text: str = Field(max_length=200_000)
+    direction: Literal["input", "output"] = "input"
+
+
+class EvaluateResult(BaseModel):
+    """What the policies decided."""
+
+    action: Literal["allow", "flag", "mask", "block"]
+    text: str
+    matches: list[dict]
+    policy: str | None
+    policies: list[dict]
+    latency_ms: float
+
+
+class VerdictOut(BaseModel):
+    """A recorded verdict."""
+
+    at: datetime
+    policy: str
+    direction: str
+    action: str
+    mode: str
+    rules: list[str]
+    matches: int
+    latency_ms: float
+    request_id: str
+    token_id: str
+    model: str
+
+
+def result_of(verdict: Verdict) -> EvaluateResult:
+    """The API shape of a verdict."""
+    return EvaluateResult(action=verdict.action, text=verdict.text, matches=[m.as_dict() for m in verdict.matches],
+                          policy=verdict.policy, latency_ms=round(verdict.latency_ms, 3),
+                          policies=[{"policy": p.policy, "mode": p.mode, "action": p.action} for p in verdict.policies])
+
+
+def find_policy(uow: TenantUnitOfWork, ref: str) -> GuardrailPolicyRecord:
+    """A policy by name or id, or NotFound."""
+    record = uow.guardrails.get_by_name(ref) or uow.guardrails.get(ref)
+    if record is None:
+        raise NotFound(f"guardrail policy '{ref}' not found", param="policy")
+    return record
+
+
+def check_policy_names(uow: TenantUnitOfWork, names: list[str], param: str = "guardrails") -> list[str]:
+    """Validate attached policy names (used by models, tokens and projects)."""
+    cleaned = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    for name in cleaned:
+        if uow.guardrails.get_by_name(name) is None:
+            raise InvalidInput(f"guardrail policy '{name}' does not exist", param=param)
+    return cleaned
+
+
+class GuardrailService:
+    """Manage a tenant's policies, test them, read recent verdicts."""
+
+    def __init__(self, access: TenantAccess, generation: Generation) -> None:
+        self._access = access
+        self._generation = generation
+
+    @staticmethod
+    def _attachments(uow: TenantUnitOfWork, name: str) -> Attachments:
+        return Attachments(models=[m.name for m in uow.models.list() if name in m.guardrails],
+                           tokens=[t.name for t in uow.api_tokens.list(limit=10_000)
+                                   if name in t.guardrails and t.revoked_at is None],
+                           projects=[p.name for p in uow.projects.list(limit=10_000) if name in p.guardrails])
+
+    def _out(self, uow: TenantUnitOfWork, record: GuardrailPolicyRecord) -> PolicyOut:
+        return PolicyOut(id=record.id, name=record.name, description=record.description, mode=record.mode,
+                         rules=record.rules, enabled=record.enabled, attached=self._attachments(uow, record.name),
+                         created_at=record.created_at, updated_at=record.updated_at)
+
+    def list(self, actor: Principal, tenant: str | None) -> list[PolicyOut]:
+        """Policies by name, with where they are attached."""
+        with self._access.open(actor, tenant) as uow:
+            return [self._out(uow, p) for p in uow.guardrails.list()]
+
+    def get(self, actor: Principal, tenant: str | None, ref: str) -> PolicyOut:
+        """One policy."""
+        with self._access.open(actor, tenant) as uow:
+            return self._out(uow, find_policy(uow, ref))
+
+    def create(self, actor: Principal, tenant: str | None, data: PolicyCreate) -> PolicyOut:
+        """Add a policy (attach it to models, tokens or projects through their `guardrails` field)."""
+        actor.require_write()
+        record = GuardrailPolicyRecord(name=data.name, description=data.description, mode=data.mode,
+                                       rules=[r.model_dump() for r in data.rules], enabled=data.enabled)
+        with self._access.open(actor, tenant) as uow:
+            if uow.guardrails.get_by_name(data.name):
+                raise Conflict(f"guardrail policy '{data.name}' already exists", param="name")
+            uow.guardrails.add(record)
+            audit.record(uow, actor, "guardrail.create", record.id, name=record.name)
+            uow.commit()
+            out = self._out(uow, record)
+        self._generation.notify()
+        return out
+
+    def update(self, actor: Principal, tenant: str | None, ref: str, data: PolicyUpdate) -> PolicyOut:
+        """Change mode, rules, description or enabled."""
+        actor.require_write()
+        changes: dict = {}
+        for name in data.model_fields_set:
+            value = getattr(data, name)
+            if value is None:
+                raise InvalidInput(f"{name} cannot be null", param=name)
+            changes[name] = [r.model_dump() for r in data.rules] if name == "rules" else value  # type: ignore[union-attr]
+        with self._access.open(actor, tenant) as uow:
+            current = find_policy(uow, ref)
+            changes["updated_at"] = utcnow()
+            record = uow.guardrails.update(current.id, changes)
+            audit.record(uow, actor, "guardrail.update", current.id, fields=sorted(data.model_fields_set))
+            uow.commit()
+            out = self._out(uow, record)  # type: ignore[arg-type]
+        self._generation.notify()
+        return out
+
+    def delete(self, actor: Principal, tenant: str | None, ref: str) -> None:
+        """Delete a policy that is attached nowhere."""
+        actor.require_write()
+        with self._access.open(actor, tenant) as uow:
+            current = find_policy(uow, ref)
+            attached = self._attachments(uow, current.name)
+            places = [f"{kind} {', '.join(names)}" for kind, names in attached.model_dump().items() if names]
+            if places:
+                raise Conflict(f"policy '{current.name}' is attached to {'; '.join(places)}; detach it first")
+            uow.guardrails.delete(current.id)
+            audit.record(uow, actor, "guardrail.delete", current.id, name=current.name)
+            uow.commit()
+        self._generation.notify()
+
+    async def test(self, actor: Principal, tenant: str | None, ref: str, text: str, direction: str,
+                   judge: JudgeCall | None) -> EvaluateResult:
+        """Run one policy on a text (the console's live test box); nothing is recorded."""
+        def load() -> GuardrailPolicyRecord:
+            with self._access.open(actor, tenant) as uow:
+                return find_policy(uow, ref)
+
+        record = await anyio.to_thread.run_sync(load)
+        policy = CompiledPolicy(record.name, "enforce", record.rules)
+        return result_of(await evaluate([policy], text, direction, judge))
+
+    def recent_verdicts(self, actor: Principal, tenant: str | None, policy: str | None = None,
+                        limit: int = 50) -> list[VerdictOut]:
+        """Newest recorded verdicts (matches only)."""
+        with self._access.open(actor, tenant) as uow:
+            records = uow.guardrails.recent_verdicts(policy=policy, limit=limit)
+        return [VerdictOut(**{k: getattr(r, k) for k in VerdictOut.model_fields}) for r in records]
+
+
+class GuardrailCatalog:
+    """Compiled policies per tenant, kept in memory and refreshed when one changes."""
+
+    def __init__(self, store: DataStore, generation: Generation) -> None:
+        self._store = store
+        self._cache: LocalLookupCache[dict[str, CompiledPolicy]] = LocalLookupCache(generation, ttl=300.0)
+
+    def _load(self, tenant: str) -> dict[str, CompiledPolicy]:
+        with self._store.tenant(tenant) as uow:
+            return {p.name: CompiledPolicy(p.name, p.mode, p.rules) for p in uow.guardrails.list() if p.enabled}
+
+    async def policies(self, tenant: str, names: Sequence[str]) -> list[CompiledPolicy]:
+        """The named, enabled policies (unknown or disabled names are skipped)."""
+        compiled = self._cache.get(tenant)
+        if compiled is None:
+            generation = self._cache.generation()
+            compiled = await anyio.to_thread.run_sync(self._load, tenant)
+            self._cache.put(tenant, compiled, generation)
+        return [compiled[n] for n in names if n in compiled]
+
+
+class VerdictRecorder:
+    """Verdicts with matches, written in batches off the request path."""
+
+    def __init__(self, store: DataStore) -> None:
+        self._store = store
+        self.writer: BatchWriter[tuple[str, GuardrailVerdictRecord]] = BatchWriter(
+            "guardrail-verdicts", self._write, max_queue=50_000, batch_size=500, interval=0.5)
+
+    def record(self, tenant: str, verdict: GuardrailVerdictRecord) -> None:
+        """Queue one verdict."""
+        self.writer.submit((tenant, verdict))
+
+    def _write(self, items: Sequence[tuple[str, GuardrailVerdictRecord]]) -> None:
+        by_tenant: dict[str, list[GuardrailVerdictRecord]] = {}
+        for tenant, verdict in items:
+            by_tenant.setdefault(tenant, []).append(verdict)
+        for tenant, verdicts in by_tenant.items():
+            try:
+                with self._store.tenant(tenant) as uow:
+                    uow.guardrails.add_verdicts(verdicts)
+                    uow.commit()
+            except StoreError:
+                log.warning("verdicts dropped for a tenant without a database", extra={"tenant": tenant})

@@ -1,0 +1,287 @@
+"""Agent tracing: sessions and event trees, ingested fast and written in batches."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway_app.core.errors import GatehouseError, NotFound
+from gateway_app.core.ids import fast_id
+from gateway_app.core.logging import get_logger
+from gateway_app.core.tasks import BatchWriter
+from gateway_app.db.errors import StoreError
+from gateway_app.db.protocols import DataStore
+from gateway_app.db.records import TraceEvent, TraceSession, utcnow
+from gateway_app.services.fields import UtcDatetime
+from gateway_app.services.principals import Principal
+from gateway_app.services.tenant_access import TenantAccess
+
+log = get_logger("tracing")
+MAX_BODY_BYTES = 1_000_000  # a request above this is refused with 413
+MAX_FIELD_CHARS = 32_000  # an input/output above this is kept truncated, with a marker
+ID = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+EventType = Literal["llm", "tool", "retrieval", "guardrail", "custom"]
+
+
+class PayloadTooLarge(GatehouseError):
+    """The request body is over the ingestion limit."""
+
+    code = "payload_too_large"
+    status = 413
+
+
+def truncate(value: Any) -> Any:
+    """The value, or a string preview ending in a truncation marker when its JSON is too long."""
+    if value is None or isinstance(value, (int, float, bool)):
+        return value
+    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    if len(text) <= MAX_FIELD_CHARS:
+        return value
+    return f"{text[:MAX_FIELD_CHARS]}…[truncated {len(text) - MAX_FIELD_CHARS} characters]"
+
+
+class SessionIn(BaseModel):
+    """A session to start."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = ID
+    name: str = Field(default="", max_length=300)
+    user: str = Field(default="", max_length=300)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    metadata: dict = Field(default_factory=dict)
+    started_at: UtcDatetime | None = None
+
+
+class EventIn(BaseModel):
+    """One event of a session."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = ID
+    parent_id: str | None = ID
+    type: EventType = "custom"
+    name: str = Field(default="", max_length=300)
+    status: Literal["ok", "error"] = "ok"
+    input: Any = None
+    output: Any = None
+    model: str = Field(default="", max_length=200)
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+    cost_usd: float = Field(default=0.0, ge=0)
+    metadata: dict = Field(default_factory=dict)
+    started_at: UtcDatetime | None = None
+    ended_at: UtcDatetime | None = None
+
+
+class EventBatch(BaseModel):
+    """Several events at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(min_length=1, max_length=1000)
+
+
+class SessionEnd(BaseModel):
+    """End (or update) a session."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["running", "completed", "error"] = "completed"
+    ended_at: UtcDatetime | None = None
+    metadata: dict = Field(default_factory=dict)
+    tags: list[str] | None = None
+
+
+@dataclass(slots=True)
+class LlmTrace:
+    """Where an automatically traced request belongs (from x-session-id / x-parent-event-id)."""
+
+    session_id: str
+    parent_id: str | None
+    event_id: str
+
+
+class TraceRecorder:
+    """Ingestion: validated in the request, written by a worker thread in batches."""
+
+    def __init__(self, store: DataStore, max_queue: int = 100_000) -> None:
+        self._store = store
+        self.writer: BatchWriter[tuple[str, str, object]] = BatchWriter(
+            "traces", self._write, max_queue=max_queue, batch_size=1000, interval=0.5)
+
+    def start_session(self, tenant: str, data: SessionIn) -> TraceSession:
+        """Queue a new session; its id is returned at once."""
+        session = TraceSession(id=data.id or fast_id("ses"), name=data.name, user=data.user, tags=list(data.tags),
+                               metadata=data.metadata, started_at=data.started_at or utcnow())
+        self.writer.submit((tenant, "session", session))
+        return session
+
+    def add_events(self, tenant: str, session_id: str, events: Sequence[EventIn]) -> list[str]:
+        """Queue events; an unknown session is created with them (events may arrive first)."""
+        ids = []
+        for data in events:
+            event = TraceEvent(
+                id=data.id or fast_id("evt"), session_id=session_id, type=data.type, name=data.name,
+                parent_id=data.parent_id, status=data.status, input=truncate(data.input), output=truncate(data.output),
+                model=data.model, prompt_tokens=data.prompt_tokens, completion_tokens=data.completion_tokens,
+                cost_usd=data.cost_usd, metadata=data.metadata, started_at=data.started_at or utcnow(),
+                ended_at=data.ended_at)
+            self.writer.submit((tenant, "event", event))
+            ids.append(event.id)
+        return ids
+
+    def end_session(self, tenant: str, session_id: str, data: SessionEnd) -> None:
+        """Queue the end of a session."""
+        ended = data.ended_at or (utcnow() if data.status != "running" else None)
+        self.writer.submit((tenant, "update", TraceSession(id=session_id, status=data.status, ended_at=ended,
+                                                           metadata=data.metadata, tags=list(data.tags or []))))
+
+    def record(self, tenant: str, event: TraceEvent) -> None:
+        """Queue an event built by the gateway itself (llm calls, guardrail verdicts)."""
+        event.input, event.output = truncate(event.input), truncate(event.output)
+        self.writer.submit((tenant, "event", event))
+
+    def _write(self, items: Sequence[tuple[str, str, object]]) -> None:
+        by_tenant: dict[str, list[tuple[str, object]]] = defaultdict(list)
+        for tenant, kind, payload in items:
+            by_tenant[tenant].append((kind, payload))
+        for tenant, ops in by_tenant.items():
+            try:
+                with self._store.tenant(tenant) as uow:
+                    events: list[TraceEvent] = []
+                    for kind, payload in ops:
+                        if kind == "event":
+                            events.append(payload)  # type: ignore[arg-type]
+                        else:
+                            uow.traces.save_session(payload)  # type: ignore[arg-type]
+                    for session_id in {e.session_id for e in events}:
+                        started = min(e.started_at for e in events if e.session_id == session_id)
+                        uow.traces.save_session(TraceSession(id=session_id, name=session_id, started_at=started),
+                                                create_only=True)
+                    uow.traces.add_events(events)
+                    uow.commit()
+            except StoreError:
+                log.warning("traces dropped for a tenant without a database", extra={"tenant": tenant})
+
+
+class SessionSummary(BaseModel):
+    """A session in the list, with totals."""
+
+    id: str
+    name: str
+    user: str
+    status: str
+    tags: list[str]
+    metadata: dict
+    started_at: datetime
+    ended_at: datetime | None
+    duration_ms: float | None
+    events: int
+    errors: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
+class EventOut(BaseModel):
+    """An event, with its children when returned as a tree."""
+
+    id: str
+    parent_id: str | None
+    type: str
+    name: str
+    status: str
+    input: Any
+    output: Any
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    metadata: dict
+    started_at: datetime
+    ended_at: datetime | None
+    duration_ms: float | None
+    orphan: bool = False
+    children: list[EventOut] = []
+
+
+class SessionDetail(SessionSummary):
+    """A session with its events, flat (by start time) and as a tree."""
+
+    event_list: list[EventOut]
+    tree: list[EventOut]
+
+
+class SessionPage(BaseModel):
+    """A page of sessions."""
+
+    items: list[SessionSummary]
+    total: int
+
+
+def _ms(start: datetime, end: datetime | None) -> float | None:
+    return round((end - start).total_seconds() * 1000, 2) if end else None
+
+
+def _summary(session: TraceSession, totals: dict) -> dict:
+    return dict(id=session.id, name=session.name, user=session.user, status=session.status, tags=session.tags,
+                metadata=session.metadata, started_at=session.started_at, ended_at=session.ended_at,
+                duration_ms=_ms(session.started_at, session.ended_at), **totals)
+
+
+def build_tree(events: list[EventOut]) -> list[EventOut]:
+    """Nest events under their parents; an event whose parent is unknown is a root marked orphan."""
+    by_id = {e.id: e.model_copy(update={"children": []}) for e in events}
+    roots = []
+    for event in by_id.values():
+        parent = by_id.get(event.parent_id) if event.parent_id else None
+        if parent is None or parent is event:
+            event.orphan = bool(event.parent_id)
+            roots.append(event)
+        else:
+            parent.children.append(event)
+    return roots
+
+
+class TraceQueries:
+    """Reading sessions for the management API and the console."""
+
+    def __init__(self, access: TenantAccess) -> None:
+        self._access = access
+
+    def list(self, actor: Principal, tenant: str | None, *, since: datetime | None = None,
+             until: datetime | None = None, user: str | None = None, tag: str | None = None,
+             status: str | None = None, search: str | None = None, offset: int = 0, limit: int = 50) -> SessionPage:
+        """Newest sessions first, filtered."""
+        filters = dict(since=since, until=until, user=user or None, tag=tag or None, status=status or None,
+                       search=(search or "").strip() or None)
+        with self._access.open(actor, tenant) as uow:
+            rows = uow.traces.list_sessions(offset=offset, limit=limit, **filters)
+            total = uow.traces.count_sessions(**filters)
+        return SessionPage(items=[SessionSummary(**_summary(s, t)) for s, t in rows], total=total)
+
+    def get(self, actor: Principal, tenant: str | None, session_id: str) -> SessionDetail:
+        """One session with its event tree and totals."""
+        with self._access.open(actor, tenant) as uow:
+            session = uow.traces.get_session(session_id)
+            events = uow.traces.events(session_id) if session else []
+        if session is None:
+            raise NotFound(f"trace session {session_id!r} not found")
+        flat = [EventOut(id=e.id, parent_id=e.parent_id, type=e.type, name=e.name, status=e.status, input=e.input,
+                         output=e.output, model=e.model, prompt_tokens=e.prompt_tokens,
+                         completion_tokens=e.completion_tokens, cost_usd=e.cost_usd, metadata=e.metadata,
+                         started_at=e.started_at, ended_at=e.ended_at, duration_ms=_ms(e.started_at, e.ended_at))
+                for e in events]
+        totals = {"events": len(flat), "errors": sum(e.status == "error" for e in flat),
+                  "prompt_tokens": sum(e.prompt_tokens for e in flat),
+                  "completion_tokens": sum(e.completion_tokens for e in flat),
+                  "cost_usd": round(sum(e.cost_usd for e in flat), 8)}
+        return SessionDetail(**_summary(session, totals), event_list=flat, tree=build_tree(flat))
+
