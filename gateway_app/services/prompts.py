@@ -148,9 +148,10 @@ def check_templates(messages: list[PromptMessage]) -> set[str]:
 
 
 def complete_variables(declared: list[PromptVariable], used: set[str]) -> list[dict]:
-    """Declared variables plus every used-but-undeclared one (as a required string)."""
+    """Declared variables plus every used-but-undeclared one (an optional string: a template may
+    give it a `default(...)`; used bare, rendering without it names it in the error)."""
     names = {v.name for v in declared}
-    extra = [PromptVariable(name=name) for name in sorted(used - names)]
+    extra = [PromptVariable(name=name, required=False) for name in sorted(used - names)]
     return [v.model_dump() for v in [*declared, *extra]]
 
 
@@ -169,7 +170,7 @@ def bind_variables(variables: list[dict], given: dict[str, Any]) -> dict[str, An
         elif spec.get("required", True):
             raise InvalidInput(f"missing variable '{name}'", param=f"variables.{name}")
         else:
-            value = None
+            continue  # left undefined: `default(...)` applies, bare use fails naming it
         if value is not None and kind in _TYPES:
             allowed = _TYPES[kind]
             if not isinstance(value, allowed) or (kind != "boolean" and isinstance(value, bool)):
@@ -187,6 +188,9 @@ def render_messages(version: PromptVersionRecord, given: dict[str, Any]) -> tupl
         try:
             content = ENV.from_string(message["content"]).render(**values)
         except UndefinedError as exc:
+            found = re.match(r"'([^']+)' is undefined", exc.message or "")
+            if found:
+                raise InvalidInput(f"missing variable '{found.group(1)}'", param=f"variables.{found.group(1)}") from None
             raise InvalidInput(f"messages[{index}]: {exc.message}", param="variables") from None
         except SecurityError as exc:
             raise InvalidInput(f"messages[{index}]: not allowed in a template: {exc}", param="variables") from None
@@ -256,10 +260,15 @@ class PromptService:
         with self._access.open(actor, tenant) as uow:
             return self._out(uow, find_prompt(uow, name))
 
-    def _version(self, actor: Principal, prompt: PromptRecord, number: int, data: PromptVersionIn) -> PromptVersionRecord:
+    def _version(self, actor: Principal, prompt: PromptRecord, number: int, data: PromptVersionIn,
+                 previous: PromptVersionRecord | None = None) -> PromptVersionRecord:
         used = check_templates(data.messages)
+        declared = list(data.variables)
+        if not declared and previous is not None:
+            # Declarations carry over to the next version for the variables it still uses.
+            declared = [PromptVariable(**v) for v in previous.variables if v["name"] in used]
         return PromptVersionRecord(prompt_id=prompt.id, version=number, messages=[m.model_dump() for m in data.messages],
-                                   variables=complete_variables(data.variables, used), model=data.model,
+                                   variables=complete_variables(declared, used), model=data.model,
                                    params=data.params, author=actor.email, message=data.message)
 
     def create(self, actor: Principal, tenant: str | None, data: PromptCreate) -> PromptOut:
@@ -286,7 +295,7 @@ class PromptService:
         with self._access.open(actor, tenant) as uow:
             prompt = find_prompt(uow, name)
             number = prompt.latest_version + 1
-            version = self._version(actor, prompt, number, data)
+            version = self._version(actor, prompt, number, data, uow.prompts.version(prompt.id, prompt.latest_version))
             uow.prompts.add_version(version)
             labels = {**prompt.labels, **{label: number for label in data.labels}}
             prompt = uow.prompts.update(prompt.id, {"latest_version": number, "labels": labels, "updated_at": utcnow()})
