@@ -9,8 +9,9 @@ from state.session import SessionState
 
 NAV = (
     ("Monitor", (("Overview", "/", "layout_dashboard", False), ("Usage", "/usage", "activity", False),
-                 ("Playground", "/playground", "message_square", False))),
+                 ("Traces", "/traces", "git_branch", False), ("Playground", "/playground", "message_square", False))),
     ("Configure", (("Providers", "/providers", "plug", False), ("Models", "/models", "boxes", False),
+                   ("Prompts", "/prompts", "file_text", False), ("Guardrails", "/guardrails", "shield", False),
                    ("API tokens", "/tokens", "key_round", False))),
     ("Administer", (("Users", "/users", "users", False), ("Tenants", "/tenants", "building_2", True))),
 )

@@ -7,23 +7,29 @@ import contextlib
 import reflex as rx
 
 from api.app import create_api
+from components.pages.guardrails import guardrails_page
 from components.pages.login import login_page
 from components.pages.models import models_page
 from components.pages.overview import overview_page
 from components.pages.playground import playground_page
+from components.pages.prompts import prompts_page
 from components.pages.providers import providers_page
 from components.pages.tenants import tenants_page
 from components.pages.tokens import tokens_page
+from components.pages.traces import trace_page, traces_page
 from components.pages.usage import usage_page
 from components.pages.users import users_page
 from gateway_app.services.platform import start_platform, stop_platform
+from state.guardrails import GuardrailsState
 from state.models import ModelsState
 from state.overview import OverviewState
 from state.playground import PlaygroundState
+from state.prompts import PromptsState
 from state.providers import ProvidersState
 from state.session import SessionState
 from state.tenants import TenantsState
 from state.tokens import TokensState
+from state.traces import TraceDetailState, TracesState
 from state.usage import UsageState
 from state.users import UsersState
 
@@ -55,9 +61,13 @@ app.add_page(login_page, route="/login", title="Sign in · Gatehouse", on_load=S
 PAGES = (
     (overview_page, "/", "Overview", OverviewState),
     (usage_page, "/usage", "Usage", UsageState),
+    (traces_page, "/traces", "Traces", TracesState),
+    (trace_page, "/trace", "Trace", TraceDetailState),
     (playground_page, "/playground", "Playground", PlaygroundState),
     (providers_page, "/providers", "Providers", ProvidersState),
     (models_page, "/models", "Models", ModelsState),
+    (prompts_page, "/prompts", "Prompts", PromptsState),
+    (guardrails_page, "/guardrails", "Guardrails", GuardrailsState),
     (tokens_page, "/tokens", "API tokens", TokensState),
     (users_page, "/users", "Users", UsersState),
     (tenants_page, "/tenants", "Tenants", TenantsState),

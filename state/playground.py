@@ -35,6 +35,7 @@ class PlaygroundState(SessionState):
     draft: str = ""
     streaming: bool = False
     unavailable: str = ""
+    prompt_note: str = ""  # "name vN" when opened from the prompts page
 
     @rx.event
     async def load(self):
@@ -76,6 +77,7 @@ class PlaygroundState(SessionState):
     def clear(self):
         """Start a new conversation."""
         self.turns = []
+        self.prompt_note = ""
 
     @rx.event(background=True)
     async def send(self, form: dict | None = None):

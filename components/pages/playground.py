@@ -60,6 +60,9 @@ def _settings() -> rx.Component:
 def _conversation() -> rx.Component:
     return rx.card(
         rx.vstack(
+            rx.cond(PlaygroundState.prompt_note != "",
+                    rx.callout(f"Loaded from prompt {PlaygroundState.prompt_note}: send to run it.", icon="file_text",
+                               size="1", width="100%", id="prompt-note")),
             rx.auto_scroll(
                 rx.cond(
                     PlaygroundState.turns.length() == 0,

@@ -14,6 +14,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+def precise_now() -> datetime:
+    """Timezone-aware now with microseconds (trace timings)."""
+    return datetime.now(UTC)
+
+
 def new_id(prefix: str) -> str:
     """A short random id with a type prefix, e.g. 'usr_3f9a0c1b2d4e5f60'."""
     return f"{prefix}_{secrets.token_hex(8)}"
@@ -225,7 +230,7 @@ class TraceSession:
     status: str = "running"  # running | completed | error
     tags: list[str] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
-    started_at: datetime = field(default_factory=utcnow)
+    started_at: datetime = field(default_factory=precise_now)
     ended_at: datetime | None = None
 
 
@@ -246,7 +251,7 @@ class TraceEvent:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     metadata: dict = field(default_factory=dict)
-    started_at: datetime = field(default_factory=utcnow)
+    started_at: datetime = field(default_factory=precise_now)
     ended_at: datetime | None = None
 
 

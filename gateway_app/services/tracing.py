@@ -17,7 +17,7 @@ from gateway_app.core.logging import get_logger
 from gateway_app.core.tasks import BatchWriter
 from gateway_app.db.errors import StoreError
 from gateway_app.db.protocols import DataStore
-from gateway_app.db.records import TraceEvent, TraceSession, utcnow
+from gateway_app.db.records import TraceEvent, TraceSession, precise_now
 from gateway_app.services.fields import UtcDatetime
 from gateway_app.services.principals import Principal
 from gateway_app.services.tenant_access import TenantAccess
@@ -119,7 +119,7 @@ class TraceRecorder:
     def start_session(self, tenant: str, data: SessionIn) -> TraceSession:
         """Queue a new session; its id is returned at once."""
         session = TraceSession(id=data.id or fast_id("ses"), name=data.name, user=data.user, tags=list(data.tags),
-                               metadata=data.metadata, started_at=data.started_at or utcnow())
+                               metadata=data.metadata, started_at=data.started_at or precise_now())
         self.writer.submit((tenant, "session", session))
         return session
 
@@ -131,7 +131,7 @@ class TraceRecorder:
                 id=data.id or fast_id("evt"), session_id=session_id, type=data.type, name=data.name,
                 parent_id=data.parent_id, status=data.status, input=truncate(data.input), output=truncate(data.output),
                 model=data.model, prompt_tokens=data.prompt_tokens, completion_tokens=data.completion_tokens,
-                cost_usd=data.cost_usd, metadata=data.metadata, started_at=data.started_at or utcnow(),
+                cost_usd=data.cost_usd, metadata=data.metadata, started_at=data.started_at or precise_now(),
                 ended_at=data.ended_at)
             self.writer.submit((tenant, "event", event))
             ids.append(event.id)
@@ -139,7 +139,7 @@ class TraceRecorder:
 
     def end_session(self, tenant: str, session_id: str, data: SessionEnd) -> None:
         """Queue the end of a session."""
-        ended = data.ended_at or (utcnow() if data.status != "running" else None)
+        ended = data.ended_at or (precise_now() if data.status != "running" else None)
         self.writer.submit((tenant, "update", TraceSession(id=session_id, status=data.status, ended_at=ended,
                                                            metadata=data.metadata, tags=list(data.tags or []))))
 

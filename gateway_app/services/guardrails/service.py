@@ -210,6 +210,19 @@ class GuardrailService:
             uow.commit()
         self._generation.notify()
 
+    def attach(self, actor: Principal, tenant: str | None, ref: str, *, models: list[str], tokens: list[str],
+               projects: list[str]) -> PolicyOut:
+        """Set where a policy applies (models by name, tokens by id, projects by name)."""
+        actor.require_write()
+        with self._access.open(actor, tenant) as uow:
+            policy = find_policy(uow, ref)
+            attach_policy(uow, policy.name, models, tokens, projects)
+            audit.record(uow, actor, "guardrail.attach", policy.id, models=models, tokens=tokens, projects=projects)
+            uow.commit()
+            out = self._out(uow, policy)
+        self._generation.notify()
+        return out
+
     async def test(self, actor: Principal, tenant: str | None, ref: str, text: str, direction: str,
                    judge: JudgeCall | None) -> EvaluateResult:
         """Run one policy on a text (the console's live test box); nothing is recorded."""
@@ -273,3 +286,22 @@ class VerdictRecorder:
                     uow.commit()
             except StoreError:
                 log.warning("verdicts dropped for a tenant without a database", extra={"tenant": tenant})
+
+
+def attach_policy(uow: TenantUnitOfWork, name: str, models: list[str], tokens: list[str], projects: list[str]) -> None:
+    """Make `name` apply to exactly these models, tokens (by id) and projects (by name)."""
+    for model in uow.models.list():
+        wanted = model.name in models
+        if wanted != (name in model.guardrails):
+            names = [*model.guardrails, name] if wanted else [n for n in model.guardrails if n != name]
+            uow.models.update(model.id, {"guardrails": names, "updated_at": utcnow()})
+    for token in uow.api_tokens.list(limit=10_000):
+        wanted = token.id in tokens
+        if wanted != (name in token.guardrails):
+            names = [*token.guardrails, name] if wanted else [n for n in token.guardrails if n != name]
+            uow.api_tokens.update(token.id, {"guardrails": names})
+    for project in uow.projects.list(limit=10_000):
+        wanted = project.name in projects
+        if wanted != (name in project.guardrails):
+            names = [*project.guardrails, name] if wanted else [n for n in project.guardrails if n != name]
+            uow.projects.update(project.id, {"guardrails": names})

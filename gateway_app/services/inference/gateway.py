@@ -19,7 +19,7 @@ import orjson
 from gateway_app.core.errors import GatehouseError, InvalidInput, NotFound
 from gateway_app.core.resilience import BreakerRegistry, CircuitOpenError, RetryPolicy
 from gateway_app.core.runtime_pool import RuntimePool
-from gateway_app.db.records import UsageRecord, utcnow
+from gateway_app.db.records import UsageRecord, precise_now
 from gateway_app.providers.base import ProviderRuntime, UpstreamError, UpstreamResult
 from gateway_app.providers.factory import create_runtime
 from gateway_app.providers.sse import parse_sse
@@ -197,7 +197,7 @@ class InferenceService:
     async def chat(self, identity: ClientIdentity, payload: dict, request_id: str,
                    trace: LlmTrace | None = None) -> Completed | Streaming:
         """POST /v1/chat/completions."""
-        started, started_wall = time.perf_counter(), utcnow()
+        started, started_wall = time.perf_counter(), precise_now()
         ctx = CallContext(identity, request_id, trace)
         payload = await self._guarding.apply_prompt(ctx, payload)
         chain = await self.catalog.route(identity, payload.get("model"), "chat")
@@ -302,7 +302,7 @@ class InferenceService:
     async def embeddings(self, identity: ClientIdentity, payload: dict, request_id: str,
                          trace: LlmTrace | None = None) -> Completed:
         """POST /v1/embeddings."""
-        started, started_wall = time.perf_counter(), utcnow()
+        started, started_wall = time.perf_counter(), precise_now()
         ctx = CallContext(identity, request_id, trace)
         chain = await self.catalog.route(identity, payload.get("model"), "embedding")
         value = payload.get("input")

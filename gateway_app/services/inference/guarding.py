@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from gateway_app.core.errors import InvalidInput
-from gateway_app.db.records import GuardrailVerdictRecord, TraceEvent, utcnow
+from gateway_app.db.records import GuardrailVerdictRecord, TraceEvent, precise_now
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.guardrails.engine import CompiledPolicy, JudgeCall, Verdict, evaluate
 from gateway_app.services.guardrails.rules import STRENGTH
@@ -119,7 +119,7 @@ class Guarding:
                 status="error" if verdict.blocked else "ok", input={"direction": direction},
                 output={"action": verdict.action, "policy": verdict.policy,
                         "matches": [m.as_dict() for m in verdict.matches]},
-                metadata={"latency_ms": round(verdict.latency_ms, 3)}, ended_at=utcnow()))
+                metadata={"latency_ms": round(verdict.latency_ms, 3)}, ended_at=precise_now()))
 
     @staticmethod
     def _blocked(verdict: Verdict, what: str) -> GuardrailViolation:
@@ -214,7 +214,7 @@ class Guarding:
             metadata={"upstream_model": upstream_model, "status": status, "request_id": ctx.request_id,
                       "latency_ms": round(latency_ms, 2), **({"prompt": ctx.prompt} if ctx.prompt else {}),
                       **({"guardrails": ctx.verdicts} if ctx.verdicts else {})},
-            started_at=started_wall, ended_at=utcnow()))
+            started_at=started_wall, ended_at=precise_now()))
 
 
 def monotonic_ms(started: float) -> float:

@@ -1,0 +1,117 @@
+"""Prompts, guardrails and the trace viewer in a real browser."""
+
+import json
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.e2e.test_console_flows import login, nav
+
+TENANT = "obsco"
+
+
+def _setup(base: str, upstream_url: str) -> str:
+    jwt = httpx.post(base + "/admin/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).json()
+    headers = {"Authorization": f"Bearer {jwt['access_token']}", "X-Tenant-Id": TENANT}
+    httpx.post(base + "/admin/v1/tenants", headers=headers, json={"slug": TENANT, "name": "Obs Co"}).raise_for_status()
+    httpx.post(base + "/admin/v1/providers", headers=headers,
+               json={"name": "fake", "type": "openai-compatible", "base_url": upstream_url}).raise_for_status()
+    httpx.post(base + "/admin/v1/models", headers=headers,
+               json={"name": "gpt-test", "provider": "fake", "upstream_model": "fake-chat"}).raise_for_status()
+    return httpx.post(base + "/admin/v1/api-tokens", headers=headers, json={"name": "agent"}).json()["token"]
+
+
+def _choose_tenant(page: Page) -> None:
+    page.click("#tenant-switcher")
+    page.get_by_role("option", name=TENANT).click()
+    expect(page.locator("#tenant-switcher")).to_contain_text(TENANT, timeout=15_000)
+
+
+def test_prompts_guardrails_and_traces_from_the_console(console, page: Page, shot, upstream):
+    base = console.url
+    token = _setup(base, upstream.url)
+    client = {"Authorization": f"Bearer {token}"}
+    session = httpx.post(base + "/v1/tracing/sessions", headers=client,
+                         json={"name": "research agent", "user": "ann", "tags": ["prod"]}).json()["id"]
+    httpx.post(base + f"/v1/tracing/sessions/{session}/events", headers=client, json={"events": [
+        {"id": "plan", "name": "plan", "input": {"question": "weather in Paris?"}},
+        {"id": "search", "parent_id": "plan", "type": "retrieval", "name": "web search", "output": ["meteo.fr"]},
+        {"id": "call", "parent_id": "plan", "type": "tool", "name": "weather api", "status": "error"}]})
+    httpx.post(base + "/v1/chat/completions", headers={**client, "x-session-id": session, "x-parent-event-id": "plan"},
+               json={"model": "gpt-test", "messages": [{"role": "user", "content": "summarise"}]}).raise_for_status()
+
+    login(page, base, ADMIN_EMAIL, ADMIN_PASSWORD)
+    _choose_tenant(page)
+
+    # A prompt, a second version, the diff, the label moved, then run from the playground.
+    nav(page, "Prompts")
+    page.click("#new-prompt-button")
+    page.fill("#prompt-name", "support-answer")
+    page.fill("#prompt-system", "You are {{ persona }}.")
+    page.fill("#prompt-user", "Answer {{ question }} briefly.")
+    expect(page.locator("#detected-variables")).to_contain_text("question")
+    page.click("#save-prompt")
+    expect(page.locator("#versions-table")).to_contain_text("v1", timeout=15_000)
+    page.click("#new-version")
+    page.fill("#prompt-user", "Answer {{ question }} in one sentence.")
+    page.fill("#prompt-message", "shorter answers")
+    page.click("#save-prompt")
+    expect(page.locator("#versions-table")).to_contain_text("shorter answers", timeout=15_000)
+    page.click("#show-diff")
+    expect(page.locator("#diff-view")).to_contain_text("one sentence", timeout=15_000)
+    expect(page.locator("#diff-view")).to_contain_text("briefly")
+    shot(page, "20-prompt-diff")
+    page.click("#move-label")
+    expect(page.locator("#versions-table")).to_contain_text("production", timeout=15_000)
+    reply = httpx.post(base + "/v1/prompts/support-answer/render", headers=client,
+                       json={"variables": {"persona": "a pirate", "question": "tides"}}).json()
+    assert reply["version"] == 2 and reply["messages"][1]["content"] == "Answer tides in one sentence."
+    variables = page.locator(".try-variable input")
+    variables.nth(0).fill("a pirate")
+    variables.nth(1).fill("the weather")
+    page.click("#render-prompt")
+    expect(page.locator(".rendered-message").last).to_contain_text("Answer the weather in one sentence.")
+    shot(page, "21-prompts")
+    page.click("#run-in-playground")
+    expect(page.locator("#prompt-note")).to_contain_text("support-answer", timeout=15_000)
+    page.click("#playground-send")
+    expect(page.locator(".turn-stats")).to_be_visible(timeout=20_000)
+
+    # A blocking policy on the model, tested live, then a blocked request in the playground.
+    nav(page, "Guardrails")
+    page.click("#new-policy-button")
+    page.fill("#policy-name", "no-codes")
+    page.fill("#policy-rules", json.dumps([{"type": "keyword", "keywords": ["launch code"], "action": "block"},
+                                           {"type": "pii", "entities": ["email"], "action": "mask"}]))
+    page.get_by_role("checkbox", name="gpt-test").click()
+    page.click("#save-policy")
+    expect(page.locator("#policies-list")).to_contain_text("models: gpt-test", timeout=15_000)
+    page.get_by_role("button", name="Test").click()
+    page.fill("#test-text", "mail jane@example.com the launch code")
+    page.click("#run-test")
+    expect(page.locator("#test-verdict")).to_have_text("block", timeout=15_000)
+    expect(page.locator("#highlighted mark")).to_have_count(2)
+    shot(page, "22-guardrails")
+    nav(page, "Playground")
+    page.click("#playground-model")
+    page.get_by_role("option", name="gpt-test").click()
+    page.fill("#playground-input", "what is the launch code?")
+    page.click("#playground-send")
+    expect(page.locator(".turn-assistant").last).to_contain_text("blocked by guardrail policy 'no-codes'",
+                                                                 timeout=20_000)
+    shot(page, "23-playground-blocked")
+    nav(page, "Guardrails")
+    expect(page.locator("#verdicts-table")).to_contain_text("no-codes", timeout=15_000)
+
+    # The trace viewer: the session, its tree, an event's payloads.
+    nav(page, "Traces")
+    expect(page.locator("#sessions-table")).to_contain_text("research agent", timeout=15_000)
+    shot(page, "24-traces")
+    page.get_by_role("link", name="research agent").click()
+    expect(page.locator("#event-tree")).to_contain_text("weather api", timeout=15_000)
+    expect(page.locator("#session-totals")).to_contain_text("1 errors")
+    expect(page.locator(".event-row")).to_have_count(4)
+    page.locator(".event-row").filter(has_text="web search").click()
+    expect(page.locator(".event-payloads")).to_contain_text("meteo.fr", timeout=15_000)
+    shot(page, "25-trace")
