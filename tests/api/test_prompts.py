@@ -104,3 +104,15 @@ async def test_chat_with_a_prompt_reference_records_the_version(admin, platform,
     with platform.store.tenant("acme") as uow:
         records = uow.usage.recent(limit=5)
     assert [r.prompt for r in records if r.status == 200] == ["greeting@1"]
+
+
+async def test_prompts_are_per_tenant(admin, client, gateway):
+    await admin.call("POST", "/prompts", tenant="acme", expect=201, json={
+        "name": "private", "messages": [{"role": "user", "content": "secret recipe"}]})
+    await admin.create_tenant("other")
+    other = await admin.create_token("other")
+    rendered = await client.post("/v1/prompts/private/render", headers={"Authorization": f"Bearer {other['token']}"},
+                                 json={})
+    assert rendered.status_code == 404
+    assert (await admin.call("GET", "/prompts/private", tenant="other")).status_code == 404
+    assert (await admin.call("GET", "/prompts", tenant="other", expect=200)).json() == []
