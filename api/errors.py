@@ -43,18 +43,23 @@ def is_client_path(path: str) -> bool:
     return path == "/v1" or path.startswith("/v1/")
 
 
+def openai_error(message: str, status: int, *, code: str | None = None, param: str | None = None,
+                 type_: str | None = None) -> dict:
+    """The error object OpenAI clients expect."""
+    return {"error": {"message": message, "type": type_ or OPENAI_TYPE_BY_STATUS.get(status, "api_error"),
+                      "param": param, "code": code}}
+
+
 def openai_error_body(message: str, status: int, *, code: str | None = None, param: str | None = None,
                       type_: str | None = None) -> bytes:
-    """The JSON body OpenAI clients expect for an error."""
-    error = {"message": message, "type": type_ or OPENAI_TYPE_BY_STATUS.get(status, "api_error"),
-             "param": param, "code": code}
-    return json.dumps({"error": error}).encode()
+    """The same, serialised (for pure ASGI middleware)."""
+    return json.dumps(openai_error(message, status, code=code, param=param, type_=type_)).encode()
 
 
 def openai_error_response(exc: GatehouseError) -> JSONResponse:
     """A domain error as an OpenAI-shaped response (client API)."""
     status = status_for(exc)
-    return JSONResponse(json.loads(openai_error_body(exc.message, status, code=exc.code, param=exc.param)),
+    return JSONResponse(openai_error(exc.message, status, code=exc.code, param=exc.param),
                         status_code=status, headers=getattr(exc, "headers", None))
 
 
@@ -71,7 +76,7 @@ def status_for(exc: GatehouseError) -> int:
 def _respond(request: Request, status: int, message: str, *, code: str | None, param: str | None,
              extra: dict | None = None, headers: dict | None = None) -> JSONResponse:
     if is_client_path(request.url.path):
-        content = json.loads(openai_error_body(message, status, code=code, param=param))
+        content = openai_error(message, status, code=code, param=param)
     else:
         content = {"detail": message, **({"code": code} if code else {}), **({"field": param} if param else {}),
                    **(extra or {})}

@@ -225,9 +225,7 @@ class GuardrailsState(SessionState):
         try:
             principal = await in_thread(self.principal)
             result = await platform().guardrails.test(principal, self.tenant_arg(), self.selected, self.test_text,
-                                                      self.test_direction,
-                                                      platform().inference.judge_for(principal.tenant_scope(
-                                                          self.tenant_arg())))
+                                                      self.test_direction)
         except GatehouseError as exc:
             yield rx.toast.error(exc.message)
             return

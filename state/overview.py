@@ -41,6 +41,7 @@ class OverviewState(SessionState):
     tenant_status: str = ""
     tenant_plan: str = ""
     loading: bool = False
+    _token_names: dict[str, str] = {}  # backend only: token id -> name, for the top-spenders chart
 
     @rx.event
     async def set_range(self, value: str | list[str]):
@@ -67,7 +68,9 @@ class OverviewState(SessionState):
             info = await in_thread(services.tenants.get, principal, self.active_tenant)
             self.tenant_name, self.tenant_status, self.tenant_plan = info.name, info.status, info.plan
             self.user_count = len(await self.tenant_call(services.users.list, limit=500))
-            self.token_count = sum(t.status == "active" for t in await self.tenant_call(services.tokens.list, limit=500))
+            tokens = await self.tenant_call(services.tokens.list, limit=500)
+            self.token_count = sum(t.status == "active" for t in tokens)
+            self._token_names = {t.id: t.name for t in tokens}
         except GatehouseError as exc:
             yield rx.toast.error(exc.message)
             return
@@ -85,7 +88,7 @@ class OverviewState(SessionState):
             points = await self.tenant_call(services.usage.timeseries, start, end, bucket)
             by_model = await self.tenant_call(services.usage.summary, start, end, "model")
             by_token = await self.tenant_call(services.usage.summary, start, end, "token")
-            names = {t.id: t.name for t in await self.tenant_call(services.tokens.list, limit=500)}
+            names = self._token_names
         except GatehouseError as exc:
             yield rx.toast.error(exc.message)
             return

@@ -9,7 +9,7 @@ import reflex as rx
 
 from gateway_app.core.errors import GatehouseError
 from gateway_app.core.ids import fast_id
-from gateway_app.services.playground import parse_sse
+from gateway_app.providers.sse import parse_sse
 from state.base import in_thread, platform
 from state.session import SessionState
 

@@ -201,17 +201,7 @@ class RedisCache:
             self._failed("delete", exc)
 
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
-        if self.available:
-            try:
-                async with self._client.pipeline(transaction=True) as pipe:
-                    pipe.incrby(self._prefix + key, amount)
-                    if ttl:
-                        pipe.pexpire(self._prefix + key, int(ttl * 1000), nx=True)
-                    result = await pipe.execute()
-                return int(result[0])
-            except Exception as exc:  # noqa: BLE001
-                self._failed("incr", exc)
-        return self._fallback.incr_now(key, amount, ttl)
+        return (await self.incr_many([(key, amount, ttl)]))[0]
 
     async def incr_many(self, items: list[tuple[str, int, float | None]]) -> list[int]:
         """Several increments in one round trip (a MULTI pipeline)."""

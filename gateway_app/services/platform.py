@@ -122,7 +122,7 @@ def build_platform(settings: Settings) -> Platform:
         files=FileService(store, box, pool),
         playground=PlaygroundService(access, inference),
         prompts=PromptService(access, generation),
-        guardrails=GuardrailService(access, generation),
+        guardrails=GuardrailService(access, generation, inference.judge_for),
         traces=TraceQueries(access),
         trace_recorder=trace_recorder,
         verdict_recorder=verdict_recorder,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from gateway_app.core.errors import FeatureDisabled, InvalidInput
-from gateway_app.providers.sse import parse_sse  # noqa: F401 - re-exported for the console
 from gateway_app.services.client_auth import ClientIdentity, Limits
 from gateway_app.services.inference.gateway import InferenceService, Streaming
 from gateway_app.services.licenses import license_expired

@@ -63,6 +63,4 @@ def delete_policy(name: str, platform: PlatformDep, principal: PrincipalDep, ten
 async def test_policy(name: str, body: TestRequest, platform: PlatformDep, principal: PrincipalDep,
                       tenant: TenantDep) -> EvaluateResult:
     """The console's live test box."""
-    slug = principal.tenant_scope(tenant)
-    return await platform.guardrails.test(principal, tenant, name, body.text, body.direction,
-                                          platform.inference.judge_for(slug))
+    return await platform.guardrails.test(principal, tenant, name, body.text, body.direction)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from api.deps import ClientDep, PlatformDep
-from gateway_app.core.errors import InvalidInput, NotFound
+from gateway_app.core.errors import NotFound
 from gateway_app.services.guardrails.engine import evaluate
 from gateway_app.services.guardrails.service import EvaluateRequest, EvaluateResult, result_of
 from gateway_app.services.prompts import Rendered, RenderRequest
@@ -33,12 +33,9 @@ async def _body(request: Request, model):
         raise PayloadTooLarge(f"the body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES} bytes")
     try:
         return model.model_validate_json(raw or b"{}")
-    except ValueError as exc:
-        errors = getattr(exc, "errors", lambda: [])()
-        first = errors[0] if errors else {}
-        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        message = str(first.get("msg", exc)).removeprefix("Value error, ")
-        raise InvalidInput(f"{where}: {message}", param=where) from None
+    except ValidationError as exc:
+        # The app's handler turns these into the usual OpenAI-shaped 400 naming the field.
+        raise RequestValidationError(exc.errors()) from None
 
 
 @router.post("/prompts/{name}/render", response_model=Rendered, summary="Render a prompt template")
@@ -52,7 +49,7 @@ async def evaluate_text(body: EvaluateRequest, client: ClientDep, platform: Plat
     """Without `policy`, the policies attached to the token (and its project) are used."""
     guarding = platform.guarding
     if body.policy:
-        policies = await guarding.policies(replace(client, guardrails=(body.policy,)), ())
+        policies = await guarding.named(client.tenant_slug, (body.policy,))
         if not policies:
             raise NotFound(f"guardrail policy '{body.policy}' not found or disabled", param="policy")
     else:

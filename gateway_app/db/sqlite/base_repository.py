@@ -14,6 +14,16 @@ RowT = TypeVar("RowT", bound=SQLModel)
 RecT = TypeVar("RecT")
 
 
+def fields_of(record) -> dict:
+    """A record's fields as keyword arguments (for building a row)."""
+    return {name: getattr(record, name) for name in record.__dataclass_fields__}
+
+
+def record_of(record_type: type[RecT], row) -> RecT:
+    """A record built from the same-named attributes of a row."""
+    return record_type(**{name: getattr(row, name) for name in record_type.__dataclass_fields__})
+
+
 class SqlRepository(Generic[RowT, RecT]):
     """get / add / update / delete by primary key for one table inside a unit of work's session."""
 
@@ -26,7 +36,7 @@ class SqlRepository(Generic[RowT, RecT]):
         self._fields = [f.name for f in fields(self.record)]  # type: ignore[arg-type]
 
     def _to_record(self, row: RowT) -> RecT:
-        return self.record(**{name: getattr(row, name) for name in self._fields})
+        return record_of(self.record, row)
 
     def _row(self, key: str) -> RowT | None:
         return self._session.get(self.table, key)
@@ -46,7 +56,7 @@ class SqlRepository(Generic[RowT, RecT]):
         return None if row is None else self._to_record(row)
 
     def add(self, record: RecT) -> RecT:
-        row = self.table(**{name: getattr(record, name) for name in self._fields})
+        row = self.table(**fields_of(record))
         self._session.add(row)
         self._flush(self.table.__tablename__)  # type: ignore[attr-defined]
         return record

@@ -9,7 +9,7 @@ from sqlalchemy import case, func
 from sqlmodel import select
 
 from gateway_app.db.records import FileRecord, ModelRecord, ProviderRecord, UsageRecord, UsageRollup
-from gateway_app.db.sqlite.base_repository import SqlRepository
+from gateway_app.db.sqlite.base_repository import SqlRepository, fields_of, record_of
 from gateway_app.db.tables.tenant import Model, ModelUsageLog, ProviderConfig, StoredFile, UsageHourly
 
 class SqlProviderRepository(SqlRepository[ProviderConfig, ProviderRecord]):
@@ -56,7 +56,7 @@ class SqlUsageRepository:
             key = (delta.hour, delta.model, delta.token_id, delta.project_id)
             row = self._session.get(UsageHourly, key)
             if row is None:
-                self._session.add(UsageHourly(**_fields(delta)))
+                self._session.add(UsageHourly(**fields_of(delta)))
                 continue
             row.requests += delta.requests
             row.errors += delta.errors
@@ -87,7 +87,7 @@ class SqlUsageRepository:
         """Newest request rows first, filtered."""
         query = self._filtered(select(ModelUsageLog), model, token_id, status, since)
         query = query.order_by(ModelUsageLog.at.desc(), ModelUsageLog.id.desc()).offset(offset).limit(limit)
-        return [UsageRecord(**{k: getattr(r, k) for k in UsageRecord.__dataclass_fields__})
+        return [record_of(UsageRecord, r)
                 for r in self._session.exec(query)]
 
     def count(self, *, model: str | None = None, token_id: str | None = None, status: str | None = None,
@@ -106,7 +106,7 @@ class SqlUsageRepository:
     def rollups(self, start: datetime, end: datetime) -> list[UsageRollup]:
         """Hourly rows in [start, end)."""
         query = select(UsageHourly).where(UsageHourly.hour >= start, UsageHourly.hour < end).order_by(UsageHourly.hour)
-        return [UsageRollup(**{k: getattr(r, k) for k in UsageRollup.__dataclass_fields__})
+        return [record_of(UsageRollup, r)
                 for r in self._session.exec(query)]
 
     def spend(self, start: datetime, *, token_id: str | None = None, project_id: str | None = None) -> float:
@@ -141,10 +141,6 @@ def _sqlite_value(value):
             value = value.astimezone(UTC).replace(tzinfo=None)
         return value.strftime("%Y-%m-%d %H:%M:%S.%f")
     return value
-
-
-def _fields(record) -> dict:
-    return {name: getattr(record, name) for name in record.__dataclass_fields__}
 
 
 def _add_lists(a: list[int], b: list[int]) -> list[int]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlmodel import select
 
 from gateway_app.db.records import GuardrailPolicyRecord, GuardrailVerdictRecord, PromptRecord, PromptVersionRecord
-from gateway_app.db.sqlite.base_repository import SqlRepository
+from gateway_app.db.sqlite.base_repository import SqlRepository, fields_of, record_of
 from gateway_app.db.tables.tenant import GuardrailPolicy, GuardrailVerdict, Prompt, PromptVersion
 
 
@@ -22,7 +22,7 @@ class SqlPromptRepository(SqlRepository[Prompt, PromptRecord]):
         return [self._to_record(r) for r in self._session.exec(select(Prompt).order_by(Prompt.name))]
 
     def add_version(self, record: PromptVersionRecord) -> PromptVersionRecord:
-        self._session.add(PromptVersion(**{k: getattr(record, k) for k in record.__dataclass_fields__}))
+        self._session.add(PromptVersion(**fields_of(record)))
         self._flush("prompt version")
         return record
 
@@ -42,7 +42,7 @@ class SqlPromptRepository(SqlRepository[Prompt, PromptRecord]):
 
 
 def _version(row: PromptVersion) -> PromptVersionRecord:
-    return PromptVersionRecord(**{k: getattr(row, k) for k in PromptVersionRecord.__dataclass_fields__})
+    return record_of(PromptVersionRecord, row)
 
 
 class SqlGuardrailRepository(SqlRepository[GuardrailPolicy, GuardrailPolicyRecord]):
@@ -56,12 +56,12 @@ class SqlGuardrailRepository(SqlRepository[GuardrailPolicy, GuardrailPolicyRecor
         return [self._to_record(r) for r in self._session.exec(select(GuardrailPolicy).order_by(GuardrailPolicy.name))]
 
     def add_verdicts(self, records: Sequence[GuardrailVerdictRecord]) -> None:
-        self._session.add_all(GuardrailVerdict(**{k: getattr(r, k) for k in r.__dataclass_fields__}) for r in records)
+        self._session.add_all(GuardrailVerdict(**fields_of(r)) for r in records)
         self._session.flush()
 
     def recent_verdicts(self, *, policy: str | None = None, limit: int = 50) -> list[GuardrailVerdictRecord]:
         query = select(GuardrailVerdict).order_by(GuardrailVerdict.at.desc(), GuardrailVerdict.id.desc()).limit(limit)
         if policy:
             query = query.where(GuardrailVerdict.policy == policy)
-        return [GuardrailVerdictRecord(**{k: getattr(r, k) for k in GuardrailVerdictRecord.__dataclass_fields__})
+        return [record_of(GuardrailVerdictRecord, r)
                 for r in self._session.exec(query)]

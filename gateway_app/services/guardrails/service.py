@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -136,9 +136,11 @@ def check_policy_names(uow: TenantUnitOfWork, names: list[str], param: str = "gu
 class GuardrailService:
     """Manage a tenant's policies, test them, read recent verdicts."""
 
-    def __init__(self, access: TenantAccess, generation: Generation) -> None:
+    def __init__(self, access: TenantAccess, generation: Generation,
+                 judge_for: Callable[[str], JudgeCall] | None = None) -> None:
         self._access = access
         self._generation = generation
+        self._judge_for = judge_for  # tenant -> the LLM-judge call (from the inference service)
 
     @staticmethod
     def _attachments(uow: TenantUnitOfWork, name: str) -> Attachments:
@@ -223,15 +225,15 @@ class GuardrailService:
         self._generation.notify()
         return out
 
-    async def test(self, actor: Principal, tenant: str | None, ref: str, text: str, direction: str,
-                   judge: JudgeCall | None) -> EvaluateResult:
+    async def test(self, actor: Principal, tenant: str | None, ref: str, text: str, direction: str) -> EvaluateResult:
         """Run one policy on a text (the console's live test box); nothing is recorded."""
-        def load() -> GuardrailPolicyRecord:
+        def load() -> tuple[str, GuardrailPolicyRecord]:
             with self._access.open(actor, tenant) as uow:
-                return find_policy(uow, ref)
+                return uow.tenant_slug, find_policy(uow, ref)
 
-        record = await anyio.to_thread.run_sync(load)
+        slug, record = await anyio.to_thread.run_sync(load)
         policy = CompiledPolicy(record.name, "enforce", record.rules)
+        judge = self._judge_for(slug) if self._judge_for else None
         return result_of(await evaluate([policy], text, direction, judge))
 
     def recent_verdicts(self, actor: Principal, tenant: str | None, policy: str | None = None,

@@ -25,7 +25,7 @@ from gateway_app.providers.factory import create_runtime
 from gateway_app.providers.sse import parse_sse
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.inference.catalog import ModelCatalog, ModelEntry
-from gateway_app.services.inference.errors import UpstreamFailed, client_error
+from gateway_app.services.inference.errors import client_error
 from gateway_app.services.inference.guarding import CallContext, Guarding
 from gateway_app.services.inference.quotas import Admission, QuotaGuard, estimate_tokens
 from gateway_app.services.inference.usage import UsageRecorder
@@ -325,6 +325,3 @@ class InferenceService:
                                    client_error(exc, requested)) from None
         return await self._complete(ctx, "embedding", requested, entry, result, admission, started, payload,
                                     started_wall)
-
-
-__all__ = ["Completed", "InferenceService", "Streaming", "UpstreamFailed"]

@@ -6,7 +6,6 @@ feature; everything here runs only when the tenant configured it or the client a
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import orjson
@@ -75,10 +74,13 @@ class Guarding:
 
     async def policies(self, identity: ClientIdentity, model_guardrails: tuple[str, ...]) -> list[CompiledPolicy]:
         """Policies of the token's project, the token and the model (in that order, once each)."""
-        names = identity.guardrails + model_guardrails
+        return await self.named(identity.tenant_slug, identity.guardrails + model_guardrails)
+
+    async def named(self, tenant: str, names: tuple[str, ...]) -> list[CompiledPolicy]:
+        """Enabled policies of a tenant by name, each once, in the order given."""
         if not names:
             return []
-        return await self._catalog.policies(identity.tenant_slug, list(dict.fromkeys(names)))
+        return await self._catalog.policies(tenant, list(dict.fromkeys(names)))
 
     async def apply_prompt(self, ctx: CallContext, payload: dict) -> dict:
         """Render a `prompt` reference into the messages (client messages follow the rendered ones)."""
@@ -216,7 +218,3 @@ class Guarding:
                       **({"guardrails": ctx.verdicts} if ctx.verdicts else {})},
             started_at=started_wall, ended_at=precise_now()))
 
-
-def monotonic_ms(started: float) -> float:
-    """Milliseconds since a perf_counter reading."""
-    return (time.perf_counter() - started) * 1000
