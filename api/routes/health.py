@@ -23,6 +23,8 @@ async def ready(request: Request) -> JSONResponse:
         return JSONResponse({"status": "starting", "checks": {}}, status_code=503, headers={"retry-after": "1"})
     readiness = await platform.health.readiness()
     body = readiness.as_dict()
+    # Off-request-path writers: queue depth, written, retried, spilled, dropped (per writer).
+    body["writers"] = platform.tasks.stats()
     if platform.lifecycle.draining:
         body["status"] = "draining"
         return JSONResponse(body, status_code=503, headers={"retry-after": str(platform.lifecycle.retry_after_seconds)})

@@ -25,7 +25,7 @@ def open_store(settings) -> DataStore:
     if settings.db_provider == "sqlite":
         from gateway_app.db.sqlite.store import SqliteStore
 
-        return SqliteStore(settings.data_dir)
+        return SqliteStore(settings.data_dir, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     raise NotImplementedError(
         "DB_PROVIDER=mongodb: the MongoDB backend is not built yet (see docs/decisions); use sqlite"
     )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -13,9 +11,19 @@ import anyio
 from gateway_app.core.errors import AuthenticationFailed, FeatureDisabled, TenantUnavailable
 from gateway_app.core.invalidation import Generation, LocalLookupCache
 from gateway_app.core.security import hash_api_token
+from gateway_app.core.spill import RecordCodec
 from gateway_app.core.tasks import BatchWriter
 from gateway_app.db.errors import StoreError
 from gateway_app.db.protocols import DataStore
+from gateway_app.services.tenant_access import writing_to
+
+
+@dataclass(slots=True)
+class TokenTouch:
+    """A token was used at this time (written to last_used_at in batches)."""
+
+    token_id: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +95,9 @@ class TokenResolver:
         self._store = store
         self._cache: LocalLookupCache[ClientIdentity] = LocalLookupCache(generation, ttl=ttl, max_entries=50_000)
         self._last_touch: dict[str, float] = {}
-        self.touch_writer: BatchWriter[tuple[str, str, datetime]] = BatchWriter(
-            "token-last-used", self._write_touches, max_queue=10_000, batch_size=500, interval=2.0)
+        self.touch_writer: BatchWriter[TokenTouch] = BatchWriter(
+            "token-last-used", self._write_touches, codec=RecordCodec(TokenTouch), max_queue=10_000,
+            batch_size=500, interval=2.0)
         self.store_reads = 0
 
     async def resolve(self, secret: str) -> ClientIdentity:
@@ -145,16 +154,11 @@ class TokenResolver:
         last = self._last_touch.get(identity.token_id, 0.0)
         if now - last >= self.TOUCH_EVERY:
             self._last_touch[identity.token_id] = now
-            self.touch_writer.submit((identity.tenant_slug, identity.token_id, datetime.fromtimestamp(now, UTC)))
+            self.touch_writer.submit(identity.tenant_slug, TokenTouch(identity.token_id,
+                                                                      datetime.fromtimestamp(now, UTC)))
 
-    def _write_touches(self, items: Sequence[tuple[str, str, datetime]]) -> None:
-        by_tenant: dict[str, dict[str, datetime]] = defaultdict(dict)
-        for slug, token_id, when in items:
-            by_tenant[slug][token_id] = when
-        for slug, touches in by_tenant.items():
-            try:
-                with self._store.tenant(slug) as uow:
-                    uow.api_tokens.touch_many(list(touches.items()))
-                    uow.commit()
-            except StoreError:
-                continue  # tenant deleted meanwhile
+    def _write_touches(self, tenant: str, touches: list[TokenTouch]) -> None:
+        latest = {t.token_id: t.at for t in touches}  # the last touch of each token wins
+        with writing_to(self._store, tenant) as uow:
+            uow.api_tokens.touch_many(list(latest.items()))
+            uow.commit()

@@ -97,17 +97,18 @@ def build_platform(settings: Settings) -> Platform:
     # A request the upstream refused as invalid says nothing about the provider's health.
     breakers = BreakerRegistry(ignore=lambda e: isinstance(e, UpstreamError) and not e.retryable)
     pool: RuntimePool = RuntimePool()
-    usage_recorder = UsageRecorder(store, max_queue=settings.usage_queue_size)
+    retry_for = settings.batch_retry_seconds
+    usage_recorder = UsageRecorder(store, max_queue=settings.usage_queue_size, retry_for=retry_for)
     catalog = ModelCatalog(store, box, generation)
-    trace_recorder = TraceRecorder(store, max_queue=settings.usage_queue_size)
-    verdict_recorder = VerdictRecorder(store)
+    trace_recorder = TraceRecorder(store, max_queue=settings.usage_queue_size, retry_for=retry_for)
+    verdict_recorder = VerdictRecorder(store, retry_for=retry_for)
     prompt_renderer = PromptRenderer(store, generation)
     guarding = Guarding(GuardrailCatalog(store, generation), verdict_recorder, trace_recorder, prompt_renderer)
     inference = InferenceService(catalog, QuotaGuard(cache, store), usage_recorder, breakers, pool, guarding)
     return Platform(
         settings=settings, store=store, cache=cache, generation=generation,
         lifecycle=Lifecycle(), health=HealthRegistry(), breakers=breakers,
-        runtime_pool=pool, tasks=TaskRegistry(),
+        runtime_pool=pool, tasks=TaskRegistry(spill_dir=settings.data_dir / "spill"),
         auth=AuthService(store, jwt, generation),
         tenants=TenantService(store, generation),
         users=UserService(store, access, generation),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from gateway_app.core.errors import NotFound
+from gateway_app.core.tasks import DropBatch
 from gateway_app.db.errors import InvalidSlug, TenantStoreMissing
 from gateway_app.db.protocols import DataStore, TenantUnitOfWork
 from gateway_app.db.records import TenantRecord
@@ -40,3 +44,14 @@ class TenantAccess:
             return self._store.tenant(record.slug)
         except TenantStoreMissing:
             raise NotFound(f"tenant {record.slug!r} has no database") from None
+
+
+@contextmanager
+def writing_to(store: DataStore, slug: str) -> Iterator[TenantUnitOfWork]:
+    """A tenant's unit of work for a batch writer: a tenant that is gone is DropBatch, not a retry."""
+    try:
+        uow = store.tenant(slug)
+    except (TenantStoreMissing, InvalidSlug) as exc:
+        raise DropBatch(f"tenant {slug!r} has no database") from exc
+    with uow:
+        yield uow

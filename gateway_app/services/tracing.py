@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,13 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway_app.core.errors import GatehouseError, NotFound
 from gateway_app.core.ids import fast_id
 from gateway_app.core.logging import get_logger
+from gateway_app.core.spill import RecordCodec
 from gateway_app.core.tasks import BatchWriter
-from gateway_app.db.errors import StoreError
 from gateway_app.db.protocols import DataStore
 from gateway_app.db.records import TraceEvent, TraceSession, precise_now
 from gateway_app.services.fields import UtcDatetime
 from gateway_app.services.principals import Principal
-from gateway_app.services.tenant_access import TenantAccess
+from gateway_app.services.tenant_access import TenantAccess, writing_to
 
 log = get_logger("tracing")
 MAX_BODY_BYTES = 1_000_000  # a request above this is refused with 413
@@ -111,16 +110,17 @@ class LlmTrace:
 class TraceRecorder:
     """Ingestion: validated in the request, written by a worker thread in batches."""
 
-    def __init__(self, store: DataStore, max_queue: int = 100_000) -> None:
+    def __init__(self, store: DataStore, max_queue: int = 100_000, retry_for: float = 120.0) -> None:
         self._store = store
-        self.writer: BatchWriter[tuple[str, str, object]] = BatchWriter(
-            "traces", self._write, max_queue=max_queue, batch_size=1000, interval=0.5)
+        self.writer: BatchWriter[TraceSession | TraceEvent] = BatchWriter(
+            "traces", self._write, codec=RecordCodec(TraceSession, TraceEvent), max_queue=max_queue,
+            batch_size=1000, interval=0.5, retry_for=retry_for)
 
     def start_session(self, tenant: str, data: SessionIn) -> TraceSession:
         """Queue a new session; its id is returned at once."""
         session = TraceSession(id=data.id or fast_id("ses"), name=data.name, user=data.user, tags=list(data.tags),
                                metadata=data.metadata, started_at=data.started_at or precise_now())
-        self.writer.submit((tenant, "session", session))
+        self.writer.submit(tenant, session)
         return session
 
     def add_events(self, tenant: str, session_id: str, events: Sequence[EventIn]) -> list[str]:
@@ -133,42 +133,35 @@ class TraceRecorder:
                 model=data.model, prompt_tokens=data.prompt_tokens, completion_tokens=data.completion_tokens,
                 cost_usd=data.cost_usd, metadata=data.metadata, started_at=data.started_at or precise_now(),
                 ended_at=data.ended_at)
-            self.writer.submit((tenant, "event", event))
+            self.writer.submit(tenant, event)
             ids.append(event.id)
         return ids
 
     def end_session(self, tenant: str, session_id: str, data: SessionEnd) -> None:
         """Queue the end of a session."""
         ended = data.ended_at or (precise_now() if data.status != "running" else None)
-        self.writer.submit((tenant, "update", TraceSession(id=session_id, status=data.status, ended_at=ended,
-                                                           metadata=data.metadata, tags=list(data.tags or []))))
+        self.writer.submit(tenant, TraceSession(id=session_id, status=data.status, ended_at=ended,
+                                                metadata=data.metadata, tags=list(data.tags or [])))
 
     def record(self, tenant: str, event: TraceEvent) -> None:
         """Queue an event built by the gateway itself (llm calls, guardrail verdicts)."""
         event.input, event.output = truncate(event.input), truncate(event.output)
-        self.writer.submit((tenant, "event", event))
+        self.writer.submit(tenant, event)
 
-    def _write(self, items: Sequence[tuple[str, str, object]]) -> None:
-        by_tenant: dict[str, list[tuple[str, object]]] = defaultdict(list)
-        for tenant, kind, payload in items:
-            by_tenant[tenant].append((kind, payload))
-        for tenant, ops in by_tenant.items():
-            try:
-                with self._store.tenant(tenant) as uow:
-                    events: list[TraceEvent] = []
-                    for kind, payload in ops:
-                        if kind == "event":
-                            events.append(payload)  # type: ignore[arg-type]
-                        else:
-                            uow.traces.save_session(payload)  # type: ignore[arg-type]
-                    for session_id in {e.session_id for e in events}:
-                        started = min(e.started_at for e in events if e.session_id == session_id)
-                        uow.traces.save_session(TraceSession(id=session_id, name=session_id, started_at=started),
-                                                create_only=True)
-                    uow.traces.add_events(events)
-                    uow.commit()
-            except StoreError:
-                log.warning("traces dropped for a tenant without a database", extra={"tenant": tenant})
+    def _write(self, tenant: str, items: list[TraceSession | TraceEvent]) -> None:
+        with writing_to(self._store, tenant) as uow:
+            events: list[TraceEvent] = []
+            for item in items:
+                if isinstance(item, TraceEvent):
+                    events.append(item)
+                else:
+                    uow.traces.save_session(item)
+            for session_id in {e.session_id for e in events}:
+                started = min(e.started_at for e in events if e.session_id == session_id)
+                uow.traces.save_session(TraceSession(id=session_id, name=session_id, started_at=started),
+                                        create_only=True)
+            uow.traces.add_events(events)
+            uow.commit()
 
 
 class SessionSummary(BaseModel):

@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from gateway_app.core.logging import get_logger
 from gateway_app.db.errors import TenantStoreMissing
-from gateway_app.db.sqlite.engines import EngineCache, make_engine
+from gateway_app.db.sqlite.engines import DEFAULT_BUSY_TIMEOUT_MS, EngineCache, make_engine
 from gateway_app.db.sqlite.unit_of_work import SqlControlUnitOfWork, SqlTenantUnitOfWork
 from gateway_app.db.tenancy import SLUG_PATTERN, validate_slug
 
@@ -20,11 +20,13 @@ class SqliteStore:
 
     name = "sqlite"
 
-    def __init__(self, data_dir: Path, max_open_tenants: int = 64) -> None:
+    def __init__(self, data_dir: Path, max_open_tenants: int = 64,
+                 busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._control_engine = make_engine(self.data_dir / "console_main.sqlite", create=True)
-        self._tenant_engines = EngineCache(max_open_tenants)
+        self._control_engine = make_engine(self.data_dir / "console_main.sqlite", create=True,
+                                           busy_timeout_ms=busy_timeout_ms)
+        self._tenant_engines = EngineCache(max_open_tenants, busy_timeout_ms)
 
     def tenant_path(self, slug: str) -> Path:
         """File of a tenant's database (slug validated first: it becomes a file name)."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
+
+from gateway_app.db.errors import StoreBusy
 
 from gateway_app.db.sqlite.control_repositories import (
     SqlDirectoryRepository,
@@ -27,6 +30,11 @@ from gateway_app.db.sqlite.tenant_repositories import (
 from gateway_app.db.sqlite.tracing_repositories import SqlTraceRepository
 
 
+def _is_busy(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text
+
+
 class SqlUnitOfWork:
     """A session used as a transaction: leaving the block without commit() rolls back."""
 
@@ -42,13 +50,16 @@ class SqlUnitOfWork:
         self._bind(self._session)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         assert self._session is not None
         try:
             self._session.rollback()  # no-op after commit; discards anything uncommitted
         finally:
             self._session.close()
             self._session = None
+        if isinstance(exc, OperationalError) and _is_busy(exc):
+            # Callers see one storage-neutral error: a 503 on the API, a retry for batch writers.
+            raise StoreBusy(f"the database is busy ({exc.orig}); retry shortly") from exc
 
     def commit(self) -> None:
         """Make the changes of this unit of work durable."""

@@ -12,15 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway_app.core.errors import Conflict, InvalidInput, NotFound
 from gateway_app.core.invalidation import Generation, LocalLookupCache
 from gateway_app.core.logging import get_logger
+from gateway_app.core.spill import RecordCodec
 from gateway_app.core.tasks import BatchWriter
-from gateway_app.db.errors import StoreError
 from gateway_app.db.protocols import DataStore, TenantUnitOfWork
 from gateway_app.db.records import GuardrailPolicyRecord, GuardrailVerdictRecord, utcnow
 from gateway_app.services import audit
 from gateway_app.services.guardrails.engine import CompiledPolicy, JudgeCall, Verdict, evaluate
 from gateway_app.services.guardrails.rules import Rule
 from gateway_app.services.principals import Principal
-from gateway_app.services.tenant_access import TenantAccess
+from gateway_app.services.tenant_access import TenantAccess, writing_to
 
 log = get_logger("guardrails")
 Mode = Literal["enforce", "shadow"]
@@ -268,26 +268,20 @@ class GuardrailCatalog:
 class VerdictRecorder:
     """Verdicts with matches, written in batches off the request path."""
 
-    def __init__(self, store: DataStore) -> None:
+    def __init__(self, store: DataStore, retry_for: float = 120.0) -> None:
         self._store = store
-        self.writer: BatchWriter[tuple[str, GuardrailVerdictRecord]] = BatchWriter(
-            "guardrail-verdicts", self._write, max_queue=50_000, batch_size=500, interval=0.5)
+        self.writer: BatchWriter[GuardrailVerdictRecord] = BatchWriter(
+            "guardrail-verdicts", self._write, codec=RecordCodec(GuardrailVerdictRecord), max_queue=50_000,
+            batch_size=500, interval=0.5, retry_for=retry_for)
 
     def record(self, tenant: str, verdict: GuardrailVerdictRecord) -> None:
         """Queue one verdict."""
-        self.writer.submit((tenant, verdict))
+        self.writer.submit(tenant, verdict)
 
-    def _write(self, items: Sequence[tuple[str, GuardrailVerdictRecord]]) -> None:
-        by_tenant: dict[str, list[GuardrailVerdictRecord]] = {}
-        for tenant, verdict in items:
-            by_tenant.setdefault(tenant, []).append(verdict)
-        for tenant, verdicts in by_tenant.items():
-            try:
-                with self._store.tenant(tenant) as uow:
-                    uow.guardrails.add_verdicts(verdicts)
-                    uow.commit()
-            except StoreError:
-                log.warning("verdicts dropped for a tenant without a database", extra={"tenant": tenant})
+    def _write(self, tenant: str, verdicts: list[GuardrailVerdictRecord]) -> None:
+        with writing_to(self._store, tenant) as uow:
+            uow.guardrails.add_verdicts(verdicts)
+            uow.commit()
 
 
 def attach_policy(uow: TenantUnitOfWork, name: str, models: list[str], tokens: list[str], projects: list[str]) -> None:

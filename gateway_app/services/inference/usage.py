@@ -14,12 +14,12 @@ from pydantic import BaseModel
 
 from gateway_app.core.errors import InvalidInput
 from gateway_app.core.logging import get_logger
+from gateway_app.core.spill import RecordCodec
 from gateway_app.core.tasks import BatchWriter
-from gateway_app.db.errors import StoreError
 from gateway_app.db.protocols import DataStore
 from gateway_app.db.records import UsageRecord, UsageRollup
 from gateway_app.services.principals import Principal
-from gateway_app.services.tenant_access import TenantAccess
+from gateway_app.services.tenant_access import TenantAccess, writing_to
 
 log = get_logger("usage")
 # Upper edges (ms) of the latency histogram kept per hourly roll-up; the last bucket is open.
@@ -69,28 +69,21 @@ def percentile_ms(buckets: Sequence[int], fraction: float) -> float | None:
 class UsageRecorder:
     """The hot path calls record(); a worker thread writes batches per tenant."""
 
-    def __init__(self, store: DataStore, max_queue: int = 100_000) -> None:
+    def __init__(self, store: DataStore, max_queue: int = 100_000, retry_for: float = 120.0) -> None:
         self._store = store
-        self.writer: BatchWriter[tuple[str, UsageRecord]] = BatchWriter(
-            "usage", self._write, max_queue=max_queue, batch_size=1000, interval=0.5)
+        self.writer: BatchWriter[UsageRecord] = BatchWriter(
+            "usage", self._write, codec=RecordCodec(UsageRecord), max_queue=max_queue, batch_size=1000,
+            interval=0.5, retry_for=retry_for)
 
     def record(self, tenant: str, record: UsageRecord) -> bool:
         """Queue a record without waiting; False when the queue is full (counted and logged)."""
-        return self.writer.submit((tenant, record))
+        return self.writer.submit(tenant, record)
 
-    def _write(self, items: Sequence[tuple[str, UsageRecord]]) -> None:
-        by_tenant: dict[str, list[UsageRecord]] = defaultdict(list)
-        for tenant, record in items:
-            by_tenant[tenant].append(record)
-        for tenant, records in by_tenant.items():
-            try:
-                with self._store.tenant(tenant) as uow:
-                    uow.usage.add_many(records)
-                    uow.usage.merge_rollups(rollups_of(records))
-                    uow.commit()
-            except StoreError:
-                log.warning("usage dropped for a tenant without a database", extra={"tenant": tenant,
-                                                                                     "records": len(records)})
+    def _write(self, tenant: str, records: list[UsageRecord]) -> None:
+        with writing_to(self._store, tenant) as uow:
+            uow.usage.add_many(records)
+            uow.usage.merge_rollups(rollups_of(records))
+            uow.commit()
 
 
 class UsageRow(BaseModel):
