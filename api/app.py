@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 
+from api.body_limit import BodyLimitMiddleware
 from api.errors import install_error_handlers
 from api.middleware import ClientAuthMiddleware, ClientCorsMiddleware, PlatformHolder, RequestContextMiddleware
 from api.routes import health
@@ -89,6 +90,8 @@ def create_api(platform: Platform | None = None, *, settings: Settings | None = 
     # add_middleware puts each new one outermost: add innermost first.
     app.add_middleware(ClientHotPath, holder=holder)
     app.add_middleware(ClientAuthMiddleware, holder=holder)
+    app.add_middleware(BodyLimitMiddleware, max_request_bytes=settings.max_request_bytes,
+                       max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(ClientCorsMiddleware, origins=settings.cors_origin_list)
     app.add_middleware(RequestContextMiddleware, holder=holder)
     return app

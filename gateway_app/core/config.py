@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     memory_cache_max_entries: int = Field(default=50_000, ge=100)
     shutdown_grace_seconds: float = Field(default=20.0, ge=0, le=600)
     usage_queue_size: int = Field(default=100_000, ge=100)
+    max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=1024**3,
+                                   description="JSON request bodies (/v1, /admin)")
+    max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1024, le=8 * 1024**3,
+                                  description="file uploads (POST /v1/files)")
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=100, le=120_000)
     batch_retry_seconds: float = Field(default=120.0, ge=1, le=86_400)
 
