@@ -107,7 +107,7 @@ class SessionState(rx.State):
         self.logging_in = True
         yield
         try:
-            result = await in_thread(platform().auth.login, email, password)
+            result = await platform().auth.login(email, password, self.router.session.client_ip or "")
         except GatehouseError as exc:
             self.login_error = exc.message[0].upper() + exc.message[1:]
             self.logging_in = False
@@ -118,8 +118,13 @@ class SessionState(rx.State):
         yield rx.redirect("/")
 
     @rx.event
-    def logout(self):
-        """Forget the session."""
+    async def logout(self):
+        """End the session server-side (every copy of the JWT stops working), then forget it."""
+        if self.jwt:
+            try:
+                await in_thread(platform().auth.logout, await in_thread(self.principal))
+            except GatehouseError:
+                pass  # already ended: nothing left to revoke
         self.jwt = ""
         self.role = ""
         self.login_message = "You have been logged out."

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
                                    description="JSON request bodies (/v1, /admin)")
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1024, le=8 * 1024**3,
                                   description="file uploads (POST /v1/files)")
+    password_hash_workers: int = Field(default=1, ge=1, le=16)
+    login_free_failures: int = Field(default=5, ge=1, le=1000, description="per e-mail, before delays start")
+    login_free_failures_per_address: int = Field(default=20, ge=1, le=100_000)
+    login_max_delay_seconds: float = Field(default=900.0, ge=1, le=86_400)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=100, le=120_000)
     batch_retry_seconds: float = Field(default=120.0, ge=1, le=86_400)
 

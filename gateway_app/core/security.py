@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import secrets
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import jwt
@@ -40,6 +43,48 @@ def verify_password(password: str, encoded: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
+
+
+class HasherBusy(Exception):
+    """Too many password checks are waiting: the caller should answer 429/503 at once."""
+
+
+class PasswordHasher:
+    """scrypt on its own small, bounded executor.
+
+    A login flood then uses at most `workers` threads (and cores), never the thread pool that
+    cache misses and management requests share, and a queue beyond `max_waiting` is refused
+    instead of growing.
+    """
+
+    def __init__(self, workers: int = 1, max_waiting: int = 64) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="password-hash")
+        self._slots = threading.BoundedSemaphore(workers + max_waiting)
+        self.runs = 0  # scrypt computations started (for tests and metrics)
+
+    def _run(self, fn, *args):
+        if not self._slots.acquire(blocking=False):
+            raise HasherBusy("too many password checks in progress")
+        self.runs += 1
+        future = self._executor.submit(fn, *args)
+        future.add_done_callback(lambda _f: self._slots.release())
+        return future
+
+    async def verify(self, password: str, encoded: str) -> bool:
+        """verify_password off the event loop and off the shared thread pool."""
+        return await asyncio.wrap_future(self._run(verify_password, password, encoded))
+
+    async def hash(self, password: str) -> str:
+        """hash_password, likewise."""
+        return await asyncio.wrap_future(self._run(hash_password, password))
+
+    def hash_blocking(self, password: str) -> str:
+        """hash_password for synchronous callers (they wait; the CPU work stays bounded)."""
+        return self._run(hash_password, password).result()
+
+    def close(self) -> None:
+        """Stop the executor."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def generate_password() -> str:

@@ -275,7 +275,6 @@ class BatchWriter(Generic[T]):
         now = time.monotonic()
         with self._lock:
             state = self._tenants[tenant]
-            state.in_flight = False
             if retry:
                 state.attempts += 1
                 state.failing_since = state.failing_since or now
@@ -290,13 +289,16 @@ class BatchWriter(Generic[T]):
                         spill, state.items = state.items, []
             else:
                 state.attempts, state.failing_since, state.next_attempt = 0, None, 0.0
-            self._lock.notify_all()
         if retry:
             log.warning("batch write failed", extra={"queue": self.name, "tenant": tenant, "items": len(retry),
                                                      "error": f"{type(error).__name__}: {error}"[:300],
                                                      "spilled": len(spill)})
         if spill:
             self._spill_items(tenant, spill, f"{type(error).__name__}: {error}")
+        with self._lock:
+            # Only now: a stop waiting for in-flight batches must also wait for their spill.
+            state.in_flight = False
+            self._lock.notify_all()
         self._wake()
 
     def _write(self, tenant: str, batch: list) -> tuple[list, BaseException | None]:

@@ -50,6 +50,7 @@ class PlatformAdminRecord:
     id: str = field(default_factory=lambda: new_id("adm"))
     created_at: datetime = field(default_factory=utcnow)
     last_login_at: datetime | None = None
+    session_version: int = 0  # bumped to end every session (logout, password, role, deactivation)
 
 
 @dataclass(slots=True)
@@ -82,6 +83,7 @@ class UserRecord:
     id: str = field(default_factory=lambda: new_id("usr"))
     created_at: datetime = field(default_factory=utcnow)
     last_login_at: datetime | None = None
+    session_version: int = 0  # bumped to end every session (logout, password, role, deactivation)
 
 
 @dataclass(slots=True)
@@ -137,7 +139,9 @@ class ProviderRecord:
     api_key_enc: str | None = None
     api_key_hint: str = ""  # masked form shown to operators, e.g. "sk-...abcd"
     api_version: str | None = None
-    options: dict = field(default_factory=dict)  # timeout_s, max_retries, headers
+    options: dict = field(default_factory=dict)  # timeout_s, max_retries (headers live encrypted below)
+    headers_enc: str | None = None  # extra upstream headers, a JSON object encrypted like the key
+    header_hints: dict = field(default_factory=dict)  # header name -> masked value, for display
     enabled: bool = True
     id: str = field(default_factory=lambda: new_id("prv"))
     created_at: datetime = field(default_factory=utcnow)

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import anyio
+
 from pydantic import BaseModel
 
 from gateway_app.core.errors import AuthenticationFailed, Conflict, TenantUnavailable
 from gateway_app.core.invalidation import Generation, LocalLookupCache
 from gateway_app.core.logging import get_logger
 from gateway_app.core.security import (
+    HasherBusy,
     InvalidCredentials,
     JwtCodec,
+    PasswordHasher,
     generate_password,
     hash_password,
-    verify_password,
 )
 from gateway_app.db.protocols import DataStore
-from gateway_app.db.records import PlatformAdminRecord, utcnow
+from gateway_app.db.records import PlatformAdminRecord, TenantRecord, UserRecord, utcnow
+from gateway_app.services.login_throttle import LoginThrottle, LoginThrottled
 from gateway_app.services.principals import PLATFORM_ADMIN, Principal
 
 log = get_logger("auth")
@@ -47,47 +51,74 @@ class FirstAdmin:
 class AuthService:
     """Checks passwords, issues JWTs and turns a JWT back into a live Principal."""
 
-    def __init__(self, store: DataStore, jwt: JwtCodec, generation: Generation) -> None:
+    def __init__(self, store: DataStore, jwt: JwtCodec, generation: Generation, hasher: PasswordHasher,
+                 throttle: LoginThrottle) -> None:
         self._store = store
         self._jwt = jwt
+        self._generation = generation
+        self._hasher = hasher
+        self._throttle = throttle
         self._principals: LocalLookupCache[Principal | None] = LocalLookupCache(generation, ttl=30.0)
 
-    def login(self, email: str, password: str) -> LoginResult:
-        """Password login for platform admins and tenant users."""
+    async def login(self, email: str, password: str, address: str = "") -> LoginResult:
+        """Password login for platform admins and tenant users, throttled per e-mail and address."""
         email = email.strip().lower()
-        principal = self._check_password(email, password)
-        token = self._jwt.issue({"sub": principal.user_id, "role": principal.role,
-                                 "tenant": principal.tenant_slug, "email": principal.email})
+        await self._throttle.check(email, address)
+        try:
+            principal = await self._check_password(email, password)
+        except HasherBusy:
+            raise LoginThrottled(1.0) from None
+        except AuthenticationFailed:
+            await self._throttle.failed(email, address)
+            log.info("login failed", extra={"email": email})
+            raise
+        await self._throttle.succeeded(email)
+        token = self._jwt.issue({"sub": principal.user_id, "role": principal.role, "tenant": principal.tenant_slug,
+                                 "email": principal.email, "sv": principal.session_version})
         log.info("login", extra={"email": email, "role": principal.role})
         return LoginResult(access_token=token, expires_in=self._jwt.ttl_seconds, role=principal.role,
                            tenant=principal.tenant_slug, email=principal.email)
 
-    def _check_password(self, email: str, password: str) -> Principal:
+    def _find(self, email: str) -> tuple[PlatformAdminRecord | UserRecord | None, TenantRecord | None]:
+        """The platform admin, or the tenant user and their tenant, with this e-mail."""
         with self._store.control() as control:
             admin = control.admins.get_by_email(email)
             if admin is not None:
-                if not verify_password(password, admin.password_hash) or admin.status != "active":
-                    raise AuthenticationFailed("wrong e-mail or password")
-                control.admins.update(admin.id, {"last_login_at": utcnow()})
-                control.commit()
-                return Principal(admin.id, admin.email, PLATFORM_ADMIN, None, admin.name)
+                return admin, None
             entry = control.directory.get(email)
             tenant = control.tenants.get(entry.tenant_slug) if entry else None
         if entry is None or tenant is None:
-            verify_password(password, _DUMMY_HASH)  # same cost whether or not the e-mail exists
-            raise AuthenticationFailed("wrong e-mail or password")
+            return None, None
         with self._store.tenant(tenant.slug) as uow:
-            user = uow.users.get(entry.user_id)
-            if user is None or not verify_password(password, user.password_hash) or user.status != "active":
-                raise AuthenticationFailed("wrong e-mail or password")
-            if tenant.status != "active":
-                raise TenantUnavailable(f"tenant {tenant.slug!r} is suspended")
-            uow.users.update(user.id, {"last_login_at": utcnow()})
+            return uow.users.get(entry.user_id), tenant
+
+    async def _check_password(self, email: str, password: str) -> Principal:
+        account, tenant = await anyio.to_thread.run_sync(self._find, email)
+        # The same scrypt work whether or not the e-mail exists: no account enumeration by timing.
+        ok = await self._hasher.verify(password, account.password_hash if account else _DUMMY_HASH)
+        if account is None or not ok or account.status != "active":
+            raise AuthenticationFailed("wrong e-mail or password")
+        if tenant is not None and tenant.status != "active":
+            raise TenantUnavailable(f"tenant {tenant.slug!r} is suspended")
+        await anyio.to_thread.run_sync(self._stamp, account.id, tenant.slug if tenant else None)
+        if isinstance(account, PlatformAdminRecord):
+            return Principal(account.id, account.email, PLATFORM_ADMIN, None, account.name, account.session_version)
+        assert tenant is not None
+        return Principal(account.id, account.email, account.role, tenant.slug, account.name, account.session_version)
+
+    def _stamp(self, account_id: str, tenant: str | None) -> None:
+        if tenant is None:
+            with self._store.control() as control:
+                control.admins.update(account_id, {"last_login_at": utcnow()})
+                control.commit()
+            return
+        with self._store.tenant(tenant) as uow:
+            uow.users.update(account_id, {"last_login_at": utcnow()})
             uow.commit()
-        return Principal(user.id, user.email, user.role, tenant.slug, user.name)
 
     def authenticate(self, token: str) -> Principal:
-        """The principal of a JWT, re-checked against the store (deactivation applies at once)."""
+        """The principal of a JWT, re-checked against the store: deactivation, role changes, password
+        changes and logout end the session from the next request on (session version)."""
         try:
             claims = self._jwt.decode(token)
         except InvalidCredentials as exc:
@@ -100,7 +131,19 @@ class AuthService:
             self._principals.put(key, principal, generation)
         if principal.role != PLATFORM_ADMIN and principal.tenant_slug is None:
             raise AuthenticationFailed("invalid token")
+        if claims.get("sv", 0) != principal.session_version:
+            raise AuthenticationFailed("session ended: log in again")
         return principal
+
+    def close(self) -> None:
+        """Stop the password-hashing threads."""
+        self._hasher.close()
+
+    def logout(self, principal: Principal) -> None:
+        """End every session of this user, in every worker (their JWTs stop working)."""
+        end_sessions(self._store, principal)
+        self._generation.notify()
+        log.info("logout", extra={"email": principal.email})
 
     def _load(self, claims: dict) -> Principal:
         with self._store.control() as control:
@@ -108,7 +151,7 @@ class AuthService:
                 admin = control.admins.get(claims["sub"])
                 if admin is None or admin.status != "active":
                     raise AuthenticationFailed("account no longer active")
-                return Principal(admin.id, admin.email, PLATFORM_ADMIN, None, admin.name)
+                return Principal(admin.id, admin.email, PLATFORM_ADMIN, None, admin.name, admin.session_version)
             tenant = control.tenants.get(claims.get("tenant") or "")
         if tenant is None:
             raise AuthenticationFailed("account no longer active")
@@ -118,7 +161,7 @@ class AuthService:
             user = uow.users.get(claims["sub"])
         if user is None or user.status != "active":
             raise AuthenticationFailed("account no longer active")
-        return Principal(user.id, user.email, user.role, tenant.slug, user.name)
+        return Principal(user.id, user.email, user.role, tenant.slug, user.name, user.session_version)
 
     def ensure_first_admin(self, email: str = "", password: str = "") -> FirstAdmin:
         """Create a platform admin when there is none (password generated if not given)."""
@@ -143,3 +186,19 @@ class AuthService:
                                                             password_hash=hash_password(password)))
             control.commit()
         return record
+
+
+def end_sessions(store: DataStore, principal: Principal) -> None:
+    """Bump the user's session version: every JWT issued before stops working."""
+    if principal.is_platform_admin:
+        with store.control() as control:
+            admin = control.admins.get(principal.user_id)
+            if admin is not None:
+                control.admins.update(admin.id, {"session_version": admin.session_version + 1})
+                control.commit()
+        return
+    with store.tenant(principal.tenant_slug or "") as uow:
+        user = uow.users.get(principal.user_id)
+        if user is not None:
+            uow.users.update(user.id, {"session_version": user.session_version + 1})
+            uow.commit()

@@ -18,7 +18,7 @@ from gateway_app.core.lifecycle import Lifecycle
 from gateway_app.core.logging import configure_logging, get_logger
 from gateway_app.core.resilience import BreakerRegistry
 from gateway_app.core.runtime_pool import RuntimePool
-from gateway_app.core.security import JwtCodec
+from gateway_app.core.security import JwtCodec, PasswordHasher
 from gateway_app.core.tasks import TaskRegistry
 from gateway_app.db.protocols import DataStore
 from gateway_app.db.tenancy import open_store
@@ -30,6 +30,7 @@ from gateway_app.services.inference.catalog import ModelCatalog
 from gateway_app.services.inference.gateway import InferenceService
 from gateway_app.services.inference.quotas import QuotaGuard
 from gateway_app.services.inference.usage import UsageQueries, UsageRecorder
+from gateway_app.services.login_throttle import LoginThrottle
 from gateway_app.services.guardrails.service import GuardrailCatalog, GuardrailService, VerdictRecorder
 from gateway_app.services.inference.guarding import Guarding
 from gateway_app.services.models import ModelService
@@ -93,6 +94,10 @@ def build_platform(settings: Settings) -> Platform:
                               else file_generation)
     access = TenantAccess(store)
     jwt = JwtCodec(settings.jwt_secret, settings.jwt_ttl_minutes * 60)
+    hasher = PasswordHasher(workers=settings.password_hash_workers)
+    throttle = LoginThrottle(cache, free_per_email=settings.login_free_failures,
+                             free_per_address=settings.login_free_failures_per_address,
+                             max_delay=settings.login_max_delay_seconds)
     box = SecretBox(settings.encryption_key)
     # A request the upstream refused as invalid says nothing about the provider's health.
     breakers = BreakerRegistry(ignore=lambda e: isinstance(e, UpstreamError) and not e.retryable)
@@ -109,9 +114,9 @@ def build_platform(settings: Settings) -> Platform:
         settings=settings, store=store, cache=cache, generation=generation,
         lifecycle=Lifecycle(), health=HealthRegistry(), breakers=breakers,
         runtime_pool=pool, tasks=TaskRegistry(spill_dir=settings.data_dir / "spill"),
-        auth=AuthService(store, jwt, generation),
+        auth=AuthService(store, jwt, generation, hasher, throttle),
         tenants=TenantService(store, generation),
-        users=UserService(store, access, generation),
+        users=UserService(store, access, generation, hasher),
         projects=ProjectService(access, generation),
         tokens=TokenService(store, access, generation),
         token_resolver=TokenResolver(store, generation),
@@ -207,6 +212,7 @@ def _register_shutdown(platform: Platform) -> None:
     lifecycle.on_shutdown("cache", platform.cache.close)
     lifecycle.on_shutdown("runtime_pool", platform.runtime_pool.close_all)
     lifecycle.on_shutdown("store", lambda: platform.store.close())
+    lifecycle.on_shutdown("password_hasher", platform.auth.close)
 
 
 async def stop_platform(platform: Platform) -> None:

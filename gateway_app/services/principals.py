@@ -21,6 +21,7 @@ class Principal:
     role: str
     tenant_slug: str | None = None  # None for platform admins
     name: str = ""
+    session_version: int = 0  # must equal the JWT's "sv" claim
 
     @property
     def is_platform_admin(self) -> bool:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway_app.core.errors import Conflict, InvalidInput, NotFound
 from gateway_app.core.invalidation import Generation
-from gateway_app.core.security import generate_password, hash_password
+from gateway_app.core.security import PasswordHasher, generate_password
 from gateway_app.db.errors import DuplicateKey
 from gateway_app.db.protocols import DataStore
 from gateway_app.db.records import DirectoryEntry, UserRecord
@@ -71,10 +71,12 @@ class UserCreated(UserOut):
 class UserService:
     """Manage the users of a tenant."""
 
-    def __init__(self, store: DataStore, access: TenantAccess, generation: Generation) -> None:
+    def __init__(self, store: DataStore, access: TenantAccess, generation: Generation,
+                 hasher: PasswordHasher) -> None:
         self._store = store
         self._access = access
         self._generation = generation
+        self._hasher = hasher
 
     def list(self, actor: Principal, tenant: str | None, offset: int = 0, limit: int = 100) -> list[UserOut]:
         """Users of the tenant, by e-mail."""
@@ -97,7 +99,7 @@ class UserService:
         limit = tenant_record.limits.get("max_users")
         password = data.password or generate_password()
         user = UserRecord(email=data.email, name=data.name.strip(), role=data.role,
-                          password_hash=hash_password(password))
+                          password_hash=self._hasher.hash_blocking(password))
         with self._store.control() as control:
             if control.admins.get_by_email(data.email) or control.directory.get(data.email):
                 raise Conflict(f"a user with e-mail {data.email} already exists", param="email")
@@ -130,7 +132,7 @@ class UserService:
             if value is None:
                 raise InvalidInput(f"{name} cannot be null", param=name)
             if name == "password":
-                changes["password_hash"] = hash_password(value)
+                changes["password_hash"] = self._hasher.hash_blocking(value)
             else:
                 changes[name] = value
         with self._access.open(actor, tenant) as uow:
@@ -139,6 +141,10 @@ class UserService:
                 raise NotFound(f"user {user_id!r} not found")
             if current.id == actor.user_id and (changes.get("role") == "member" or changes.get("status") == "deactivated"):
                 raise Conflict("you cannot demote or deactivate yourself", param="role")
+            if ("password_hash" in changes or changes.get("role", current.role) != current.role
+                    or changes.get("status", current.status) != current.status):
+                # Whoever held a session with the old password or powers must log in again.
+                changes["session_version"] = current.session_version + 1
             record = uow.users.update(user_id, changes) if changes else current
             audit.record(uow, actor, "user.update", user_id, fields=sorted(data.model_fields_set))
             uow.commit()

@@ -51,3 +51,35 @@ def test_serve_api_end_to_end_and_graceful_shutdown(server):
     assert messages.count("gatehouse started") == 2
     assert messages.count("shutdown complete") == 2, server.log_tail()
     assert all(line["request_id"] for line in lines if line["msg"] == "request")
+
+
+def test_logout_ends_the_session_in_every_worker(server):
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        jwt = http.post("/admin/v1/auth/login", json=ADMIN).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {jwt}"}
+    # New connections each time so both workers see (and cache) the session.
+    assert [httpx.get(server.url + "/admin/v1/auth/me", headers=bearer).status_code for _ in range(20)] == [200] * 20
+    assert httpx.post(server.url + "/admin/v1/auth/logout", headers=bearer).status_code == 204
+    statuses = [httpx.get(server.url + "/admin/v1/auth/me", headers=bearer).status_code for _ in range(20)]
+    assert statuses == [401] * 20, "a logged-out session must end in every worker before its next request"
+
+
+@pytest.mark.redis
+def test_failed_logins_are_counted_across_workers_with_redis(tmp_path, redis_server):
+    process = GatewayProcess.start(["serve-api", "--host", "127.0.0.1", "--workers", "2"], tmp_path / "data",
+                                   tmp_path / "serve-api.log",
+                                   extra_env={"ADMIN_EMAIL": ADMIN["email"], "ADMIN_PASSWORD": ADMIN["password"],
+                                              "CACHE_PROVIDER": "redis", "REDIS_URL": redis_server.url})
+    try:
+        process.wait_ready(timeout=60)
+        wrong = {"email": ADMIN["email"], "password": "wrong"}
+        # New connections: the attempts land on both workers, which share the counts through Redis.
+        answers = []
+        while len(answers) < 12 and (not answers or answers[-1].status_code != 429):
+            answers.append(httpx.post(process.url + "/admin/v1/auth/login", json=wrong))
+        statuses = [a.status_code for a in answers]
+        assert statuses[:5] == [401] * 5, statuses  # free attempts, whichever worker took them
+        assert statuses[-1] == 429 and len(statuses) <= 9, statuses  # one worker alone would allow 10
+        assert int(answers[-1].headers["retry-after"]) >= 1
+    finally:
+        process.stop()

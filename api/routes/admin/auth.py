@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from api.deps import PlatformDep, PrincipalDep
@@ -29,10 +29,19 @@ class Me(BaseModel):
 
 
 @router.post("/login", response_model=LoginResult, summary="Log in and get a bearer JWT",
-             responses={401: {"description": "wrong e-mail or password"}})
-def login(body: LoginRequest, platform: PlatformDep) -> LoginResult:
-    """Exchange e-mail and password for a short-lived JWT."""
-    return platform.auth.login(body.email, body.password)
+             responses={401: {"description": "wrong e-mail or password"},
+                        429: {"description": "too many failed logins for this e-mail or address (Retry-After)"}})
+async def login(body: LoginRequest, request: Request, platform: PlatformDep) -> LoginResult:
+    """Exchange e-mail and password for a short-lived JWT. Failed logins slow down exponentially."""
+    address = request.client.host if request.client else ""
+    return await platform.auth.login(body.email, body.password, address)
+
+
+@router.post("/logout", status_code=204, summary="End this user's sessions", response_class=Response)
+def logout(principal: PrincipalDep, platform: PlatformDep) -> Response:
+    """Every JWT of this user stops working from the next request on, in every worker."""
+    platform.auth.logout(principal)
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=Me, summary="Who am I")

@@ -38,6 +38,7 @@ class PlatformAdmin(ControlTable, table=True):
     status: str = Field(default="active", max_length=20)
     created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    session_version: int = Field(default=0)
 
 
 class UserDirectory(ControlTable, table=True):

@@ -23,6 +23,7 @@ class User(TenantTable, table=True):
     status: str = Field(default="active", max_length=20)
     created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    session_version: int = Field(default=0)
 
 
 class Project(TenantTable, table=True):
@@ -84,6 +85,8 @@ class ProviderConfig(TenantTable, table=True):
     api_key_hint: str = Field(default="", max_length=40)
     api_version: str | None = Field(default=None, max_length=50)
     options: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    headers_enc: str | None = Field(default=None)
+    header_hints: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     enabled: bool = Field(default=True)
     created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
