@@ -13,7 +13,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HOST=0.0.0.0 \
     PORT=3000 \
     DATA_DIR=/data \
-    LOG_FORMAT=json
+    LOG_FORMAT=json \
+    ENV=production
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nodejs npm unzip \

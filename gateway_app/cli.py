@@ -15,6 +15,7 @@ from gateway_app.core.config import ConfigError, load_settings
 from gateway_app.core.crypto import generate_key
 from gateway_app.core.errors import GatehouseError
 from gateway_app.core.logging import configure_logging
+from gateway_app.services.auth import first_admin_notice
 from gateway_app.services.platform import DATA_PREPARED_ENV, Platform, build_platform, prepare_data
 from gateway_app.services.principals import PLATFORM_ADMIN, Principal
 
@@ -50,9 +51,7 @@ def cmd_init(args) -> int:
     platform = build_platform(settings)
     first = prepare_data(platform)
     if first.generated_password:
-        line = "=" * 64
-        print(f"\n{line}\n  First platform admin created\n  e-mail:   {first.email}\n"
-              f"  password: {first.generated_password}\n  (shown once; set ADMIN_EMAIL/ADMIN_PASSWORD to choose)\n{line}\n")
+        print(first_admin_notice(first))
     elif first.created:
         print(f"First platform admin created: {first.email} (password from ADMIN_PASSWORD)")
     else:

@@ -48,6 +48,13 @@ class FirstAdmin:
     generated_password: str | None = None
 
 
+def first_admin_notice(first: FirstAdmin) -> str:
+    """The box that shows a generated first-admin password once (terminal only, never a log field)."""
+    line = "=" * 64
+    return (f"\n{line}\n  First platform admin created\n  e-mail:   {first.email}\n"
+            f"  password: {first.generated_password}\n  (shown once; set ADMIN_EMAIL/ADMIN_PASSWORD to choose)\n{line}\n")
+
+
 class AuthService:
     """Checks passwords, issues JWTs and turns a JWT back into a live Principal."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -22,7 +23,7 @@ from gateway_app.core.security import JwtCodec, PasswordHasher
 from gateway_app.core.tasks import TaskRegistry
 from gateway_app.db.protocols import DataStore
 from gateway_app.db.tenancy import open_store
-from gateway_app.services.auth import AuthService, FirstAdmin
+from gateway_app.services.auth import AuthService, FirstAdmin, first_admin_notice
 from gateway_app.providers.base import UpstreamError
 from gateway_app.services.client_auth import TokenResolver
 from gateway_app.services.files import FileService
@@ -162,8 +163,10 @@ async def start_platform(settings: Settings | None = None, *, install_signals: b
     signals = platform.lifecycle.install_signal_handlers() if install_signals else False
     platform.first_admin = await anyio.to_thread.run_sync(prepare_data, platform)
     if platform.first_admin.generated_password:
-        log.warning("first platform admin created with a generated password: change it after logging in",
-                    extra={"email": platform.first_admin.email, "password": platform.first_admin.generated_password})
+        # The password goes to the terminal once, never into the (shipped, retained) log stream.
+        print(first_admin_notice(platform.first_admin), file=sys.stderr, flush=True)
+        log.warning("first platform admin created with a generated password (printed once on the terminal)",
+                    extra={"email": platform.first_admin.email})
 
     await platform.generation.start()
     _register_health_checks(platform)
