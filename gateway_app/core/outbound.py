@@ -69,9 +69,11 @@ def classify(ip: Address) -> tuple[str, str] | None:
         return "a link-local address", LISTED
     if ip.is_loopback:
         return "a loopback address", PRIVATE
+    if ip.is_reserved:
+        return "a reserved address", PRIVATE
     if ip.is_private:
         return "a private address", PRIVATE
-    if ip.is_reserved or not ip.is_global:
+    if not ip.is_global:
         return "a reserved address", PRIVATE
     return None
 

@@ -101,6 +101,10 @@ class FakeUpstream:
         app.router.add_get("/v1/files/{id}", self._file_get)
         app.router.add_get("/v1/files/{id}/content", self._file_content)
         app.router.add_delete("/v1/files/{id}", self._file_delete)
+        app.router.add_post("/openai/files", self._file_create)  # Azure: /openai/files?api-version=...
+        app.router.add_get("/openai/files/{id}", self._file_get)
+        app.router.add_get("/openai/files/{id}/content", self._file_content)
+        app.router.add_delete("/openai/files/{id}", self._file_delete)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
