@@ -247,10 +247,8 @@ class OutboundPolicy:
         return Denial(address, port, what, level)
 
     def check_url(self, url: str) -> str | None:
-        """At save time: why a base_url with a literal address (or localhost) would be refused, else None.
-
-        Host names are resolved only when connecting; that check is the authoritative one.
-        """
+        """At save time: why a base_url whose host is a literal address or localhost would be refused, else None."""
+        # Other host names are resolved only when connecting: that check is the authoritative one.
         parts = urlsplit(url)
         host = (parts.hostname or "").rstrip(".")
         port = parts.port or (443 if parts.scheme == "https" else 80)

@@ -7,15 +7,15 @@ import time
 import aiohttp
 import orjson
 
-from gateway_app.providers.anthropic_translation import StreamTranslator, from_messages_response, to_messages_request
 from gateway_app.core.outbound import OutboundPolicy
+from gateway_app.providers.anthropic_translation import StreamTranslator, from_messages_response, to_messages_request
 from gateway_app.providers.base import ProviderSpec, StreamStats, UpstreamError, UpstreamResult
+from gateway_app.providers.guard import new_session
 from gateway_app.providers.http import (
     TRANSPORT_ERRORS,
     clean_text,
     json_answer,
     model_ids,
-    new_session,
     parse_json,
     stream_answer,
     transport_error,

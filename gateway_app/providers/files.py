@@ -20,12 +20,12 @@ from aiohttp.payload import Payload
 from gateway_app.core.outbound import OutboundPolicy
 from gateway_app.core.resilience import RetryPolicy
 from gateway_app.providers.base import FileObject, ProviderSpec, UpstreamError
+from gateway_app.providers.guard import new_session
 from gateway_app.providers.http import (
     TRANSPORT_ERRORS,
     clean_text,
     error_of,
     json_answer,
-    new_session,
     parse_json,
     read_bounded,
     transport_error,

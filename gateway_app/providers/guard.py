@@ -10,11 +10,11 @@ Keep-alive connections are reused, so the check costs per connection, not per re
 from __future__ import annotations
 
 import socket
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
-from yarl import URL
 
 from gateway_app.core.outbound import BlockedAddress, Denial, OutboundPolicy
 
@@ -23,11 +23,12 @@ class ConnectGuard:
     """The policy for one session, whose requests all go to one base URL."""
 
     def __init__(self, policy: OutboundPolicy, base_url: str) -> None:
-        url = URL(base_url)
+        url = urlsplit(base_url)
         self.policy = policy
-        self.host = url.host or ""
+        self.host = url.hostname or ""
+        port = url.port or (443 if url.scheme == "https" else 80)
         # A host name on the allow-list may resolve to private addresses; checked before DNS, on the URL.
-        self.host_allowed = policy.host_allowed(self.host, url.port or 0)
+        self.host_allowed = policy.host_allowed(self.host, port)
 
     def check(self, address: str, port: int) -> Denial | None:
         """Why address:port is refused for this session, or None."""

@@ -18,10 +18,6 @@ import orjson
 from gateway_app.core.outbound import BlockedAddress
 from gateway_app.core.resilience import parse_retry_after
 from gateway_app.providers.base import UpstreamError
-from gateway_app.providers.guard import new_session
-
-__all__ = ["new_session", "TRANSPORT_ERRORS", "SSE", "json_answer", "stream_answer", "error_of", "http_error",
-           "transport_error", "parse_json", "read_bounded", "clean_text", "model_ids"]
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 JSON_BODY_LIMIT = 64 * 1024 * 1024  # a whole answer held in memory (embeddings of big batches are large)

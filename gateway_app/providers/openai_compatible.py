@@ -13,11 +13,11 @@ import orjson
 
 from gateway_app.core.outbound import OutboundPolicy
 from gateway_app.providers.base import ProviderSpec, StreamStats, UpstreamError, UpstreamResult
+from gateway_app.providers.guard import new_session
 from gateway_app.providers.http import (
     TRANSPORT_ERRORS,
     json_answer,
     model_ids,
-    new_session,
     parse_json,
     stream_answer,
     transport_error,

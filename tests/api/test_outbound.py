@@ -144,7 +144,7 @@ async def test_saving_a_denied_literal_address_is_a_422(admin, base_url):
     assert patched.status_code == 422 and patched.json()["field"] == "base_url", patched.text
 
 
-async def test_an_allowed_loopback_port_can_be_saved(admin, upstream):
+async def test_the_allow_list_names_one_port_not_the_whole_address(admin, upstream):
     await configure_gateway(admin, upstream.url)
     other_port = await admin.call("PATCH", "/providers/fake", tenant="acme",
                                   json={"base_url": f"http://127.0.0.1:{upstream.port + 1}/v1"})
