@@ -8,6 +8,9 @@ PY := $(VENV)/bin/python
 BUN_VERSION := 1.4.4
 PORT ?= 3000
 DATA_DIR ?= $(CURDIR)/.data
+# Local models (Ollama, llama.cpp, vLLM on this machine or the LAN) are private addresses, refused by
+# default: `make run` allows them. Override with `make run ALLOW_PRIVATE_UPSTREAMS=false`.
+ALLOW_PRIVATE_UPSTREAMS ?= true
 
 # Keep every cache inside the checkout so a clean clone behaves the same, and keep Reflex offline.
 export REFLEX_DIR := $(CURDIR)/.cache/reflex
@@ -56,7 +59,8 @@ setup: $(VENV)/.installed .tools/node_modules/.bin/bun
 
 run: setup
 	DATA_DIR="$(DATA_DIR)" $(PY) -m gateway_app init
-	DATA_DIR="$(DATA_DIR)" PORT="$(PORT)" $(PY) -m gateway_app serve --port $(PORT)
+	DATA_DIR="$(DATA_DIR)" PORT="$(PORT)" ALLOW_PRIVATE_UPSTREAMS="$(ALLOW_PRIVATE_UPSTREAMS)" \
+		$(PY) -m gateway_app serve --port $(PORT)
 
 migrate: setup
 	DATA_DIR="$(DATA_DIR)" $(PY) -m gateway_app migrate

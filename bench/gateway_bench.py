@@ -21,6 +21,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -148,7 +149,7 @@ def start_gateway(workers: int, upstream_url: str, workdir: Path) -> tuple[subpr
     port = free_port()
     data = workdir / f"data-{workers}"
     env = {"DATA_DIR": str(data), "ADMIN_EMAIL": "bench@example.com", "ADMIN_PASSWORD": "bench-password-1",
-           "LOG_LEVEL": "WARNING"}
+           "LOG_LEVEL": "WARNING", "PROVIDER_ALLOWED_HOSTS": urlsplit(upstream_url).netloc}
     proc = start([sys.executable, "-m", "gateway_app", "serve-api", "--host", "127.0.0.1", "--port", str(port),
                   "--workers", str(workers)], port, env, workdir / f"gateway-{workers}.log")
     base = f"http://127.0.0.1:{port}"

@@ -123,10 +123,21 @@ def cmd_gen_key(args) -> int:
     return 0
 
 
+LISTENERS_ENV = "GATEWAY_LISTENERS"
+
+
+def _announce_listener(host: str, port: int) -> None:
+    """Tell the outbound policy (in this process and the ones it starts) where the gateway listens."""
+    entry = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    current = [e for e in os.environ.get(LISTENERS_ENV, "").split(",") if e.strip()]
+    os.environ[LISTENERS_ENV] = ",".join([*current, entry])
+
+
 def cmd_serve_api(args) -> int:
     """The FastAPI app without the console (uvicorn, uvloop + httptools)."""
     import uvicorn
 
+    _announce_listener(args.host, args.port)
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
     # Migrate and create the first admin once, in a child process: the serving processes then
@@ -152,6 +163,7 @@ def cmd_serve(args) -> int:
     os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "0")
     os.environ.setdefault("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/")
     os.environ["HOST"] = args.host
+    _announce_listener(args.host, args.port)
     load_settings()  # fail fast, naming the bad variable, before Reflex starts building
     command = [str(Path(sys.executable).parent / "reflex"), "run", "--env", "prod", "--single-port",
                "--frontend-port", str(args.port), "--backend-host", args.host, "--loglevel", args.loglevel]

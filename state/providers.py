@@ -8,7 +8,7 @@ import reflex as rx
 
 from gateway_app.core.errors import GatehouseError
 from gateway_app.services.providers import ProviderCreate, ProviderOut, ProviderUpdate
-from state.base import parse_form, platform
+from state.base import in_thread, parse_form, platform
 from state.session import SessionState
 
 TYPES = ["openai", "openai-compatible", "azure-openai", "anthropic"]
@@ -136,8 +136,8 @@ class ProvidersState(SessionState):
         self.testing_id = provider_id
         yield
         try:
-            spec = await self.tenant_call(platform().providers.spec, provider_id)
-            result = await platform().providers.test_connection(spec)
+            principal = await in_thread(self.principal)
+            result = await platform().providers.test_connection(principal, self.tenant_arg(), provider_id)
             ok = result.ok
             message = (f"Connected in {result.latency_ms:.0f} ms · {len(result.models)} model(s): "
                        f"{', '.join(result.models[:5])}{'…' if len(result.models) > 5 else ''}"

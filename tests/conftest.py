@@ -42,10 +42,18 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(data_dir: Path) -> Settings:
-    """Test settings: SQLite files under a temporary directory, memory cache."""
+def allowed_upstreams(upstream_server) -> list[str]:
+    """PROVIDER_ALLOWED_HOSTS for a test: exactly the fake upstream's port on loopback (modules may override)."""
+    return [f"127.0.0.1:{upstream_server.port}"]
+
+
+@pytest.fixture
+def settings(data_dir: Path, allowed_upstreams: list[str]) -> Settings:
+    """Test settings: SQLite files under a temporary directory, memory cache, private upstreams refused
+    except the allowed ones."""
     return load_settings(env="test", data_dir=data_dir, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD,
-                         log_format="pretty", log_level="INFO", shutdown_grace_seconds=2)
+                         log_format="pretty", log_level="INFO", shutdown_grace_seconds=2,
+                         allow_private_upstreams=False, provider_allowed_hosts=",".join(allowed_upstreams))
 
 
 @pytest_asyncio.fixture

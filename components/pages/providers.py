@@ -41,11 +41,12 @@ def _card(row: ProviderRow) -> rx.Component:
                                color_scheme=rx.cond(row.test_ok, "green", "red"), width="100%",
                                class_name="test-result")),
             rx.hstack(
-                rx.button(rx.cond(ProvidersState.testing_id == row.id, rx.spinner(size="1"),
-                                  rx.icon("plug_zap", size=14)),
-                          "Test connection", size="1", variant="soft", on_click=ProvidersState.test(row.id),
-                          disabled=ProvidersState.testing_id != ""),
+                # Members are read-only: the test spends the stored credentials, so it is for writers too.
                 rx.cond(ProvidersState.can_write, rx.fragment(
+                    rx.button(rx.cond(ProvidersState.testing_id == row.id, rx.spinner(size="1"),
+                                      rx.icon("plug_zap", size=14)),
+                              "Test connection", size="1", variant="soft", on_click=ProvidersState.test(row.id),
+                              disabled=ProvidersState.testing_id != ""),
                     rx.button(rx.icon("pencil", size=14), "Edit", size="1", variant="soft",
                               on_click=ProvidersState.open_edit(row.id)),
                     rx.button(rx.icon("trash_2", size=14), "Delete", size="1", variant="soft", color_scheme="red",

@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway_app.core.outbound import parse_allow_list, split_host_port
+
 # Development defaults: usable out of the box, refused when ENV=production.
 DEV_JWT_SECRET = "gatehouse-dev-jwt-secret-change-me-in-production"
 DEV_ENCRYPTION_KEY = "Z2F0ZWhvdXNlLWRldi1rZXktY2hhbmdlLW1lLTMyYiE="
@@ -56,6 +58,10 @@ class Settings(BaseSettings):
     login_max_delay_seconds: float = Field(default=900.0, ge=1, le=86_400)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=100, le=120_000)
     batch_retry_seconds: float = Field(default=120.0, ge=1, le=86_400)
+    # Outbound policy (core/outbound.py): private upstreams are refused unless allowed here.
+    allow_private_upstreams: bool = False
+    provider_allowed_hosts: str = ""  # host, host:port, IP, CIDR or [IPv6]:port entries, comma-separated
+    gateway_listeners: str = ""  # host:port the gateway serves on; set by `serve` / `serve-api`
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -75,6 +81,20 @@ class Settings(BaseSettings):
         from gateway_app.core.crypto import parse_fernet_keys
 
         parse_fernet_keys(value)  # raises ValueError with a clear message
+        return value
+
+    @field_validator("provider_allowed_hosts")
+    @classmethod
+    def _check_allowed_hosts(cls, value: str) -> str:
+        parse_allow_list(value)  # raises ValueError naming the bad entry
+        return value
+
+    @field_validator("gateway_listeners")
+    @classmethod
+    def _check_listeners(cls, value: str) -> str:
+        for entry in (e.strip() for e in value.split(",") if e.strip()):
+            if split_host_port(entry)[1] is None:
+                raise ValueError(f"{entry!r}: a listener is host:port")
         return value
 
     @model_validator(mode="after")

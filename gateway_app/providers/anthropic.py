@@ -7,9 +7,19 @@ import time
 import aiohttp
 import orjson
 
+from gateway_app.core.outbound import OutboundPolicy
 from gateway_app.providers.anthropic_translation import StreamTranslator, from_messages_response, to_messages_request
 from gateway_app.providers.base import ProviderSpec, StreamStats, UpstreamError, UpstreamResult
-from gateway_app.providers.http import TRANSPORT_ERRORS, http_error, new_session, parse_json, transport_error
+from gateway_app.providers.guard import new_session
+from gateway_app.providers.http import (
+    TRANSPORT_ERRORS,
+    clean_text,
+    json_answer,
+    model_ids,
+    parse_json,
+    stream_answer,
+    transport_error,
+)
 
 ANTHROPIC_VERSION = "2023-06-01"
 
@@ -17,9 +27,9 @@ ANTHROPIC_VERSION = "2023-06-01"
 class AnthropicRuntime:
     """Calls `<base_url>/v1/messages`; answers are translated to OpenAI's shape."""
 
-    def __init__(self, spec: ProviderSpec) -> None:
+    def __init__(self, spec: ProviderSpec, policy: OutboundPolicy) -> None:
         self.spec = spec
-        self._session = new_session()
+        self._session = new_session(policy, spec.base_url)
         base = spec.base_url.rstrip("/")
         self._base = base[:-3] if base.endswith("/v1") else base
         self._headers = {"Content-Type": "application/json", "anthropic-version": ANTHROPIC_VERSION,
@@ -31,11 +41,9 @@ class AnthropicRuntime:
         request = to_messages_request({**payload, "stream": False}, upstream_model)
         try:
             async with self._session.post(f"{self._base}/v1/messages", data=orjson.dumps(request),
-                                          headers=self._headers,
+                                          headers=self._headers, allow_redirects=False,
                                           timeout=aiohttp.ClientTimeout(total=timeout)) as response:
-                raw = await response.read()
-                if response.status >= 400:
-                    raise http_error(response.status, raw, response.headers)
+                raw = await json_answer(response)
         except TRANSPORT_ERRORS as exc:
             raise transport_error(exc) from None
         translated = from_messages_response(parse_json(raw), upstream_model)
@@ -47,15 +55,11 @@ class AnthropicRuntime:
         try:
             response = await self._session.post(
                 f"{self._base}/v1/messages", data=orjson.dumps(request), headers=self._headers,
+                allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=min(timeout, 10.0), sock_read=timeout))
+            await stream_answer(response)
         except TRANSPORT_ERRORS as exc:
             raise transport_error(exc) from None
-        if response.status >= 400:
-            try:
-                raw = await response.read()
-            finally:
-                response.release()
-            raise http_error(response.status, raw, response.headers)
         return AnthropicStream(response, StreamTranslator(upstream_model, client_wants_usage))
 
     async def embeddings(self, payload: dict, upstream_model: str, *, timeout: float) -> UpstreamResult:
@@ -63,14 +67,12 @@ class AnthropicRuntime:
 
     async def list_models(self, *, timeout: float = 10.0) -> list[str]:
         try:
-            async with self._session.get(f"{self._base}/v1/models", headers=self._headers,
+            async with self._session.get(f"{self._base}/v1/models", headers=self._headers, allow_redirects=False,
                                          timeout=aiohttp.ClientTimeout(total=timeout)) as response:
-                raw = await response.read()
-                if response.status >= 400:
-                    raise http_error(response.status, raw, response.headers)
+                raw = await json_answer(response)
         except TRANSPORT_ERRORS as exc:
             raise transport_error(exc) from None
-        return sorted(str(m.get("id")) for m in parse_json(raw).get("data", []) if isinstance(m, dict))
+        return model_ids(parse_json(raw))
 
     async def aclose(self) -> None:
         await self._session.close()
@@ -111,18 +113,21 @@ class AnthropicStream:
         name, data = "", b""
         for line in event.split(b"\n"):
             if line.startswith(b"event:"):
-                name = line[6:].strip().decode()
+                name = line[6:].strip().decode(errors="replace")
             elif line.startswith(b"data:"):
                 data += line[5:].strip()
         try:
             parsed = orjson.loads(data) if data else {}
         except orjson.JSONDecodeError:
             return b""
+        if not isinstance(parsed, dict):
+            return b""
         name = name or parsed.get("type", "")
         if name == "error":
-            error = parsed.get("error") or {}
-            raise UpstreamError(error.get("message", "upstream stream error"), status=502, kind="stream",
-                                error_type=error.get("type"))
+            error = parsed.get("error") if isinstance(parsed.get("error"), dict) else {}
+            message = error.get("message") if isinstance(error.get("message"), str) else ""
+            raise UpstreamError(clean_text(message) or "upstream stream error", status=502, kind="stream",
+                                error_type=clean_text(str(error.get("type") or ""), 64) or None)
         return self._translator.event(name, parsed)
 
     async def aclose(self) -> None:

@@ -36,7 +36,8 @@ class UpstreamError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
-        self.kind = kind  # http | connect | timeout | malformed | circuit_open | stream
+        # http | connect | timeout | malformed | circuit_open | stream | blocked | redirect | content_type | too_large
+        self.kind = kind
         self.retryable = retryable
         self.retry_after = retry_after
         self.code = code

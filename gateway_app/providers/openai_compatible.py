@@ -11,8 +11,17 @@ import time
 import aiohttp
 import orjson
 
+from gateway_app.core.outbound import OutboundPolicy
 from gateway_app.providers.base import ProviderSpec, StreamStats, UpstreamError, UpstreamResult
-from gateway_app.providers.http import TRANSPORT_ERRORS, http_error, new_session, parse_json, transport_error
+from gateway_app.providers.guard import new_session
+from gateway_app.providers.http import (
+    TRANSPORT_ERRORS,
+    json_answer,
+    model_ids,
+    parse_json,
+    stream_answer,
+    transport_error,
+)
 
 _USAGE_MARKS = (b'"usage":{', b'"usage": {')  # compact JSON (OpenAI) and Python-style spacing
 
@@ -26,9 +35,9 @@ _DATA = b"data:"
 class OpenAICompatibleRuntime:
     """Calls `<base_url>/chat/completions`, `/embeddings`, `/models` with a bearer key."""
 
-    def __init__(self, spec: ProviderSpec) -> None:
+    def __init__(self, spec: ProviderSpec, policy: OutboundPolicy) -> None:
         self.spec = spec
-        self._session = new_session()
+        self._session = new_session(policy, spec.base_url)
         self._base = spec.base_url.rstrip("/")
         self._headers = {"Content-Type": "application/json", **dict(spec.headers)}
         if spec.api_key:
@@ -44,10 +53,9 @@ class OpenAICompatibleRuntime:
         data = orjson.dumps(body)
         try:
             async with self._session.post(self._url(operation, upstream_model), data=data, headers=self._headers,
+                                          allow_redirects=False,
                                           timeout=aiohttp.ClientTimeout(total=timeout)) as response:
-                raw = await response.read()
-                if response.status >= 400:
-                    raise http_error(response.status, raw, response.headers)
+                raw = await json_answer(response)
         except TRANSPORT_ERRORS as exc:
             raise transport_error(exc) from None
         parsed = parse_json(raw)
@@ -66,29 +74,21 @@ class OpenAICompatibleRuntime:
         try:
             response = await self._session.post(
                 self._url("chat/completions", upstream_model), data=orjson.dumps(body), headers=self._headers,
+                allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=min(timeout, 10.0), sock_read=timeout))
+            await stream_answer(response)
         except TRANSPORT_ERRORS as exc:
             raise transport_error(exc) from None
-        if response.status >= 400:
-            try:
-                raw = await response.read()
-            except TRANSPORT_ERRORS as exc:
-                raise transport_error(exc) from None
-            finally:
-                response.release()
-            raise http_error(response.status, raw, response.headers)
         return SseRelay(response, client_wants_usage)
 
     async def list_models(self, *, timeout: float = 10.0) -> list[str]:
         try:
-            async with self._session.get(self._models_url(), headers=self._headers,
+            async with self._session.get(self._models_url(), headers=self._headers, allow_redirects=False,
                                          timeout=aiohttp.ClientTimeout(total=timeout)) as response:
-                raw = await response.read()
-                if response.status >= 400:
-                    raise http_error(response.status, raw, response.headers)
+                raw = await json_answer(response)
         except TRANSPORT_ERRORS as exc:
             raise transport_error(exc) from None
-        return sorted(str(m.get("id")) for m in parse_json(raw).get("data", []) if isinstance(m, dict))
+        return model_ids(parse_json(raw))
 
     def _models_url(self) -> str:
         return f"{self._base}/models"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 import anyio
 
 from gateway_app.core.crypto import SecretBox
@@ -10,7 +12,8 @@ from gateway_app.core.runtime_pool import RuntimePool
 from gateway_app.db.protocols import DataStore
 from gateway_app.db.records import FileRecord
 from gateway_app.providers.base import ProviderSpec, UpstreamError
-from gateway_app.providers.factory import FILES_TYPES, create_files_client
+from gateway_app.providers.factory import FILES_TYPES, RuntimeFactory
+from gateway_app.providers.http import clean_text
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.inference.errors import client_error
 from gateway_app.services.providers import provider_spec
@@ -25,13 +28,21 @@ def file_object(record: FileRecord) -> dict:
             "filename": record.filename, "purpose": record.purpose, "status": "processed"}
 
 
+def _size_of(file: BinaryIO) -> int:
+    file.seek(0, 2)
+    size = file.tell()
+    file.seek(0)
+    return size
+
+
 class FileService:
     """Upload, list, read and delete files for the calling token's tenant."""
 
-    def __init__(self, store: DataStore, box: SecretBox, pool: RuntimePool) -> None:
+    def __init__(self, store: DataStore, box: SecretBox, pool: RuntimePool, runtimes: RuntimeFactory) -> None:
         self._store = store
         self._box = box
         self._pool = pool
+        self._runtimes = runtimes
 
     def _provider(self, tenant: str, ref: str | None, provider_id: str | None = None) -> ProviderSpec:
         with self._store.tenant(tenant) as uow:
@@ -49,7 +60,7 @@ class FileService:
         return provider_spec(tenant, record, self._box)
 
     async def _client(self, spec: ProviderSpec):
-        return await self._pool.get(f"{spec.key}:files", spec.fingerprint, lambda: create_files_client(spec))
+        return await self._pool.get(f"{spec.key}:files", spec.fingerprint, lambda: self._runtimes.files(spec))
 
     def _record(self, tenant: str, file_id: str) -> FileRecord:
         with self._store.tenant(tenant) as uow:
@@ -58,23 +69,26 @@ class FileService:
             raise NotFound(f"No such File object: {file_id}", param="file_id")
         return record
 
-    async def upload(self, identity: ClientIdentity, filename: str, content: bytes, purpose: str,
+    async def upload(self, identity: ClientIdentity, filename: str, file: BinaryIO, purpose: str,
                      provider: str | None = None) -> dict:
-        """Send the file to the provider and remember it for this tenant."""
+        """Stream the file (a seekable file object, e.g. the spooled upload) to the provider; remember it."""
         if purpose not in PURPOSES:
             raise InvalidInput(f"purpose must be one of {', '.join(PURPOSES)}", param="purpose")
-        if not content:
+        size = await anyio.to_thread.run_sync(_size_of, file)
+        if not size:
             raise InvalidInput("the file is empty", param="file")
-        if len(content) > MAX_FILE_BYTES:
+        if size > MAX_FILE_BYTES:
             raise InvalidInput("the file is larger than 512 MB", param="file")
         spec = await anyio.to_thread.run_sync(self._provider, identity.tenant_slug, provider)
         client = await self._client(spec)
+        name = clean_text(filename, 255) or "upload"
         try:
-            uploaded = await client.create(filename or "upload", content, purpose)
+            uploaded = await client.create(name, file, size, purpose)
         except UpstreamError as exc:
             raise client_error(exc, f"files@{spec.name}") from None
-        record = FileRecord(id=uploaded.id, provider_id=spec.key.split(":", 1)[1], filename=uploaded.filename,
-                            purpose=uploaded.purpose, bytes=uploaded.bytes or len(content))
+        record = FileRecord(id=uploaded.id, provider_id=spec.key.split(":", 1)[1], filename=uploaded.filename or name,
+                            purpose=uploaded.purpose if uploaded.purpose in PURPOSES else purpose,
+                            bytes=uploaded.bytes or size)
 
         def save() -> None:
             with self._store.tenant(identity.tenant_slug) as uow:

@@ -17,6 +17,7 @@ from gateway_app.core.health import HealthRegistry
 from gateway_app.core.invalidation import FileGeneration, Generation, RedisGeneration
 from gateway_app.core.lifecycle import Lifecycle
 from gateway_app.core.logging import configure_logging, get_logger
+from gateway_app.core.outbound import OutboundPolicy
 from gateway_app.core.resilience import BreakerRegistry
 from gateway_app.core.runtime_pool import RuntimePool
 from gateway_app.core.security import JwtCodec, PasswordHasher
@@ -25,6 +26,7 @@ from gateway_app.db.protocols import DataStore
 from gateway_app.db.tenancy import open_store
 from gateway_app.services.auth import AuthService, FirstAdmin, first_admin_notice
 from gateway_app.providers.base import UpstreamError
+from gateway_app.providers.factory import RuntimeFactory
 from gateway_app.services.client_auth import TokenResolver
 from gateway_app.services.files import FileService
 from gateway_app.services.inference.catalog import ModelCatalog
@@ -59,6 +61,7 @@ class Platform:
     lifecycle: Lifecycle
     health: HealthRegistry
     breakers: BreakerRegistry
+    outbound: OutboundPolicy
     runtime_pool: RuntimePool
     tasks: TaskRegistry
     auth: AuthService
@@ -103,6 +106,10 @@ def build_platform(settings: Settings) -> Platform:
     # A request the upstream refused as invalid says nothing about the provider's health.
     breakers = BreakerRegistry(ignore=lambda e: isinstance(e, UpstreamError) and not e.retryable)
     pool: RuntimePool = RuntimePool()
+    # Every provider client is built by this factory, so every connection goes through the policy.
+    outbound = OutboundPolicy.from_config(settings.allow_private_upstreams, settings.provider_allowed_hosts,
+                                          settings.gateway_listeners)
+    runtimes = RuntimeFactory(outbound)
     retry_for = settings.batch_retry_seconds
     usage_recorder = UsageRecorder(store, max_queue=settings.usage_queue_size, retry_for=retry_for)
     catalog = ModelCatalog(store, box, generation)
@@ -110,10 +117,11 @@ def build_platform(settings: Settings) -> Platform:
     verdict_recorder = VerdictRecorder(store, retry_for=retry_for)
     prompt_renderer = PromptRenderer(store, generation)
     guarding = Guarding(GuardrailCatalog(store, generation), verdict_recorder, trace_recorder, prompt_renderer)
-    inference = InferenceService(catalog, QuotaGuard(cache, store), usage_recorder, breakers, pool, guarding)
+    inference = InferenceService(catalog, QuotaGuard(cache, store), usage_recorder, breakers, pool, guarding,
+                                 runtimes)
     return Platform(
         settings=settings, store=store, cache=cache, generation=generation,
-        lifecycle=Lifecycle(), health=HealthRegistry(), breakers=breakers,
+        lifecycle=Lifecycle(), health=HealthRegistry(), breakers=breakers, outbound=outbound,
         runtime_pool=pool, tasks=TaskRegistry(spill_dir=settings.data_dir / "spill"),
         auth=AuthService(store, jwt, generation, hasher, throttle),
         tenants=TenantService(store, generation),
@@ -121,12 +129,12 @@ def build_platform(settings: Settings) -> Platform:
         projects=ProjectService(access, generation),
         tokens=TokenService(store, access, generation),
         token_resolver=TokenResolver(store, generation),
-        providers=ProviderService(access, box, generation, breakers),
+        providers=ProviderService(access, box, generation, breakers, runtimes),
         models=ModelService(access, generation),
         inference=inference,
         usage=UsageQueries(access),
         usage_recorder=usage_recorder,
-        files=FileService(store, box, pool),
+        files=FileService(store, box, pool, runtimes),
         playground=PlaygroundService(access, inference),
         prompts=PromptService(access, generation),
         guardrails=GuardrailService(access, generation, inference.judge_for),
@@ -190,7 +198,8 @@ async def start_platform(settings: Settings | None = None, *, install_signals: b
     log.info("gatehouse started", extra={
         "env": settings.env, "db": platform.store.name, "data_dir": str(settings.data_dir),
         "cache": platform.cache.name, "cache_ok": cache_ok, "signals": signals,
-        "admin": platform.first_admin.email,
+        "admin": platform.first_admin.email, "private_upstreams": settings.allow_private_upstreams,
+        "allowed_upstream_rules": len(platform.outbound.allowed),
     })
     return platform
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import datetime
 from typing import Annotated, Literal
 
+import anyio
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway_app.core.crypto import SecretBox, mask_secret
@@ -15,7 +17,8 @@ from gateway_app.core.resilience import BreakerRegistry
 from gateway_app.db.protocols import TenantUnitOfWork
 from gateway_app.db.records import ProviderRecord, utcnow
 from gateway_app.providers.base import ProviderSpec, UpstreamError
-from gateway_app.providers.factory import create_runtime
+from gateway_app.providers.factory import RuntimeFactory
+from gateway_app.providers.http import clean_text
 from gateway_app.services import audit
 from gateway_app.services.principals import Principal
 from gateway_app.services.tenant_access import TenantAccess
@@ -129,8 +132,15 @@ def provider_spec(tenant: str, record: ProviderRecord, box: SecretBox) -> Provid
         key=breaker_key(tenant, record.id), name=record.name, type=record.type, base_url=record.base_url,
         api_key=box.decrypt(record.api_key_enc) if record.api_key_enc else None, api_version=record.api_version,
         timeout_s=options.timeout_s, max_retries=options.max_retries, headers=tuple(sorted(options.headers.items())),
-        fingerprint=f"{record.id}:{record.updated_at.isoformat()}",
+        fingerprint=_fingerprint(record),
     )
+
+
+def _fingerprint(record: ProviderRecord) -> str:
+    # updated_at has second precision: two changes within a second must still build a new client.
+    config = repr((record.type, record.base_url, record.api_key_enc, record.api_version,
+                   sorted(record.options.items()), record.updated_at.isoformat()))
+    return f"{record.id}:{hashlib.sha256(config.encode()).hexdigest()[:16]}"
 
 
 def find_provider(uow: TenantUnitOfWork, ref: str) -> ProviderRecord:
@@ -145,11 +155,20 @@ class ProviderService:
     """Configure a tenant's providers."""
 
     def __init__(self, access: TenantAccess, box: SecretBox, generation: Generation,
-                 breakers: BreakerRegistry) -> None:
+                 breakers: BreakerRegistry, runtimes: RuntimeFactory) -> None:
         self._access = access
         self._box = box
         self._generation = generation
         self._breakers = breakers
+        self._runtimes = runtimes
+
+    def _check_address(self, base_url: str) -> None:
+        # Quick feedback for literal addresses; names are checked when connecting (DNS can change).
+        problem = self._runtimes.policy.check_url(base_url)
+        if problem:
+            error = InvalidInput(f"base_url: {problem}", param="base_url")
+            error.status = 422
+            raise error
 
     def _out(self, tenant: str, record: ProviderRecord) -> ProviderOut:
         state = self._breakers.state(breaker_key(tenant, record.id))
@@ -172,6 +191,7 @@ class ProviderService:
     def create(self, actor: Principal, tenant: str | None, data: ProviderCreate) -> ProviderOut:
         """Store a provider; the key is encrypted before it is written."""
         actor.require_write()
+        self._check_address(data.base_url)
         record = ProviderRecord(
             name=data.name, type=data.type, base_url=data.base_url,
             api_key_enc=self._box.encrypt(data.api_key) if data.api_key else None,
@@ -203,6 +223,8 @@ class ProviderService:
                 raise InvalidInput(f"{name} cannot be null", param=name)
             else:
                 changes[name] = value
+        if "base_url" in changes:
+            self._check_address(changes["base_url"])
         with self._access.open(actor, tenant) as uow:
             current = find_provider(uow, ref)
             if "name" in changes and changes["name"] != current.name and uow.providers.get_by_name(changes["name"]):
@@ -230,20 +252,24 @@ class ProviderService:
         self._generation.notify()
 
     def spec(self, actor: Principal, tenant: str | None, ref: str) -> ProviderSpec:
-        """The decrypted runtime view (for the connection test; never returned to callers)."""
+        """The decrypted runtime view, for writers only (it spends stored credentials; never returned)."""
+        actor.require_write()
         with self._access.open(actor, tenant) as uow:
             return provider_spec(uow.tenant_slug, find_provider(uow, ref), self._box)
 
-    async def test_connection(self, spec: ProviderSpec) -> ConnectionTest:
-        """List the upstream's models with a throwaway client."""
-        runtime = create_runtime(spec)
+    async def test_connection(self, actor: Principal, tenant: str | None, ref: str) -> ConnectionTest:
+        """List the upstream's models with a throwaway client (members may not: it uses the stored key)."""
+        actor.require_write()
+        spec = await anyio.to_thread.run_sync(self.spec, actor, tenant, ref)
+        runtime = self._runtimes.runtime(spec)
         started = time.perf_counter()
         try:
             models = await runtime.list_models(timeout=min(spec.timeout_s, 15.0))
             return ConnectionTest(ok=True, latency_ms=(time.perf_counter() - started) * 1000, models=models)
         except UpstreamError as exc:
+            # Messages are built from sanitised parts already; cleaning again keeps this the last gate.
             return ConnectionTest(ok=False, latency_ms=(time.perf_counter() - started) * 1000,
-                                  error=f"{exc.message} (HTTP {exc.status})" if exc.status else exc.message)
+                                  error=clean_text(exc.message, 400))
         finally:
             await runtime.aclose()
 

@@ -12,6 +12,18 @@ from tests.support.processes import free_port
 HELLO = [{"role": "user", "content": "hello"}]
 
 
+@pytest.fixture
+def dead_port() -> int:
+    """A loopback port nobody listens on."""
+    return free_port()
+
+
+@pytest.fixture
+def allowed_upstreams(upstream_server, dead_port) -> list[str]:
+    """The fake upstream and the dead port: both on loopback, so both must be allowed explicitly."""
+    return [f"127.0.0.1:{upstream_server.port}", f"127.0.0.1:{dead_port}"]
+
+
 @pytest.mark.parametrize("fault", [Behaviour(status=500), Behaviour(status=503), Behaviour(drop=True),
                                    Behaviour(malformed=True), Behaviour(status=429)],
                          ids=["500", "503", "dropped", "malformed", "429"])
@@ -79,11 +91,11 @@ async def test_breaker_opens_and_short_circuits_then_shows_in_the_admin_api(sdk,
     assert provider["breaker"]["state"] == "open" and provider["breaker"]["opened_at"]
 
 
-async def test_fallback_serves_every_request_while_the_primary_is_down(admin, platform, upstream):
+async def test_fallback_serves_every_request_while_the_primary_is_down(admin, platform, upstream, dead_port):
     from tests.api.conftest import sdk_for
 
     setup = await configure_gateway(admin, upstream.url)
-    dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    dead = f"http://127.0.0.1:{dead_port}/v1"  # nothing listens there
     await admin.call("POST", "/providers", tenant="acme", expect=201,
                      json={"name": "dead", "type": "openai-compatible", "base_url": dead,
                            "options": {"max_retries": 0, "timeout_s": 2}})

@@ -26,11 +26,14 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture(scope="session")
-def console(tmp_path_factory):
-    """`python -m gateway_app serve` (what `make run` runs) on a free port with a fresh DATA_DIR."""
+def console(tmp_path_factory, upstream_server):
+    """`python -m gateway_app serve` (what `make run` runs) on a free port with a fresh DATA_DIR; of the
+    private addresses, only the fake upstream's port is allowed."""
     base = tmp_path_factory.mktemp("console")
     process = GatewayProcess.start(["serve", "--host", "127.0.0.1"], base / "data", base / "console.log",
-                                   extra_env={"ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": ADMIN_PASSWORD})
+                                   extra_env={"ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": ADMIN_PASSWORD,
+                                              "ALLOW_PRIVATE_UPSTREAMS": "false",
+                                              "PROVIDER_ALLOWED_HOSTS": f"127.0.0.1:{upstream_server.port}"})
     process.wait_ready(timeout=600)  # the first start builds the frontend
     yield process
     process.stop()

@@ -25,7 +25,8 @@ def llama(tmp_path_factory):
 def gateway(llama, tmp_path_factory):
     base = tmp_path_factory.mktemp("gateway")
     process = GatewayProcess.start(["serve-api", "--host", "127.0.0.1"], base / "data", base / "serve-api.log",
-                                   extra_env={"ADMIN_EMAIL": ADMIN["email"], "ADMIN_PASSWORD": ADMIN["password"]})
+                                   extra_env={"ADMIN_EMAIL": ADMIN["email"], "ADMIN_PASSWORD": ADMIN["password"],
+                                              "PROVIDER_ALLOWED_HOSTS": f"127.0.0.1:{llama.port}"})
     process.wait_ready(timeout=60)
     with httpx.Client(base_url=process.url, timeout=30) as http:
         jwt = http.post("/admin/v1/auth/login", json=ADMIN).json()["access_token"]

@@ -1,11 +1,14 @@
 """The API-only server as a real process: health, login, tenants, tokens, revocation across
 workers (memory cache, no Redis) and a clean SIGTERM shutdown."""
 
+import ipaddress
 import json
+import socket
 
 import httpx
 import pytest
 
+from tests.support.processes import free_port
 from tests.support.servers import GatewayProcess
 
 ADMIN = {"email": "ops@example.com", "password": "serve-api-pass-1"}
@@ -17,7 +20,7 @@ def server(tmp_path):
     process = GatewayProcess.start(["serve-api", "--host", "127.0.0.1", "--workers", "2"], data_dir,
                                    tmp_path / "serve-api.log",
                                    extra_env={"ADMIN_EMAIL": ADMIN["email"], "ADMIN_PASSWORD": ADMIN["password"],
-                                              "LOG_FORMAT": "json"})
+                                              "LOG_FORMAT": "json", "ALLOW_PRIVATE_UPSTREAMS": "true"})
     process.wait_ready(timeout=60)
     yield process
     process.stop()
@@ -37,6 +40,21 @@ def test_serve_api_end_to_end_and_graceful_shutdown(server):
         assert http.post("/admin/v1/users", headers=scoped, json={"email": "dev@acme.io"}).status_code == 201
         token = http.post("/admin/v1/api-tokens", headers=scoped, json={"name": "svc"}).json()
         bearer = {"Authorization": f"Bearer {token['token']}"}
+
+        # Private upstreams are allowed here, but never the gateway's own listener (it would call itself).
+        own = http.post("/admin/v1/providers", headers=scoped, json={
+            "name": "self", "type": "openai-compatible", "base_url": f"{server.url}/v1"})
+        assert own.status_code == 422 and "own listener" in own.json()["detail"], own.text
+        elsewhere = http.post("/admin/v1/providers", headers=scoped, json={
+            "name": "local", "type": "openai-compatible", "base_url": f"http://127.0.0.1:{free_port()}/v1"})
+        assert elsewhere.status_code == 201, elsewhere.text
+        hostname = socket.gethostname()
+        if ipaddress.ip_address(socket.gethostbyname(hostname)).is_loopback:  # a name: checked when connecting
+            http.post("/admin/v1/providers", headers=scoped, json={
+                "name": "self", "type": "openai-compatible",
+                "base_url": f"http://{hostname}:{server.port}/v1"}).raise_for_status()
+            test = http.post("/admin/v1/providers/self/test", headers=scoped).json()
+            assert not test["ok"] and "own listener" in test["error"], test
 
         # New connections each time so both workers see traffic and cache the token.
         statuses = [httpx.get(server.url + "/v1/models", headers=bearer).status_code for _ in range(20)]

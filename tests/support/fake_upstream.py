@@ -16,6 +16,16 @@ from aiohttp import web
 from tests.support.processes import free_port
 
 
+@dataclass(frozen=True)
+class Raw:
+    """An answer sent exactly as given (for redirects, HTML error pages, wrong content types)."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass
 class Behaviour:
     """How to answer one request (defaults: a normal, fast answer)."""
@@ -30,6 +40,8 @@ class Behaviour:
     break_after: int | None = None  # cut the stream after this many chunks
     content: str | None = None  # answer text (default: echo of the last user message)
     usage_in_stream: bool = True  # honour stream_options.include_usage
+    raw: Raw | None = None  # answer this instead
+    stream_content_type: str = "text/event-stream"
 
 
 @dataclass
@@ -89,6 +101,10 @@ class FakeUpstream:
         app.router.add_get("/v1/files/{id}", self._file_get)
         app.router.add_get("/v1/files/{id}/content", self._file_content)
         app.router.add_delete("/v1/files/{id}", self._file_delete)
+        app.router.add_post("/openai/files", self._file_create)  # Azure: /openai/files?api-version=...
+        app.router.add_get("/openai/files/{id}", self._file_get)
+        app.router.add_get("/openai/files/{id}/content", self._file_content)
+        app.router.add_delete("/openai/files/{id}", self._file_delete)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
@@ -132,6 +148,10 @@ class FakeUpstream:
 
     @staticmethod
     def _failure(request: web.Request, behaviour: Behaviour) -> web.StreamResponse | None:
+        if behaviour.raw is not None:
+            raw = behaviour.raw
+            return web.Response(status=raw.status, body=raw.body,
+                                headers={"Content-Type": raw.content_type, **dict(raw.headers)})
         if behaviour.drop:
             request.transport.close()
             return web.Response(status=500)
@@ -193,7 +213,7 @@ class FakeUpstream:
         return await self._stream_chat(request, body, behaviour, text, prompt_tokens, model)
 
     async def _stream_chat(self, request, body, behaviour, text, prompt_tokens, model) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        response = web.StreamResponse(headers={"Content-Type": behaviour.stream_content_type})
         await response.prepare(request)
         words = text.split() or ["..."]
         size = max(1, -(-len(words) // max(1, behaviour.chunks)))
@@ -302,26 +322,38 @@ class FakeUpstream:
         return web.json_response({k: v for k, v in self._files[file_id].items() if not k.startswith("_")})
 
     async def _file_list(self, request: web.Request) -> web.StreamResponse:
-        await self._begin(request, parse=False)
+        behaviour, _ = await self._begin(request, parse=False)
+        failure = self._failure(request, behaviour)
+        if failure is not None:
+            return failure
         return web.json_response({"object": "list", "data": [
             {k: v for k, v in f.items() if not k.startswith("_")} for f in self._files.values()]})
 
     async def _file_get(self, request: web.Request) -> web.StreamResponse:
-        await self._begin(request, parse=False)
+        behaviour, _ = await self._begin(request, parse=False)
+        failure = self._failure(request, behaviour)
+        if failure is not None:
+            return failure
         found = self._files.get(request.match_info["id"])
         if found is None:
             return web.json_response({"error": {"message": "No such File object"}}, status=404)
         return web.json_response({k: v for k, v in found.items() if not k.startswith("_")})
 
     async def _file_content(self, request: web.Request) -> web.StreamResponse:
-        await self._begin(request, parse=False)
+        behaviour, _ = await self._begin(request, parse=False)
+        failure = self._failure(request, behaviour)
+        if failure is not None:
+            return failure
         found = self._files.get(request.match_info["id"])
         if found is None:
             return web.json_response({"error": {"message": "No such File object"}}, status=404)
         return web.Response(body=found["_content"], content_type="application/octet-stream")
 
     async def _file_delete(self, request: web.Request) -> web.StreamResponse:
-        await self._begin(request, parse=False)
+        behaviour, _ = await self._begin(request, parse=False)
+        failure = self._failure(request, behaviour)
+        if failure is not None:
+            return failure
         found = self._files.pop(request.match_info["id"], None)
         if found is None:
             return web.json_response({"error": {"message": "No such File object"}}, status=404)

@@ -18,8 +18,8 @@ async def upload_file(client: ClientDep, platform: PlatformDep, file: Annotated[
                       provider: Annotated[str | None, Form(description="provider name; default: the first "
                                                                       "provider with a files API")] = None) -> dict:
     """Stored at the provider; the tenant is recorded so no other tenant can see it."""
-    content = await file.read()
-    return await platform.files.upload(client, file.filename or "upload", content, purpose, provider)
+    # Starlette has spooled the upload to a temporary file: it streams from there, never read whole.
+    return await platform.files.upload(client, file.filename or "upload", file.file, purpose, provider)
 
 
 @router.get("", summary="List files")

@@ -23,7 +23,11 @@ def client_error(error: UpstreamError, model: str) -> UpstreamFailed:
                               code="upstream_unavailable")
     if error.kind == "timeout":
         return UpstreamFailed(f"model '{model}' timed out upstream", status=504, code="upstream_timeout")
-    if error.kind in ("connect", "malformed", "stream"):
+    if error.kind == "blocked":
+        # The admin-facing text names addresses and settings; the API client learns only this.
+        return UpstreamFailed(f"model '{model}' failed upstream: the provider's address is not allowed", status=502,
+                              code="upstream_error", error_type="blocked")
+    if error.kind in ("connect", "malformed", "stream", "redirect", "content_type", "too_large"):
         return UpstreamFailed(f"model '{model}' failed upstream: {error.message}", status=502, code="upstream_error",
                               error_type=error.kind)
     if error.status == 429:

@@ -21,7 +21,7 @@ from gateway_app.core.resilience import BreakerRegistry, CircuitOpenError, Retry
 from gateway_app.core.runtime_pool import RuntimePool
 from gateway_app.db.records import UsageRecord, precise_now
 from gateway_app.providers.base import ProviderRuntime, UpstreamError, UpstreamResult
-from gateway_app.providers.factory import create_runtime
+from gateway_app.providers.factory import RuntimeFactory
 from gateway_app.providers.sse import parse_sse
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.inference.catalog import ModelCatalog, ModelEntry
@@ -83,13 +83,14 @@ class InferenceService:
     """The client API's operations."""
 
     def __init__(self, catalog: ModelCatalog, quotas: QuotaGuard, usage: UsageRecorder,
-                 breakers: BreakerRegistry, pool: RuntimePool, guarding: Guarding) -> None:
+                 breakers: BreakerRegistry, pool: RuntimePool, guarding: Guarding, runtimes: RuntimeFactory) -> None:
         self.catalog = catalog
         self._quotas = quotas
         self._usage = usage
         self._breakers = breakers
         self._pool = pool
         self._guarding = guarding
+        self._runtimes = runtimes
 
     async def models(self, identity: ClientIdentity) -> list[dict]:
         """OpenAI model objects the token may use."""
@@ -107,7 +108,7 @@ class InferenceService:
 
     async def _runtime(self, entry: ModelEntry) -> ProviderRuntime:
         spec = entry.provider
-        return await self._pool.get(spec.key, spec.fingerprint, lambda: create_runtime(spec))
+        return await self._pool.get(spec.key, spec.fingerprint, lambda: self._runtimes.runtime(spec))
 
     async def _call(self, entry: ModelEntry, call: Callable[[ProviderRuntime], Awaitable]):
         """One model: retries on retryable failures, all under the provider's breaker."""
