@@ -158,7 +158,10 @@ def prepare_data(platform: Platform) -> FirstAdmin:
     settings = platform.settings
     if os.environ.get(DATA_PREPARED_ENV) == "1":
         return FirstAdmin(created=False, email=settings.admin_email)
-    platform.store.migrate()
+    changed = platform.store.migrate()
+    upgraded = [name.split(":", 1)[1] for name in changed if name.startswith("tenant:")]
+    if upgraded:  # rows written before provider headers were encrypted
+        platform.providers.encrypt_plaintext_headers(platform.store, upgraded)
     return platform.auth.ensure_first_admin(settings.admin_email, settings.admin_password)
 
 

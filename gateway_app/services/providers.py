@@ -21,6 +21,13 @@ from gateway_app.providers.factory import RuntimeFactory
 from gateway_app.providers.http import clean_text
 from gateway_app.services import audit
 from gateway_app.services.principals import Principal
+from gateway_app.services.provider_headers import (
+    check_headers,
+    header_changes,
+    masked,
+    stored_headers,
+    without_headers,
+)
 from gateway_app.services.tenant_access import TenantAccess
 
 ProviderType = Literal["openai", "openai-compatible", "azure-openai", "anthropic"]
@@ -35,7 +42,10 @@ class ProviderOptions(BaseModel):
 
     timeout_s: float = Field(default=60.0, gt=0, le=600, description="per upstream request")
     max_retries: int = Field(default=2, ge=0, le=5, description="retries after the first attempt")
-    headers: dict[str, str] = Field(default_factory=dict, description="extra headers sent upstream")
+    headers: dict[str, str] = Field(default_factory=dict, description="extra headers sent upstream (encrypted at "
+                                    "rest, shown masked; send a masked value back to keep it)")
+
+    _headers = field_validator("headers")(lambda cls, v: check_headers(v))
 
 
 def _check_url(value: str) -> str:
@@ -126,20 +136,26 @@ def breaker_key(tenant: str, provider_id: str) -> str:
 
 
 def provider_spec(tenant: str, record: ProviderRecord, box: SecretBox) -> ProviderSpec:
-    """The runtime view of a stored provider (decrypts the key)."""
-    options = ProviderOptions(**record.options)
+    """The runtime view of a stored provider (decrypts the key and the headers)."""
+    options = ProviderOptions(**without_headers(record.options))
     return ProviderSpec(
         key=breaker_key(tenant, record.id), name=record.name, type=record.type, base_url=record.base_url,
         api_key=box.decrypt(record.api_key_enc) if record.api_key_enc else None, api_version=record.api_version,
-        timeout_s=options.timeout_s, max_retries=options.max_retries, headers=tuple(sorted(options.headers.items())),
-        fingerprint=_fingerprint(record),
+        timeout_s=options.timeout_s, max_retries=options.max_retries,
+        headers=tuple(sorted(stored_headers(record, box).items())), fingerprint=_fingerprint(record),
     )
+
+
+def _shown_options(record: ProviderRecord) -> ProviderOptions:
+    hints = record.header_hints if record.headers_enc else masked(record.options.get("headers") or {})
+    return ProviderOptions.model_construct(**{**ProviderOptions(**without_headers(record.options)).model_dump(),
+                                              "headers": hints})
 
 
 def _fingerprint(record: ProviderRecord) -> str:
     # updated_at has second precision: two changes within a second must still build a new client.
-    config = repr((record.type, record.base_url, record.api_key_enc, record.api_version,
-                   sorted(record.options.items()), record.updated_at.isoformat()))
+    config = repr((record.type, record.base_url, record.api_key_enc, record.api_version, record.headers_enc,
+                   sorted(record.options.items(), key=str), record.updated_at.isoformat()))
     return f"{record.id}:{hashlib.sha256(config.encode()).hexdigest()[:16]}"
 
 
@@ -174,7 +190,7 @@ class ProviderService:
         state = self._breakers.state(breaker_key(tenant, record.id))
         return ProviderOut(id=record.id, name=record.name, type=record.type, base_url=record.base_url,
                            api_key=record.api_key_hint, api_version=record.api_version,
-                           options=ProviderOptions(**record.options), enabled=record.enabled,
+                           options=_shown_options(record), enabled=record.enabled,
                            created_at=record.created_at, updated_at=record.updated_at,
                            breaker=BreakerOut(state=state.state, failures=state.failures, opened_at=state.opened_at))
 
@@ -196,7 +212,8 @@ class ProviderService:
             name=data.name, type=data.type, base_url=data.base_url,
             api_key_enc=self._box.encrypt(data.api_key) if data.api_key else None,
             api_key_hint=mask_secret(data.api_key), api_version=data.api_version,
-            options=data.options.model_dump(), enabled=data.enabled,
+            options=without_headers(data.options.model_dump()), enabled=data.enabled,
+            **header_changes(self._box, data.options.headers),
         )
         with self._access.open(actor, tenant) as uow:
             if uow.providers.get_by_name(data.name):
@@ -218,7 +235,7 @@ class ProviderService:
                 changes["api_key_enc"] = self._box.encrypt(value)
                 changes["api_key_hint"] = mask_secret(value)
             elif name == "options":
-                changes["options"] = (value or ProviderOptions()).model_dump()
+                changes["options"] = without_headers((value or ProviderOptions()).model_dump())
             elif value is None and name != "api_version":
                 raise InvalidInput(f"{name} cannot be null", param=name)
             else:
@@ -229,6 +246,8 @@ class ProviderService:
             current = find_provider(uow, ref)
             if "name" in changes and changes["name"] != current.name and uow.providers.get_by_name(changes["name"]):
                 raise Conflict(f"provider {changes['name']!r} already exists", param="name")
+            if data.options is not None and "headers" in data.options.model_fields_set:
+                changes.update(header_changes(self._box, data.options.headers, stored_headers(current, self._box)))
             changes["updated_at"] = utcnow()
             record = uow.providers.update(current.id, changes)
             audit.record(uow, actor, "provider.update", current.id, fields=sorted(data.model_fields_set))
@@ -274,13 +293,28 @@ class ProviderService:
             await runtime.aclose()
 
     def rotate_keys(self, store, slugs: list[str]) -> int:
-        """Re-encrypt every stored provider key with the newest ENCRYPTION_KEY; returns how many."""
+        """Re-encrypt every stored provider key and header set with the newest ENCRYPTION_KEY; returns how many."""
         rotated = 0
         for slug in slugs:
             with store.tenant(slug) as uow:
                 for record in uow.providers.list():
-                    if record.api_key_enc:
-                        uow.providers.update(record.id, {"api_key_enc": self._box.rotate(record.api_key_enc)})
+                    changes = {name: self._box.rotate(value) for name in ("api_key_enc", "headers_enc")
+                               if (value := getattr(record, name))}
+                    if changes:
+                        uow.providers.update(record.id, changes)
                         rotated += 1
                 uow.commit()
         return rotated
+
+    def encrypt_plaintext_headers(self, store, slugs: list[str]) -> int:
+        """Move headers stored in clear (before they were encrypted) into headers_enc; returns how many."""
+        moved = 0
+        for slug in slugs:
+            with store.tenant(slug) as uow:
+                for record in uow.providers.list():
+                    if "headers" in record.options:
+                        uow.providers.update(record.id, {"options": without_headers(record.options),
+                                                         **header_changes(self._box, stored_headers(record, self._box))})
+                        moved += 1
+                uow.commit()
+        return moved
