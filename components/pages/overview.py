@@ -9,13 +9,17 @@ from components.widgets import chart_card, empty_state, no_tenant, page_header, 
 from state.overview import OverviewState
 
 HEIGHT = 220
+# Milliseconds as short labels ("950 ms", "2.6 s", "12 s"): a long "12000ms" is clipped by the axis
+# width and reads as a wrong, out-of-order value ("000ms").
+MS_TICK = "(v) => v >= 1000 ? `${(v / 1000).toFixed(v >= 10000 ? 0 : 1)} s` : `${Math.round(v)} ms`"
 
 
-def _axes(y_unit: str = "") -> list[rx.Component]:
+def _axes(tick_formatter: str | None = None) -> list[rx.Component]:
+    y_axis = (rx.recharts.y_axis(tick_line=False, font_size=11, width=56, tick_formatter=tick_formatter)
+              if tick_formatter else rx.recharts.y_axis(tick_line=False, font_size=11, width=56))
     return [rx.recharts.cartesian_grid(stroke_dasharray="3 3", vertical=False),
             rx.recharts.x_axis(data_key="label", tick_line=False, font_size=11, min_tick_gap=16),
-            rx.recharts.y_axis(tick_line=False, font_size=11, width=56, unit=y_unit),
-            rx.recharts.graphing_tooltip()]
+            y_axis, rx.recharts.graphing_tooltip()]
 
 
 def _requests_chart() -> rx.Component:
@@ -51,7 +55,7 @@ def _latency_chart() -> rx.Component:
                          is_animation_active=False, connect_nulls=True),
         rx.recharts.line(data_key="error_rate", name="errors %", stroke="var(--red-9)", dot=False,
                          is_animation_active=False, y_axis_id="right"),
-        *_axes("ms"), rx.recharts.y_axis(y_axis_id="right", orientation="right", unit="%", font_size=11, width=40),
+        *_axes(MS_TICK), rx.recharts.y_axis(y_axis_id="right", orientation="right", unit="%", font_size=11, width=40),
         rx.recharts.legend(), data=OverviewState.points, width="100%", height=HEIGHT)
 
 
