@@ -15,7 +15,6 @@ from gateway_app.services.fields import UtcDatetime
 
 MAX_OFFSET = 1_000_000  # deeper pages are an export's job, not a list's
 MAX_LIMIT = 500
-MAX_VERSION = 1_000_000
 MAX_FILTER_CHARS = 200
 MAX_PATH_CHARS = 256
 
@@ -25,7 +24,5 @@ Filter = Annotated[str | None, Query(max_length=MAX_FILTER_CHARS)]
 """An optional text filter (exact match or substring)."""
 Instant = UtcDatetime
 """ISO 8601 date-time from 1970 to 2999; naive values are UTC (bounded so arithmetic cannot overflow)."""
-Version = Annotated[int, Query(ge=1, le=MAX_VERSION)]
-"""A prompt version number."""
 Ref = Annotated[str, Path(min_length=1, max_length=MAX_PATH_CHARS)]
 """An id or name in the path."""

@@ -14,6 +14,12 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 # day overflows (a 500), and no gateway event happens there.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+# Upper bounds of configured numbers: far above any real setting, far below 64-bit integers
+# (SQLite refuses more) and finite (an infinite price makes every cost, and its JSON, infinite).
+MAX_RATE = 1_000_000_000  # requests or tokens per minute
+MAX_USD = 1_000_000_000.0  # a budget
+MAX_PRICE_USD = 1_000_000.0  # per 1k tokens
+MAX_COUNT = 1_000_000  # users, tokens
 
 
 def _aware(value: datetime) -> datetime:

@@ -65,3 +65,23 @@ async def test_client_api_bounds_are_openai_400s(client, gateway):
         error = response.json()["error"]
         assert error["code"] == "invalid_request" and error["param"] == param
         assert error["type"] == "invalid_request_error"
+
+
+async def test_configured_numbers_are_bounded(admin, gateway):
+    big = 2**64
+    prompt = {"messages": [{"role": "user", "content": "x"}]}
+    cases = [
+        ("POST", "/models", {"name": "m1", "provider": "fake", "upstream_model": "x", "rpm": big}, "rpm"),
+        ("PATCH", "/models/gpt-test", {"tpm": big}, "tpm"),
+        ("PATCH", "/models/gpt-test", {"input_price_per_1k": 1e308}, "input_price_per_1k"),
+        ("POST", "/api-tokens", {"name": "t", "limits": {"monthly_budget_usd": 1e300}}, "limits.monthly_budget_usd"),
+        ("POST", "/projects", {"name": "p", "limits": {"rpm": big}}, "limits.rpm"),
+        ("PATCH", "/tenants/acme", {"limits": {"max_users": big}}, "limits.max_users"),
+        ("POST", "/prompts", {"name": "p1", **prompt, "params": {"n": big}}, "params"),
+        ("POST", "/prompts", {"name": "p2", **prompt, "variables": [{"name": "v", "default": [big]}]},
+         "variables.0.default"),
+    ]
+    for method, path, body, field in cases:
+        response = await admin.call(method, path, tenant="acme", json=body)
+        assert response.status_code == 422, f"{method} {path} {body}: {response.status_code} {response.text}"
+        assert response.json()["errors"][0]["field"] == field

@@ -6,8 +6,16 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import PlatformDep, PrincipalDep, TenantDep
-from api.params import MAX_VERSION, Ref
-from gateway_app.services.prompts import PromptCreate, PromptDiff, PromptOut, PromptVersionIn, Rendered, RenderRequest
+from api.params import Ref
+from gateway_app.services.prompts import (
+    MAX_VERSION,
+    PromptCreate,
+    PromptDiff,
+    PromptOut,
+    PromptVersionIn,
+    Rendered,
+    RenderRequest,
+)
 
 router = APIRouter(prefix="/prompts", tags=["prompts"])
 
