@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 
 from api.body_limit import BodyLimitMiddleware
 from api.errors import install_error_handlers
+from api.openapi import install_openapi
 from api.middleware import ClientAuthMiddleware, ClientCorsMiddleware, PlatformHolder, RequestContextMiddleware
 from api.routes import health
 from api.routes.admin import (
@@ -74,6 +75,7 @@ def create_api(platform: Platform | None = None, *, settings: Settings | None = 
                   docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
     app.state.holder = holder
     install_error_handlers(app)
+    install_openapi(app)
 
     app.include_router(health.router)
     admin = APIRouter(prefix="/admin/v1")

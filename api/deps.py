@@ -47,7 +47,7 @@ async def get_client(request: Request) -> ClientIdentity:
 
 
 async def get_tenant(x_tenant_id: Annotated[str | None, Header(
-        description="tenant slug to act on (platform admins); other users act on their own tenant")] = None,
+        max_length=63, description="tenant slug to act on (platform admins); other users act on their own tenant")] = None,
 ) -> str | None:
     """The tenant the caller asked for with X-Tenant-Id."""
     if x_tenant_id:

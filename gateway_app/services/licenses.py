@@ -7,6 +7,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway_app.services.fields import MAX_COUNT, MAX_RATE, MAX_USD
+
 Feature = Literal[
     "chat", "embeddings", "files", "vector", "rag", "memory",
     "prompts", "guardrails", "tracing", "playground",
@@ -41,16 +43,17 @@ class QuotaLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rpm: int | None = Field(default=None, ge=1, description="requests per minute")
-    tpm: int | None = Field(default=None, ge=1, description="tokens per minute (prompt + completion)")
-    monthly_budget_usd: float | None = Field(default=None, ge=0, description="spend per calendar month (UTC)")
+    rpm: int | None = Field(default=None, ge=1, le=MAX_RATE, description="requests per minute")
+    tpm: int | None = Field(default=None, ge=1, le=MAX_RATE, description="tokens per minute (prompt + completion)")
+    monthly_budget_usd: float | None = Field(default=None, ge=0, le=MAX_USD, allow_inf_nan=False,
+                                             description="spend per calendar month (UTC)")
 
 
 class TenantLimits(QuotaLimits):
     """Limits of a tenant's license; None means unlimited."""
 
-    max_users: int | None = Field(default=None, ge=1)
-    max_tokens: int | None = Field(default=None, ge=1, description="API tokens the tenant may hold")
+    max_users: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_COUNT, description="API tokens the tenant may hold")
 
 
 def license_expired(expires_at: datetime | None, now: datetime | None = None) -> bool:

@@ -12,6 +12,7 @@ from gateway_app.core.invalidation import Generation
 from gateway_app.db.protocols import TenantUnitOfWork
 from gateway_app.db.records import ModelRecord, utcnow
 from gateway_app.services import audit
+from gateway_app.services.fields import MAX_PRICE_USD, MAX_RATE
 from gateway_app.services.guardrails.service import check_policy_names
 from gateway_app.services.principals import Principal
 from gateway_app.services.providers import find_provider
@@ -31,10 +32,10 @@ class ModelCreate(BaseModel):
     upstream_model: str = Field(min_length=1, max_length=200)
     kind: ModelKind = "chat"
     fallbacks: list[str] = Field(default_factory=list, max_length=5, description="model names tried in order")
-    input_price_per_1k: float = Field(default=0.0, ge=0)
-    output_price_per_1k: float = Field(default=0.0, ge=0)
-    rpm: int | None = Field(default=None, ge=1)
-    tpm: int | None = Field(default=None, ge=1)
+    input_price_per_1k: float = Field(default=0.0, ge=0, le=MAX_PRICE_USD, allow_inf_nan=False)
+    output_price_per_1k: float = Field(default=0.0, ge=0, le=MAX_PRICE_USD, allow_inf_nan=False)
+    rpm: int | None = Field(default=None, ge=1, le=MAX_RATE)
+    tpm: int | None = Field(default=None, ge=1, le=MAX_RATE)
     enabled: bool = True
     guardrails: list[str] = Field(default_factory=list, description="guardrail policy names applied to this model")
 
@@ -47,10 +48,10 @@ class ModelUpdate(BaseModel):
     provider: str | None = None
     upstream_model: str | None = Field(default=None, min_length=1, max_length=200)
     fallbacks: list[str] | None = Field(default=None, max_length=5)
-    input_price_per_1k: float | None = Field(default=None, ge=0)
-    output_price_per_1k: float | None = Field(default=None, ge=0)
-    rpm: int | None = Field(default=None, ge=1)
-    tpm: int | None = Field(default=None, ge=1)
+    input_price_per_1k: float | None = Field(default=None, ge=0, le=MAX_PRICE_USD, allow_inf_nan=False)
+    output_price_per_1k: float | None = Field(default=None, ge=0, le=MAX_PRICE_USD, allow_inf_nan=False)
+    rpm: int | None = Field(default=None, ge=1, le=MAX_RATE)
+    tpm: int | None = Field(default=None, ge=1, le=MAX_RATE)
     enabled: bool | None = None
     guardrails: list[str] | None = None
 

@@ -18,6 +18,7 @@ from gateway_app.core.invalidation import Generation, LocalLookupCache
 from gateway_app.db.protocols import TenantUnitOfWork
 from gateway_app.db.records import PromptRecord, PromptVersionRecord, utcnow
 from gateway_app.services import audit
+from gateway_app.services.fields import StorableJson, StorableObject
 from gateway_app.services.principals import Principal
 from gateway_app.services.projects import find_project
 from gateway_app.services.tenant_access import TenantAccess
@@ -27,6 +28,7 @@ VarType = Literal["string", "number", "integer", "boolean", "json"]
 PromptName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 Label = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 DEFAULT_LABEL = "production"
+MAX_VERSION = 1_000_000  # versions of one prompt; keeps version numbers far inside 64 bits
 
 
 class PromptVariable(BaseModel):
@@ -36,7 +38,7 @@ class PromptVariable(BaseModel):
 
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100)
     type: VarType = "string"
-    default: Any = None
+    default: StorableJson = None
     required: bool = True
     description: str = Field(default="", max_length=500)
 
@@ -56,9 +58,10 @@ class PromptVersionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     messages: list[PromptMessage] = Field(min_length=1, max_length=100)
-    variables: list[PromptVariable] = Field(default_factory=list)
+    variables: list[PromptVariable] = Field(default_factory=list, max_length=100)
     model: str = Field(default="", max_length=200, description="suggested model")
-    params: dict = Field(default_factory=dict, description="suggested parameters (temperature, max_tokens, ...)")
+    params: StorableObject = Field(default_factory=dict,
+                                   description="suggested parameters (temperature, max_tokens, ...)")
     message: str = Field(default="", max_length=1000, description="what changed")
     labels: list[Label] = Field(default_factory=list, description="labels to point at this version")
 
@@ -77,7 +80,7 @@ class RenderRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     variables: dict[str, Any] = Field(default_factory=dict)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     label: Label | None = None
 
     @model_validator(mode="after")
@@ -295,6 +298,8 @@ class PromptService:
         with self._access.open(actor, tenant) as uow:
             prompt = find_prompt(uow, name)
             number = prompt.latest_version + 1
+            if number > MAX_VERSION:
+                raise Conflict(f"prompt {name!r} has {MAX_VERSION} versions, the most it may have")
             version = self._version(actor, prompt, number, data, uow.prompts.version(prompt.id, prompt.latest_version))
             uow.prompts.add_version(version)
             labels = {**prompt.labels, **{label: number for label in data.labels}}

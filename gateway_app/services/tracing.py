@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway_app.core.errors import GatehouseError, NotFound
 from gateway_app.core.ids import fast_id
@@ -17,15 +17,28 @@ from gateway_app.core.spill import RecordCodec
 from gateway_app.core.tasks import BatchWriter
 from gateway_app.db.protocols import DataStore
 from gateway_app.db.records import TraceEvent, TraceSession, precise_now
-from gateway_app.services.fields import UtcDatetime
+from gateway_app.services.fields import StorableJson, StorableObject, UtcDatetime
 from gateway_app.services.principals import Principal
 from gateway_app.services.tenant_access import TenantAccess, writing_to
 
 log = get_logger("tracing")
 MAX_BODY_BYTES = 1_000_000  # a request above this is refused with 413
 MAX_FIELD_CHARS = 32_000  # an input/output above this is kept truncated, with a marker
+MAX_TOKENS = 1_000_000_000  # per event; far above any context window, far below 64 bits
+MAX_COST_USD = 1_000_000.0
+# The gateway's own events (the automatic `llm` event of a request with x-session-id, and its
+# guardrail events) have ids in this namespace, which client-chosen ids may not enter: an event
+# id seen again replaces the earlier one, so a shared namespace would let a client rewrite what
+# the gateway observed. `parent_id` may still point at them.
+AUTOMATIC_PREFIX = "gh:"
 ID = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+Tag = Annotated[str, Field(max_length=100)]
 EventType = Literal["llm", "tool", "retrieval", "guardrail", "custom"]
+
+
+def automatic_event_id() -> str:
+    """A new id for an event the gateway records itself (in the reserved namespace)."""
+    return AUTOMATIC_PREFIX + fast_id("evt")
 
 
 class PayloadTooLarge(GatehouseError):
@@ -53,8 +66,8 @@ class SessionIn(BaseModel):
     id: str | None = ID
     name: str = Field(default="", max_length=300)
     user: str = Field(default="", max_length=300)
-    tags: list[str] = Field(default_factory=list, max_length=50)
-    metadata: dict = Field(default_factory=dict)
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    metadata: StorableObject = Field(default_factory=dict)
     started_at: UtcDatetime | None = None
 
 
@@ -68,15 +81,22 @@ class EventIn(BaseModel):
     type: EventType = "custom"
     name: str = Field(default="", max_length=300)
     status: Literal["ok", "error"] = "ok"
-    input: Any = None
-    output: Any = None
+    input: StorableJson = None
+    output: StorableJson = None
     model: str = Field(default="", max_length=200)
-    prompt_tokens: int = Field(default=0, ge=0)
-    completion_tokens: int = Field(default=0, ge=0)
-    cost_usd: float = Field(default=0.0, ge=0)
-    metadata: dict = Field(default_factory=dict)
+    prompt_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS)
+    completion_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS)
+    cost_usd: float = Field(default=0.0, ge=0, le=MAX_COST_USD, allow_inf_nan=False)
+    metadata: StorableObject = Field(default_factory=dict)
     started_at: UtcDatetime | None = None
     ended_at: UtcDatetime | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str | None) -> str | None:
+        if value is not None and value.lower().startswith(AUTOMATIC_PREFIX):
+            raise ValueError(f"ids starting with '{AUTOMATIC_PREFIX}' are reserved for the gateway's own events")
+        return value
 
 
 class EventBatch(BaseModel):
@@ -94,8 +114,8 @@ class SessionEnd(BaseModel):
 
     status: Literal["running", "completed", "error"] = "completed"
     ended_at: UtcDatetime | None = None
-    metadata: dict = Field(default_factory=dict)
-    tags: list[str] | None = None
+    metadata: StorableObject = Field(default_factory=dict)
+    tags: list[Tag] | None = Field(default=None, max_length=50)
 
 
 @dataclass(slots=True)
@@ -137,11 +157,13 @@ class TraceRecorder:
             ids.append(event.id)
         return ids
 
-    def end_session(self, tenant: str, session_id: str, data: SessionEnd) -> None:
-        """Queue the end of a session."""
+    def end_session(self, tenant: str, session_id: str, data: SessionEnd) -> TraceSession:
+        """Queue the end (or update) of a session; returns the update as queued."""
         ended = data.ended_at or (precise_now() if data.status != "running" else None)
-        self.writer.submit(tenant, TraceSession(id=session_id, status=data.status, ended_at=ended,
-                                                metadata=data.metadata, tags=list(data.tags or [])))
+        update = TraceSession(id=session_id, status=data.status, ended_at=ended, metadata=data.metadata,
+                              tags=list(data.tags or []))
+        self.writer.submit(tenant, update)
+        return update
 
     def record(self, tenant: str, event: TraceEvent) -> None:
         """Queue an event built by the gateway itself (llm calls, guardrail verdicts)."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from api.deps import PlatformDep, PrincipalDep, TenantDep
+from api.params import Limit, Offset, Ref
 from gateway_app.services.projects import ProjectCreate, ProjectOut, ProjectUpdate
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -12,7 +13,7 @@ router = APIRouter(prefix="/projects", tags=["projects"])
 
 @router.get("", response_model=list[ProjectOut], summary="List projects")
 def list_projects(platform: PlatformDep, principal: PrincipalDep, tenant: TenantDep,
-                  offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=500)) -> list[ProjectOut]:
+                  offset: Offset = 0, limit: Limit = 100) -> list[ProjectOut]:
     """Projects of the tenant."""
     return platform.projects.list(principal, tenant, offset=offset, limit=limit)
 
@@ -25,20 +26,20 @@ def create_project(body: ProjectCreate, platform: PlatformDep, principal: Princi
 
 
 @router.get("/{project}", response_model=ProjectOut, summary="Get a project by id or name")
-def get_project(project: str, platform: PlatformDep, principal: PrincipalDep, tenant: TenantDep) -> ProjectOut:
+def get_project(project: Ref, platform: PlatformDep, principal: PrincipalDep, tenant: TenantDep) -> ProjectOut:
     """One project."""
     return platform.projects.get(principal, tenant, project)
 
 
 @router.patch("/{project}", response_model=ProjectOut, summary="Rename or describe a project")
-def update_project(project: str, body: ProjectUpdate, platform: PlatformDep, principal: PrincipalDep,
+def update_project(project: Ref, body: ProjectUpdate, platform: PlatformDep, principal: PrincipalDep,
                    tenant: TenantDep) -> ProjectOut:
     """Send only the fields to change."""
     return platform.projects.update(principal, tenant, project, body)
 
 
 @router.delete("/{project}", status_code=204, summary="Delete a project without active tokens")
-def delete_project(project: str, platform: PlatformDep, principal: PrincipalDep, tenant: TenantDep) -> Response:
+def delete_project(project: Ref, platform: PlatformDep, principal: PrincipalDep, tenant: TenantDep) -> Response:
     """409 while active tokens belong to it."""
     platform.projects.delete(principal, tenant, project)
     return Response(status_code=204)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query
 
 from api.deps import PlatformDep, PrincipalDep, TenantDep
+from api.params import Filter, Instant, Limit, Offset
 from gateway_app.services.inference.usage import UsageRequest, UsageSummary
 
 router = APIRouter(prefix="/usage", tags=["usage"])
@@ -15,8 +15,8 @@ router = APIRouter(prefix="/usage", tags=["usage"])
 
 @router.get("", response_model=UsageSummary, summary="Usage totals grouped by model, token, project, day or hour")
 def usage_summary(platform: PlatformDep, principal: PrincipalDep, tenant: TenantDep,
-                  start: datetime | None = Query(None, alias="from", description="default: 24 hours ago"),
-                  end: datetime | None = Query(None, alias="to", description="default: now"),
+                  start: Instant | None = Query(None, alias="from", description="default: 24 hours ago"),
+                  end: Instant | None = Query(None, alias="to", description="default: now"),
                   group_by: Literal["model", "token", "project", "day", "hour"] = "model") -> UsageSummary:
     """Requests, errors, tokens, cost and latency per group (read from hourly roll-ups)."""
     return platform.usage.summary(principal, tenant, start, end, group_by)
@@ -24,9 +24,9 @@ def usage_summary(platform: PlatformDep, principal: PrincipalDep, tenant: Tenant
 
 @router.get("/requests", response_model=list[UsageRequest], summary="Recent requests")
 def usage_requests(platform: PlatformDep, principal: PrincipalDep, tenant: TenantDep,
-                   model: str | None = None, token_id: str | None = None,
+                   model: Filter = None, token_id: Filter = None,
                    status: Literal["ok", "error"] | None = None,
-                   offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=500)) -> list[UsageRequest]:
+                   offset: Offset = 0, limit: Limit = 50) -> list[UsageRequest]:
     """Newest first, one row per request."""
     return platform.usage.recent(principal, tenant, model=model, token_id=token_id, status=status,
                                  offset=offset, limit=limit)

@@ -16,19 +16,25 @@ from starlette.types import Receive, Scope, Send
 
 from api.deps import ClientDep, PlatformDep
 from api.errors import openai_error_response
+from api.openapi import UPSTREAM_ERRORS
 from gateway_app.core.context import current_context
 from gateway_app.core.errors import GatehouseError, InvalidInput
-from gateway_app.core.ids import fast_id
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.inference.gateway import Completed
 from gateway_app.services.platform import Platform
-from gateway_app.services.tracing import LlmTrace
+from gateway_app.services.tracing import LlmTrace, automatic_event_id
 
 router = APIRouter(tags=["client: inference"])
 
 _OBJECT_BODY = {"content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
                 "required": True}
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+_OBJECT = {"type": "object", "additionalProperties": True}
+_CHAT_RESPONSES = {200: {"description": "The upstream's answer (model name rewritten); SSE when stream=true",
+                         "content": {"application/json": {"schema": _OBJECT},
+                                     "text/event-stream": {"schema": {"type": "string"}}}}, **UPSTREAM_ERRORS}
+_EMBEDDINGS_RESPONSES = {200: {"description": "The upstream's answer (model name rewritten)",
+                               "content": {"application/json": {"schema": _OBJECT}}}, **UPSTREAM_ERRORS}
 
 
 def parse_body(body: bytes) -> dict:
@@ -57,7 +63,7 @@ def trace_of(headers) -> LlmTrace | None:
     if len(session_id) > 128:
         raise InvalidInput("x-session-id is longer than 128 characters", param="x-session-id")
     parent = headers.get("x-parent-event-id") or None
-    return LlmTrace(session_id=session_id, parent_id=parent[:128] if parent else None, event_id=fast_id("evt"))
+    return LlmTrace(session_id=session_id, parent_id=parent[:128] if parent else None, event_id=automatic_event_id())
 
 
 async def chat_response(platform: Platform, client: ClientIdentity, body: bytes, trace: LlmTrace | None = None
@@ -130,7 +136,7 @@ class ClientHotPath:
 
 
 @router.post("/chat/completions", summary="Create a chat completion (OpenAI-compatible, SSE when stream=true)",
-             openapi_extra={"requestBody": _OBJECT_BODY}, response_model=None)
+             openapi_extra={"requestBody": _OBJECT_BODY}, response_model=None, responses=_CHAT_RESPONSES)
 async def chat_completions(request: Request, client: ClientDep, platform: PlatformDep) -> Response:
     """The body is OpenAI's; unknown fields are passed to the provider untouched. Extensions:
     `prompt: {name, version | label, variables}` renders a stored prompt into the messages;
@@ -139,7 +145,7 @@ async def chat_completions(request: Request, client: ClientDep, platform: Platfo
 
 
 @router.post("/embeddings", summary="Create embeddings (OpenAI-compatible)",
-             openapi_extra={"requestBody": _OBJECT_BODY}, response_model=None)
+             openapi_extra={"requestBody": _OBJECT_BODY}, response_model=None, responses=_EMBEDDINGS_RESPONSES)
 async def embeddings(request: Request, client: ClientDep, platform: PlatformDep) -> Response:
     """`input` is a string or an array; `encoding_format` and `dimensions` are passed through."""
     return await embeddings_response(platform, client, await request.body(), trace_of(request.headers))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import ClientDep, PlatformDep
+from api.params import Ref
 
 router = APIRouter(tags=["client: models"])
 
@@ -16,6 +17,6 @@ async def list_models(client: ClientDep, platform: PlatformDep) -> dict:
 
 
 @router.get("/models/{model_id:path}", summary="Get a model (OpenAI-compatible)")
-async def get_model(model_id: str, client: ClientDep, platform: PlatformDep) -> dict:
+async def get_model(model_id: Ref, client: ClientDep, platform: PlatformDep) -> dict:
     """A model visible to this token, else 404 model_not_found."""
     return await platform.inference.model(client, model_id)

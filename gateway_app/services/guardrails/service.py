@@ -77,7 +77,7 @@ class EvaluateRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    policy: str | None = Field(default=None, description="default: the policies attached to the token")
+    policy: str | None = Field(default=None, max_length=200, description="default: the policies attached to the token")
     text: str = Field(max_length=200_000)
     direction: Literal["input", "output"] = "input"
 
