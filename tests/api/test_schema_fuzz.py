@@ -48,8 +48,12 @@ def _setup(http, upstream_url: str) -> dict:
         "name": "greeting", "messages": [{"role": "user", "content": "Hello {{ name }}"}]}), 201)
     ok(http.post("/admin/v1/guardrails", headers=admin, json={
         "name": "no-secrets", "rules": [{"type": "keyword", "keywords": ["secret"], "action": "mask"}]}), 201)
+    # Logout ends every session of its user: cases of it run as a user of their own, not as the admin.
+    ok(http.post("/admin/v1/users", headers=admin, json={"email": "leaver@fuzz.io", "password": "leaver-pass-1",
+                                                          "role": "member"}), 201)
+    leaver = ok(http.post("/admin/v1/auth/login", json={"email": "leaver@fuzz.io", "password": "leaver-pass-1"}))
     return {"admin": admin, "client": {"Authorization": f"Bearer {token['token']}"}, "token_id": token["id"],
-            "spare_token_id": spare["id"]}
+            "spare_token_id": spare["id"], "leaver": {"Authorization": f"Bearer {leaver['access_token']}"}}
 
 
 @pytest.fixture
@@ -103,5 +107,7 @@ def test_every_operation_conforms_to_its_schema(case, credentials):
     _spare_the_fixtures(case, credentials)
     face = "/v1" if case.path.startswith("/v1") else "/admin"
     headers = credentials["client"] if face == "/v1" else credentials["admin"]
+    if case.operation.path == "/admin/v1/auth/logout":
+        headers = credentials["leaver"]
     response = case.call_and_validate(session=credentials["session"], headers=headers)
     credentials["answered"][f"{face} {response.status_code // 100}xx"] += 1
