@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Development defaults: usable out of the box, refused when ENV=production.
 DEV_JWT_SECRET = "gatehouse-dev-jwt-secret-change-me-in-production"
 DEV_ENCRYPTION_KEY = "Z2F0ZWhvdXNlLWRldi1rZXktY2hhbmdlLW1lLTMyYiE="
+GUARDRAIL_SCAN_CEILING = 20_000_000  # the highest GUARDRAIL_MAX_SCAN_CHARS accepted (characters)
 
 
 class ConfigError(Exception):
@@ -46,6 +47,8 @@ class Settings(BaseSettings):
     memory_cache_max_entries: int = Field(default=50_000, ge=100)
     shutdown_grace_seconds: float = Field(default=20.0, ge=0, le=600)
     usage_queue_size: int = Field(default=100_000, ge=100)
+    # Characters of request (or answer) text guardrail policies scan; longer input is refused with a 413.
+    guardrail_max_scan_chars: int = Field(default=1_000_000, ge=1_000, le=GUARDRAIL_SCAN_CEILING)
 
     @field_validator("log_level", mode="before")
     @classmethod

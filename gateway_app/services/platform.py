@@ -102,7 +102,9 @@ def build_platform(settings: Settings) -> Platform:
     trace_recorder = TraceRecorder(store, max_queue=settings.usage_queue_size)
     verdict_recorder = VerdictRecorder(store)
     prompt_renderer = PromptRenderer(store, generation)
-    guarding = Guarding(GuardrailCatalog(store, generation), verdict_recorder, trace_recorder, prompt_renderer)
+    scan_limit = settings.guardrail_max_scan_chars
+    guarding = Guarding(GuardrailCatalog(store, generation, max_scan_chars=scan_limit), verdict_recorder,
+                        trace_recorder, prompt_renderer)
     inference = InferenceService(catalog, QuotaGuard(cache, store), usage_recorder, breakers, pool, guarding)
     return Platform(
         settings=settings, store=store, cache=cache, generation=generation,
@@ -122,7 +124,7 @@ def build_platform(settings: Settings) -> Platform:
         files=FileService(store, box, pool),
         playground=PlaygroundService(access, inference),
         prompts=PromptService(access, generation),
-        guardrails=GuardrailService(access, generation, inference.judge_for),
+        guardrails=GuardrailService(access, generation, inference.judge_for, max_scan_chars=scan_limit),
         traces=TraceQueries(access),
         trace_recorder=trace_recorder,
         verdict_recorder=verdict_recorder,
