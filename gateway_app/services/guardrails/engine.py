@@ -145,7 +145,7 @@ class CompiledPolicy:
                 spans = [(s.start, s.end, s.entity) for s in pii]
             else:
                 pattern = self._patterns[index]
-                found_bytes = list(islice(find(pattern.regex, subject, pattern.groups, pattern.back),
+                found_bytes = list(islice(find(pattern.regex, subject, pattern.lead, pattern.trail),
                                           limit + 1))
                 more = len(found_bytes) > limit
                 offsets = subject.chars(o for span in found_bytes[:limit] for o in span)

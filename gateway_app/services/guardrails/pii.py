@@ -25,82 +25,78 @@ class Span:
     entity: str
 
 
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # Luhn: a doubled digit, its digits summed
+_LETTER_VALUES = {ord(c): str(ord(c) - 55) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}  # IBAN: A=10 .. Z=35
+
+
 def luhn_ok(digits: str) -> bool:
-    """The Luhn checksum of a card number."""
-    total, parity = 0, len(digits) % 2
-    for index, char in enumerate(digits):
-        value = int(char)
-        if index % 2 == parity:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
+    """The Luhn checksum of a card number (any decimal digits: int() reads them all)."""
+    kept = sum(map(int, digits[-1::-2]))
+    doubled = sum(map(_DOUBLED.__getitem__, map(int, digits[-2::-2])))
+    return (kept + doubled) % 10 == 0
 
 
 def iban_ok(text: str) -> bool:
     """The ISO 13616 mod-97 check of an IBAN."""
-    compact = text.replace(" ", "")
-    if not 15 <= len(compact) <= 34:
+    compact = text.replace(" ", "").upper()
+    if not 15 <= len(compact) <= 34 or not compact.isalnum():
         return False
-    rearranged = compact[4:] + compact[:4]
-    number = "".join(str(int(c, 36)) for c in rearranged)
-    return int(number) % 97 == 1
+    number = (compact[4:] + compact[:4]).translate(_LETTER_VALUES)
+    return number.isdecimal() and int(number) % 97 == 1
 
 
 def _card_ok(text: str) -> bool:
-    digits = "".join(c for c in text if c.isdecimal())
+    digits = text.replace(" ", "").replace("-", "")  # the pattern allows only these between digits
     return 13 <= len(digits) <= 19 and luhn_ok(digits)
 
 
 def _phone_ok(text: str) -> bool:
-    return 7 <= sum(c.isdecimal() for c in text) <= 15
+    separators = sum(map(text.count, "+() .-"))  # the pattern allows only these besides digits
+    return 7 <= len(text) - separators <= 15
 
 
 @dataclass(frozen=True, slots=True)
 class Detector:
-    """One RE2 pattern of an entity, the groups holding the span, and the check it must pass."""
+    """One RE2 pattern of an entity, the neighbours it consumes, and the check its span must pass."""
 
     entity: str
     regex: re2._Regexp
-    groups: tuple[int, ...] = (0,)
-    back: bool = False  # the pattern consumes the character before the span
+    lead: bool = False  # the pattern consumes the character before the span
+    trail: bool = False  # ... and the one after it
     check: Callable[[str], bool] | None = None
 
 
-def _detector(entity: str, pattern: str, groups: tuple[int, ...] = (1,), back: bool = True,
-              check: Callable[[str], bool] | None = None) -> Detector:
-    return Detector(entity, compile_pattern(pattern, max_program=1 << 20), groups, back, check)
+def _detector(entity: str, pattern: str, trail: bool = True, check: Callable[[str], bool] | None = None,
+              ) -> Detector:
+    return Detector(entity, compile_pattern(pattern, max_program=1 << 20), True, trail, check)
 
 
-# (?<![x])P(?![y]) becomes [^x](P)(?:[^y]|$), run on the text after a space (see patterns.find);
+# (?<![x])P(?![y]) becomes [^x]P[^y], run on the text between two spaces (see patterns.find);
 # \b before or after a word character likewise.
 DETECTORS: dict[str, tuple[Detector, ...]] = {
-    "secret": (_detector("secret", rf"[^{WORD}](?:("
+    "secret": (_detector("secret", rf"[^{WORD}](?:"
                          r"(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}"  # OpenAI-style and similar
                          r"|sk-ant-[A-Za-z0-9_-]{16,}"
                          r"|gh-[A-Za-z0-9_-]{30,}"  # Gatehouse API tokens
                          r"|gh[pousr]_[A-Za-z0-9]{30,}"  # GitHub
                          r"|xox[abpr]-[A-Za-z0-9-]{10,}"  # Slack
-                         r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"  # JWT
-                         rf")|(AKIA[0-9A-Z]{{16}})(?:[^{WORD}]|$))", groups=(1, 2)),),  # AWS access key id
+                         r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})", trail=False),  # JWT
+               _detector("secret", rf"[^{WORD}]AKIA[0-9A-Z]{{16}}[^{WORD}]")),  # AWS access key id
     "email": (Detector("email", compile_pattern(
         r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")),),
-    "iban": (_detector("iban", rf"[^{WORD}]([A-Z]{{2}}{D}{{2}}(?: ?[A-Z0-9]){{11,30}})(?:[^{WORD}]|$)",
-                       check=iban_ok),),
-    "credit_card": (_detector("credit_card", rf"[^{D}-]((?:{D}[ -]?){{12,18}}{D})(?:[^{D}-]|$)",
-                              check=_card_ok),),
-    "ip": (_detector("ip", rf"[^{D}.]((?:{_OCTET}\.){{3}}{_OCTET})(?:[^{D}.]|$)"),
-           _detector("ip", rf"[^:{WORD}]((?:[0-9a-fA-F]{{1,4}}:){{2,7}}[0-9a-fA-F]{{1,4}})(?:[^:{WORD}]|$)")),
-    "phone": (_detector("phone", rf"[^{WORD}+]((?:\+{D}{{1,3}}[ .-]?)?(?:\({D}{{1,4}}\)[ .-]?)?"
-                                 rf"{D}{{2,4}}(?:[ .-]?{D}{{2,4}}){{2,4}})(?:[^{WORD}]|$)", check=_phone_ok),),
+    "iban": (_detector("iban", rf"[^{WORD}][A-Z]{{2}}{D}{{2}}(?: ?[A-Z0-9]){{11,30}}[^{WORD}]", check=iban_ok),),
+    "credit_card": (_detector("credit_card", rf"[^{D}-](?:{D}[ -]?){{12,18}}{D}[^{D}-]", check=_card_ok),),
+    "ip": (_detector("ip", rf"[^{D}.](?:{_OCTET}\.){{3}}{_OCTET}[^{D}.]"),
+           _detector("ip", rf"[^:{WORD}](?:[0-9a-fA-F]{{1,4}}:){{2,7}}[0-9a-fA-F]{{1,4}}[^:{WORD}]")),
+    "phone": (_detector("phone", rf"[^{WORD}+](?:\+{D}{{1,3}}[ .-]?)?(?:\({D}{{1,4}}\)[ .-]?)?"
+                                 rf"{D}{{2,4}}(?:[ .-]?{D}{{2,4}}){{2,4}}[^{WORD}]", check=_phone_ok),),
 }
 
 
 def _fresh(detector: Detector, subject: Subject, taken: list[tuple[int, int, str]]):
     """Spans of one detector that pass its check and overlap nothing taken (both run left to right)."""
     index = 0
-    for start, end in find(detector.regex, subject, detector.groups, detector.back):
+    for start, end in find(detector.regex, subject, detector.lead, detector.trail):
         while index < len(taken) and taken[index][1] <= start:
             index += 1
         if index < len(taken) and taken[index][0] < end:

@@ -91,11 +91,11 @@ Rule = Annotated[RegexRule | KeywordRule | PiiRule | JudgeRule, Field(discrimina
 
 @dataclass(frozen=True, slots=True)
 class CompiledPattern:
-    """A rule's RE2 pattern and where its span is (a group when neighbours are consumed)."""
+    """A rule's RE2 pattern and whether it consumes the characters around its span."""
 
     regex: re2._Regexp
-    groups: tuple[int, ...] = (0,)
-    back: bool = False
+    lead: bool = False
+    trail: bool = False
 
 
 def rule_label(rule: RuleBase, index: int) -> str:
@@ -109,9 +109,9 @@ def keyword_pattern(rule: KeywordRule) -> CompiledPattern:
     if not rule.word_boundary:
         return CompiledPattern(compile_pattern(body, ignore_case=not rule.case_sensitive,
                                                max_program=MAX_KEYWORD_PROGRAM))
-    regex = compile_pattern(rf"[^{WORD}]({body})(?:[^{WORD}]|$)", ignore_case=not rule.case_sensitive,
+    regex = compile_pattern(rf"[^{WORD}](?:{body})[^{WORD}]", ignore_case=not rule.case_sensitive,
                             max_program=MAX_KEYWORD_PROGRAM)
-    return CompiledPattern(regex, (1,), back=True)
+    return CompiledPattern(regex, lead=True, trail=True)
 
 
 def regex_pattern(rule: RegexRule) -> CompiledPattern:
