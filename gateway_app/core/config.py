@@ -15,6 +15,7 @@ from gateway_app.core.outbound import parse_allow_list, split_host_port
 # Development defaults: usable out of the box, refused when ENV=production.
 DEV_JWT_SECRET = "gatehouse-dev-jwt-secret-change-me-in-production"
 DEV_ENCRYPTION_KEY = "Z2F0ZWhvdXNlLWRldi1rZXktY2hhbmdlLW1lLTMyYiE="
+GUARDRAIL_SCAN_CEILING = 20_000_000  # the highest GUARDRAIL_MAX_SCAN_CHARS accepted (characters)
 
 
 class ConfigError(Exception):
@@ -62,6 +63,8 @@ class Settings(BaseSettings):
     allow_private_upstreams: bool = False
     provider_allowed_hosts: str = ""  # host, host:port, IP, CIDR or [IPv6]:port entries, comma-separated
     gateway_listeners: str = ""  # host:port the gateway serves on; set by `serve` / `serve-api`
+    # Characters of request (or answer) text guardrail policies scan; longer input is refused with a 413.
+    guardrail_max_scan_chars: int = Field(default=1_000_000, ge=1_000, le=GUARDRAIL_SCAN_CEILING)
 
     @field_validator("log_level", mode="before")
     @classmethod

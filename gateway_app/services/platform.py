@@ -116,7 +116,9 @@ def build_platform(settings: Settings) -> Platform:
     trace_recorder = TraceRecorder(store, max_queue=settings.usage_queue_size, retry_for=retry_for)
     verdict_recorder = VerdictRecorder(store, retry_for=retry_for)
     prompt_renderer = PromptRenderer(store, generation)
-    guarding = Guarding(GuardrailCatalog(store, generation), verdict_recorder, trace_recorder, prompt_renderer)
+    scan_limit = settings.guardrail_max_scan_chars
+    guarding = Guarding(GuardrailCatalog(store, generation, max_scan_chars=scan_limit), verdict_recorder,
+                        trace_recorder, prompt_renderer)
     inference = InferenceService(catalog, QuotaGuard(cache, store), usage_recorder, breakers, pool, guarding,
                                  runtimes)
     return Platform(
@@ -137,7 +139,7 @@ def build_platform(settings: Settings) -> Platform:
         files=FileService(store, box, pool, runtimes),
         playground=PlaygroundService(access, inference),
         prompts=PromptService(access, generation),
-        guardrails=GuardrailService(access, generation, inference.judge_for),
+        guardrails=GuardrailService(access, generation, inference.judge_for, max_scan_chars=scan_limit),
         traces=TraceQueries(access),
         trace_recorder=trace_recorder,
         verdict_recorder=verdict_recorder,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import PlatformDep, PrincipalDep, TenantDep
 from api.params import Filter, Ref
+from gateway_app.core.config import GUARDRAIL_SCAN_CEILING
 from gateway_app.services.guardrails.service import EvaluateResult, PolicyCreate, PolicyOut, PolicyUpdate, VerdictOut
 
 router = APIRouter(prefix="/guardrails", tags=["guardrails"])
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/guardrails", tags=["guardrails"])
 class TestRequest(BaseModel):
     """A text to run one policy on."""
 
-    text: str = Field(max_length=200_000)
+    text: str = Field(max_length=GUARDRAIL_SCAN_CEILING, description="at most GUARDRAIL_MAX_SCAN_CHARS: 413 past it")
     direction: Literal["input", "output"] = "input"
 
 

@@ -13,7 +13,7 @@ from api.deps import ClientDep, PlatformDep
 from api.openapi import TOO_LARGE, json_body
 from api.params import Ref
 from gateway_app.core.errors import NotFound
-from gateway_app.services.guardrails.engine import evaluate
+from gateway_app.services.guardrails.engine import check_scan_size, evaluate
 from gateway_app.services.guardrails.service import EvaluateRequest, EvaluateResult, result_of
 from gateway_app.services.prompts import Rendered, RenderRequest
 from gateway_app.services.tracing import (
@@ -78,6 +78,7 @@ async def render_prompt(name: Ref, body: RenderRequest, client: ClientDep, platf
 async def evaluate_text(body: EvaluateRequest, client: ClientDep, platform: PlatformDep) -> EvaluateResult:
     """Without `policy`, the policies attached to the token (and its project) are used."""
     guarding = platform.guarding
+    check_scan_size(len(body.text), guarding.max_scan_chars)  # the same bound as chat text: 413 past it
     if body.policy:
         policies = await guarding.named(client.tenant_slug, (body.policy,))
         if not policies:

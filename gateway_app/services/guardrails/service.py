@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Literal
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gateway_app.core.config import GUARDRAIL_SCAN_CEILING
 from gateway_app.core.errors import Conflict, InvalidInput, NotFound
 from gateway_app.core.invalidation import Generation, LocalLookupCache
 from gateway_app.core.logging import get_logger
@@ -17,8 +18,8 @@ from gateway_app.core.tasks import BatchWriter
 from gateway_app.db.protocols import DataStore, TenantUnitOfWork
 from gateway_app.db.records import GuardrailPolicyRecord, GuardrailVerdictRecord, utcnow
 from gateway_app.services import audit
-from gateway_app.services.guardrails.engine import CompiledPolicy, JudgeCall, Verdict, evaluate
-from gateway_app.services.guardrails.rules import Rule
+from gateway_app.services.guardrails.engine import CompiledPolicy, JudgeCall, Verdict, check_scan_size, evaluate
+from gateway_app.services.guardrails.rules import Rule, check_patterns
 from gateway_app.services.principals import Principal
 from gateway_app.services.tenant_access import TenantAccess, writing_to
 
@@ -38,6 +39,11 @@ class PolicyCreate(BaseModel):
     rules: list[Rule] = Field(min_length=1, max_length=50)
     enabled: bool = True
 
+    @field_validator("rules")
+    @classmethod
+    def _linear_time(cls, value: list) -> list:
+        return check_patterns(value)
+
 
 class PolicyUpdate(BaseModel):
     """Changes to a policy."""
@@ -48,6 +54,11 @@ class PolicyUpdate(BaseModel):
     mode: Mode | None = None
     rules: list[Rule] | None = Field(default=None, min_length=1, max_length=50)
     enabled: bool | None = None
+
+    @field_validator("rules")
+    @classmethod
+    def _linear_time(cls, value: list | None) -> list | None:
+        return value if value is None else check_patterns(value)
 
 
 class Attachments(BaseModel):
@@ -78,7 +89,8 @@ class EvaluateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     policy: str | None = Field(default=None, max_length=200, description="default: the policies attached to the token")
-    text: str = Field(max_length=200_000)
+    text: str = Field(max_length=GUARDRAIL_SCAN_CEILING,
+                      description="at most GUARDRAIL_MAX_SCAN_CHARS characters (default 1,000,000): 413 past it")
     direction: Literal["input", "output"] = "input"
 
 
@@ -137,10 +149,12 @@ class GuardrailService:
     """Manage a tenant's policies, test them, read recent verdicts."""
 
     def __init__(self, access: TenantAccess, generation: Generation,
-                 judge_for: Callable[[str], JudgeCall] | None = None) -> None:
+                 judge_for: Callable[[str], JudgeCall] | None = None, *,
+                 max_scan_chars: int = 1_000_000) -> None:
         self._access = access
         self._generation = generation
         self._judge_for = judge_for  # tenant -> the LLM-judge call (from the inference service)
+        self.max_scan_chars = max_scan_chars
 
     @staticmethod
     def _attachments(uow: TenantUnitOfWork, name: str) -> Attachments:
@@ -227,6 +241,8 @@ class GuardrailService:
 
     async def test(self, actor: Principal, tenant: str | None, ref: str, text: str, direction: str) -> EvaluateResult:
         """Run one policy on a text (the console's live test box); nothing is recorded."""
+        check_scan_size(len(text), self.max_scan_chars)
+
         def load() -> tuple[str, GuardrailPolicyRecord]:
             with self._access.open(actor, tenant) as uow:
                 return uow.tenant_slug, find_policy(uow, ref)
@@ -247,13 +263,21 @@ class GuardrailService:
 class GuardrailCatalog:
     """Compiled policies per tenant, kept in memory and refreshed when one changes."""
 
-    def __init__(self, store: DataStore, generation: Generation) -> None:
+    def __init__(self, store: DataStore, generation: Generation, *, max_scan_chars: int = 1_000_000) -> None:
         self._store = store
         self._cache: LocalLookupCache[dict[str, CompiledPolicy]] = LocalLookupCache(generation, ttl=300.0)
+        self.max_scan_chars = max_scan_chars  # GUARDRAIL_MAX_SCAN_CHARS: the most text one request may have scanned
 
     def _load(self, tenant: str) -> dict[str, CompiledPolicy]:
         with self._store.tenant(tenant) as uow:
-            return {p.name: CompiledPolicy(p.name, p.mode, p.rules) for p in uow.guardrails.list() if p.enabled}
+            records = [p for p in uow.guardrails.list() if p.enabled]
+        compiled = {}
+        for record in records:
+            policy = compiled[record.name] = CompiledPolicy(record.name, record.mode, record.rules)
+            for label, reason in policy.skipped:  # saved before patterns had to run in linear time
+                log.warning("guardrail rule skipped: it cannot run", extra={
+                    "tenant": tenant, "policy": record.name, "rule": label, "reason": reason})
+        return compiled
 
     async def policies(self, tenant: str, names: Sequence[str]) -> list[CompiledPolicy]:
         """The named, enabled policies (unknown or disabled names are skipped)."""

@@ -14,6 +14,8 @@ from gateway_app.services.guardrails.engine import (
     Verdict,
     apply_masks,
     combine,
+    in_worker,
+    offloaded,
 )
 from gateway_app.services.guardrails.rules import STRENGTH
 
@@ -27,11 +29,14 @@ def _event(payload: dict) -> bytes:
 class GuardedStream:
     """Wraps an upstream stream (OpenAI SSE bytes) and applies output policies to choice 0's text."""
 
-    def __init__(self, source, policies: list[CompiledPolicy], judge: JudgeCall | None, window: int = WINDOW) -> None:
+    def __init__(self, source, policies: list[CompiledPolicy], judge: JudgeCall | None, window: int = WINDOW,
+                 max_chars: int | None = None) -> None:
         self._source = source
         self._policies = policies
         self._judge = judge
         self._window = window
+        self._max_chars = max_chars  # an answer longer than this is blocked (GUARDRAIL_MAX_SCAN_CHARS)
+        self._length = 0
         self._pending = ""
         self._emitted = 0  # characters of choice 0 already sent
         self._text: list[str] = []
@@ -80,6 +85,27 @@ class GuardedStream:
         self._emitted += safe_end
         return part, False
 
+    async def _scan(self, final: bool) -> tuple[str, bool]:
+        """_step, in a worker thread when the held-back text is large (one huge chunk)."""
+        if offloaded(self._policies, len(self._pending)):
+            return await in_worker(self._step, final)
+        return self._step(final)
+
+    def _over_limit(self) -> bool:
+        """True (and the verdict noted) when the answer grew past the scan limit under an enforcing policy."""
+        if self._max_chars is None or self._length <= self._max_chars:
+            return False
+        enforcing = [p for p in self._policies if p.mode == "enforce"]
+        reason = f"the answer is longer than the guardrail scan limit of {self._max_chars} characters"
+        for policy in self._policies:
+            self._found[(policy.name, "scan_limit", 0, self._length)] = Match(
+                policy.name, "scan_limit", "limit", "block", 0, self._length, "", reason)
+        if not enforcing:  # shadow policies only: noted, never acted on; stop scanning
+            self._max_chars = None
+            return False
+        self.blocked_by = enforcing[0].name
+        return True
+
     def _remember(self, match: Match) -> None:
         start, end = match.start + self._emitted, match.end + self._emitted
         self._found[(match.policy, match.rule, start, end)] = Match(match.policy, match.rule, match.type, match.action,
@@ -116,7 +142,7 @@ class GuardedStream:
                         continue
                     data = event.strip()[5:].strip() if event.strip().startswith(b"data:") else b""
                     if data == b"[DONE]":
-                        flushed, _ = self._step(final=True)
+                        flushed, _ = await self._scan(final=True)
                         if flushed:
                             out.append(self._chunk(flushed))
                         if await self._judged():
@@ -131,7 +157,7 @@ class GuardedStream:
                         parsed = None
                     if not isinstance(parsed, dict) or not parsed.get("choices"):
                         if isinstance(parsed, dict) and parsed.get("usage") is not None:  # usage-only chunk: flush first
-                            flushed, _ = self._step(final=True)
+                            flushed, _ = await self._scan(final=True)
                             if flushed:
                                 out.append(self._chunk(flushed))
                         out.append(event.strip() + b"\n\n")
@@ -143,7 +169,13 @@ class GuardedStream:
                     if content:
                         self._text.append(content)
                         self._pending += content
-                        part, blocked = self._step(final=False)
+                        self._length += len(content)
+                        if self._over_limit():
+                            out.append(self._error(f"The answer was blocked by guardrail policy '{self.blocked_by}':"
+                                                   f" it is longer than {self._max_chars} characters."))
+                            yield b"".join(out)
+                            return
+                        part, blocked = await self._scan(final=False)
                         if blocked:
                             out.append(self._error(f"The answer was blocked by guardrail policy '{self.blocked_by}'."))
                             yield b"".join(out)
@@ -154,7 +186,7 @@ class GuardedStream:
                             out.append(_event(parsed))
                         continue
                     if choice.get("finish_reason"):
-                        flushed, _ = self._step(final=True)
+                        flushed, _ = await self._scan(final=True)
                         if flushed:
                             out.append(self._chunk(flushed))
                     out.append(event.strip() + b"\n\n")

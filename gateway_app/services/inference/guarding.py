@@ -13,7 +13,14 @@ import orjson
 from gateway_app.core.errors import InvalidInput
 from gateway_app.db.records import GuardrailVerdictRecord, TraceEvent, precise_now
 from gateway_app.services.client_auth import ClientIdentity
-from gateway_app.services.guardrails.engine import CompiledPolicy, JudgeCall, Verdict, evaluate
+from gateway_app.services.guardrails.engine import (
+    CompiledPolicy,
+    JudgeCall,
+    ScanLimitExceeded,
+    Verdict,
+    evaluate,
+    limit_verdict,
+)
 from gateway_app.services.guardrails.rules import STRENGTH
 from gateway_app.services.guardrails.service import GuardrailCatalog, VerdictRecorder
 from gateway_app.services.guardrails.stream import GuardedStream
@@ -58,8 +65,17 @@ def _texts(message: dict) -> list[tuple[str | int | None, str]]:
     if isinstance(content, str):
         return [(None, content)]
     if isinstance(content, list):
-        return [(i, p.get("text", "")) for i, p in enumerate(content) if isinstance(p, dict) and p.get("type") == "text"]
+        return [(i, p["text"]) for i, p in enumerate(content)
+                if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)]
     return []
+
+
+def _input_length(payload: dict, field_name: str) -> int:
+    """Characters of request text the input policies would scan."""
+    if field_name == "input":
+        value = payload.get("input")
+        return sum(len(i) for i in ([value] if isinstance(value, str) else value or []) if isinstance(i, str))
+    return sum(len(text) for m in payload.get("messages") or [] if isinstance(m, dict) for _, text in _texts(m))
 
 
 class Guarding:
@@ -71,6 +87,7 @@ class Guarding:
         self._recorder = recorder
         self._traces = traces
         self._prompts = prompts
+        self.max_scan_chars = catalog.max_scan_chars
 
     async def policies(self, identity: ClientIdentity, model_guardrails: tuple[str, ...]) -> list[CompiledPolicy]:
         """Policies of the token's project, the token and the model (in that order, once each)."""
@@ -134,6 +151,15 @@ class Guarding:
         """Check (and mask) the request's text; raise GuardrailViolation on a block."""
         if not any(r.applies_to("input") for p in policies for r in p.rules):
             return payload
+        length = _input_length(payload, field_name)
+        if length > self.max_scan_chars:  # refused unread rather than passed unscanned
+            verdict = limit_verdict(policies, "", "input", length, self.max_scan_chars)
+            self._record(ctx, "input", verdict, model)
+            if verdict.blocked:
+                raise ScanLimitExceeded(f"the request has {length} characters of text; guardrail policy "
+                                        f"'{verdict.policy}' scans at most {self.max_scan_chars}",
+                                        param=field_name)
+            return payload  # shadow policies only: they never act
         if field_name == "input":
             value = payload.get("input")
             items = [value] if isinstance(value, str) else list(value or [])
@@ -176,6 +202,16 @@ class Guarding:
             return body
         answer = orjson.loads(body)
         changed = False
+        length = sum(len(c["message"]["content"]) for c in answer.get("choices") or []
+                     if isinstance(c.get("message"), dict) and isinstance(c["message"].get("content"), str))
+        if length > self.max_scan_chars:  # blocked like a violation: an answer nobody checked never passes
+            verdict = limit_verdict(policies, "", "output", length, self.max_scan_chars)
+            self._record(ctx, "output", verdict, model)
+            if verdict.blocked:
+                raise GuardrailViolation(f"The answer was blocked by guardrail policy '{verdict.policy}': it has "
+                                         f"{length} characters, more than the scan limit of {self.max_scan_chars}",
+                                         verdict.policy or "")
+            return body
         for choice in answer.get("choices") or []:
             message = choice.get("message") or {}
             text = message.get("content")
@@ -195,7 +231,8 @@ class Guarding:
         """The stream itself, or wrapped in output guardrails when any apply."""
         if not any(r.applies_to("output") for p in policies for r in p.rules):
             return stream
-        return GuardedStream(stream, [p for p in policies if any(r.applies_to("output") for r in p.rules)], judge)
+        return GuardedStream(stream, [p for p in policies if any(r.applies_to("output") for r in p.rules)], judge,
+                             max_chars=self.max_scan_chars)
 
     def finish_stream(self, ctx: CallContext, stream, model: str) -> None:
         """Record the verdict a guarded stream reached."""
