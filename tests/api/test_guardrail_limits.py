@@ -6,21 +6,18 @@ import logging
 import openai
 import pytest
 
-from gateway_app.core.config import Settings, load_settings
+from gateway_app.core.config import Settings
 from gateway_app.db.records import GuardrailPolicyRecord
 from tests.api.conftest import sdk_for
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.support.fake_upstream import Behaviour
 
 CAP = 1_000  # the smallest GUARDRAIL_MAX_SCAN_CHARS accepted
 
 
 @pytest.fixture
-def settings(data_dir) -> Settings:
+def settings(settings) -> Settings:
     """The usual test settings with a small scan cap."""
-    return load_settings(env="test", data_dir=data_dir, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD,
-                         log_format="pretty", log_level="INFO", shutdown_grace_seconds=2,
-                         guardrail_max_scan_chars=CAP)
+    return settings.model_copy(update={"guardrail_max_scan_chars": CAP})
 
 
 async def _policy(admin, name, rules, mode="enforce"):

@@ -21,7 +21,8 @@ def served(tmp_path, upstream):
     """serve-api (one worker) with a token whose policy scans input and output."""
     process = GatewayProcess.start(["serve-api", "--host", "127.0.0.1", "--workers", "1"], tmp_path / "data",
                                    tmp_path / "serve-api.log",
-                                   extra_env={"ADMIN_EMAIL": ADMIN["email"], "ADMIN_PASSWORD": ADMIN["password"]})
+                                   extra_env={"ADMIN_EMAIL": ADMIN["email"], "ADMIN_PASSWORD": ADMIN["password"],
+                                              "PROVIDER_ALLOWED_HOSTS": f"127.0.0.1:{upstream.port}"})
     process.wait_ready(timeout=60)
     with httpx.Client(base_url=process.url, timeout=10) as http:
         jwt = http.post("/admin/v1/auth/login", json=ADMIN).json()["access_token"]
