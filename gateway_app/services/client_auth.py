@@ -12,7 +12,7 @@ from gateway_app.core.errors import AuthenticationFailed, FeatureDisabled, Tenan
 from gateway_app.core.invalidation import Generation, LocalLookupCache
 from gateway_app.core.security import hash_api_token
 from gateway_app.core.spill import RecordCodec
-from gateway_app.core.tasks import BatchWriter
+from gateway_app.core.batch_writer import BatchWriter
 from gateway_app.db.errors import StoreError
 from gateway_app.db.protocols import DataStore
 from gateway_app.services.tenant_access import writing_to

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from gateway_app.core.errors import NotFound
-from gateway_app.core.tasks import DropBatch
+from gateway_app.core.batch_writer import DropBatch
 from gateway_app.db.errors import InvalidSlug, TenantStoreMissing
 from gateway_app.db.protocols import DataStore, TenantUnitOfWork
 from gateway_app.db.records import TenantRecord

@@ -14,7 +14,7 @@ from gateway_app.core.errors import GatehouseError, NotFound
 from gateway_app.core.ids import fast_id
 from gateway_app.core.logging import get_logger
 from gateway_app.core.spill import RecordCodec
-from gateway_app.core.tasks import BatchWriter
+from gateway_app.core.batch_writer import BatchWriter
 from gateway_app.db.protocols import DataStore
 from gateway_app.db.records import TraceEvent, TraceSession, precise_now
 from gateway_app.services.fields import StorableJson, StorableObject, UtcDatetime

@@ -14,7 +14,7 @@ from gateway_app.core.errors import Conflict, InvalidInput, NotFound
 from gateway_app.core.invalidation import Generation, LocalLookupCache
 from gateway_app.core.logging import get_logger
 from gateway_app.core.spill import RecordCodec
-from gateway_app.core.tasks import BatchWriter
+from gateway_app.core.batch_writer import BatchWriter
 from gateway_app.db.protocols import DataStore, TenantUnitOfWork
 from gateway_app.db.records import GuardrailPolicyRecord, GuardrailVerdictRecord, utcnow
 from gateway_app.services import audit

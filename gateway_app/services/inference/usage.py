@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from gateway_app.core.errors import InvalidInput
 from gateway_app.core.logging import get_logger
 from gateway_app.core.spill import RecordCodec
-from gateway_app.core.tasks import BatchWriter
+from gateway_app.core.batch_writer import BatchWriter
 from gateway_app.db.protocols import DataStore
 from gateway_app.db.records import UsageRecord, UsageRollup
 from gateway_app.services.principals import Principal

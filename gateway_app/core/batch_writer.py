@@ -1,0 +1,402 @@
+"""The batch writer: one mechanism for everything written off the request path (usage, traces, verdicts, last-used).
+
+Requests only enqueue `(tenant, record)` (put_nowait, no waiting). A collector thread groups the
+queue per tenant and hands each tenant's batch to a small shared pool of write threads, one batch
+per tenant at a time (so order per tenant is kept, and a tenant whose database is locked holds
+one thread, not the others). A failed batch is classified by what the sink raised:
+
+- `DropBatch` (the tenant is gone): counted as dropped.
+- `Unavailable` / `OSError` (locked, busy, unreachable): retried with back-off for `retry_for`
+  seconds, then appended to this process's spill file under DATA_DIR/spill, replayed at start.
+- anything else (a record the database refuses): the batch is split in halves until the bad
+  record is alone; it goes to `spill/rejected/<writer>.jsonl` and the rest is written.
+
+Stopping makes one last attempt for every tenant and spills what still fails: nothing queued
+is lost on a clean shutdown.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from gateway_app.core.errors import Unavailable
+from gateway_app.core.logging import get_logger
+from gateway_app.core.spill import ClaimedSpill, RecordCodec, SpillFile, claim_orphans, write_rejected
+
+log = get_logger("tasks")
+T = TypeVar("T")
+Sink = Callable[[str, list], None]  # (tenant, records) -> None; one tenant, one transaction
+_STOP, _WAKE = object(), object()
+TRANSIENT = (Unavailable, OSError)
+
+
+class DropBatch(Exception):
+    """Raised by a sink when these records can never be written (their tenant no longer exists)."""
+
+
+@dataclass(slots=True)
+class _TenantQueue:
+    items: list = field(default_factory=list)
+    in_flight: bool = False
+    attempts: int = 0
+    failing_since: float | None = None
+    next_attempt: float = 0.0
+
+
+class BatchWriter(Generic[T]):
+    """A bounded queue, grouped per tenant, written in batches off the caller's thread."""
+
+    def __init__(self, name: str, sink: Sink, *, codec: RecordCodec | None = None, max_queue: int = 100_000,
+                 batch_size: int = 500, interval: float = 0.5, retry_for: float = 120.0,
+                 max_backlog: int = 50_000, warn_every: float = 10.0) -> None:
+        self.name = name
+        self._sink = sink
+        self._codec = codec
+        self._queue: queue.Queue = queue.Queue(maxsize=max_queue)
+        self._batch_size = batch_size
+        self._interval = interval
+        self._retry_for = retry_for
+        self._max_backlog = max_backlog
+        self._warn_every = warn_every
+        self._spill_dir: Path | None = None
+        self._spill: SpillFile | None = None
+        self._spill_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._own_pool = False
+        self._lock = threading.Condition()
+        self._tenants: dict[str, _TenantQueue] = {}
+        self._replays: list[ClaimedSpill] = []
+        self._flush_waiters: list[threading.Event] = []
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._last_drop_log = 0.0
+        self._drops_unlogged = 0
+        self.submitted = self.written = self.dropped = self.retried = self.spilled = self.replayed = 0
+        self.rejected = 0
+
+    # -- wiring -------------------------------------------------------------------------------
+
+    def bind(self, *, spill_dir: Path | None = None, pool: ThreadPoolExecutor | None = None) -> None:
+        """Where to spill and which write threads to use (set by the registry before start)."""
+        self._spill_dir = spill_dir
+        self._pool = pool
+
+    def start(self) -> None:
+        """Start the collector thread (idempotent); orphaned spill files are replayed first."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"batch-{self.name}")
+            self._own_pool = True
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=f"batch-{self.name}", daemon=True)
+        self._thread.start()
+
+    # -- the caller's side --------------------------------------------------------------------
+
+    def submit(self, tenant: str, item: T) -> bool:
+        """Queue a record without waiting; False (counted, logged now and then) when the queue is full."""
+        try:
+            self._queue.put_nowait((tenant, item))
+        except queue.Full:
+            self.dropped += 1
+            self._drops_unlogged += 1
+            now = time.monotonic()
+            if now - self._last_drop_log >= self._warn_every:
+                log.warning("queue full, items dropped",
+                            extra={"queue": self.name, "dropped": self._drops_unlogged, "dropped_total": self.dropped})
+                self._last_drop_log = now
+                self._drops_unlogged = 0
+            return False
+        self.submitted += 1
+        return True
+
+    @property
+    def pending(self) -> int:
+        """Records queued or waiting for their tenant's batch (in flight included)."""
+        with self._lock:
+            held = sum(len(t.items) for t in self._tenants.values())
+        return self._queue.qsize() + held
+
+    def stats(self) -> dict[str, int]:
+        """Counters for readiness details and metrics."""
+        with self._lock:
+            failing = sum(1 for t in self._tenants.values() if t.failing_since is not None)
+        return {"pending": self.pending, "written": self.written, "retried": self.retried, "spilled": self.spilled,
+                "dropped": self.dropped, "rejected": self.rejected, "replayed": self.replayed,
+                "failing_tenants": failing}
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Block until everything queued so far is written; False on timeout (e.g. a tenant keeps failing)."""
+        if self._thread is None or not self._thread.is_alive():
+            self._write_inline()
+            return True
+        done = threading.Event()
+        with self._lock:
+            self._flush_waiters.append(done)
+        self._wake()
+        return done.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """One last attempt for everything held, spill what fails, end the threads."""
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+        self._write_inline()  # whatever arrived after the collector ended
+        if self._own_pool and self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool, self._own_pool = None, False
+        with self._spill_lock:
+            if self._spill is not None:
+                self._spill.close()
+                self._spill = None
+        log.info("batch writer stopped", extra={"queue": self.name, **self.stats()})
+
+    # -- the collector thread -----------------------------------------------------------------
+
+    def _wake(self) -> None:
+        try:
+            self._queue.put_nowait(_WAKE)
+        except queue.Full:
+            pass  # the collector is busy draining anyway
+
+    def _run(self) -> None:
+        self._replay_orphans()
+        deadline = time.monotonic() + self._interval
+        while True:
+            try:
+                item = self._queue.get(timeout=max(0.0, min(deadline, self._next_retry()) - time.monotonic()))
+            except queue.Empty:
+                item = None
+            self._take(item)
+            while not self._stopping:  # drain what else is there: bigger batches, fewer wake-ups
+                try:
+                    self._take(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            now = time.monotonic()
+            with self._lock:
+                flushing = bool(self._flush_waiters)
+            if self._stopping:
+                self._final_round()
+                return
+            self._dispatch(now, all_due=flushing or now >= deadline)
+            if now >= deadline:
+                deadline = now + self._interval
+            self._settle_idle()
+
+    def _take(self, item) -> None:
+        """Put one queue entry where it belongs."""
+        if item is None or item is _WAKE:
+            return
+        if item is _STOP:
+            self._stopping = True
+            return
+        tenant, record = item
+        with self._lock:
+            state = self._tenants.get(tenant)
+            if state is None:
+                state = self._tenants[tenant] = _TenantQueue()
+            state.items.append(record)
+
+    def _next_retry(self) -> float:
+        with self._lock:
+            waits = [t.next_attempt for t in self._tenants.values()
+                     if t.items and not t.in_flight and t.failing_since is not None]
+        return min(waits, default=float("inf"))
+
+    def _dispatch(self, now: float, *, all_due: bool, final: bool = False) -> None:
+        """Hand due tenant batches to the write threads: full ones, retries past their back-off, or all."""
+        with self._lock:
+            for tenant, state in self._tenants.items():
+                if state.in_flight or not state.items:
+                    continue
+                failing = state.failing_since is not None
+                if failing and state.next_attempt > now and not final:
+                    continue
+                if not (final or failing or all_due or len(state.items) >= self._batch_size):
+                    continue
+                batch = state.items[:self._batch_size]
+                del state.items[:self._batch_size]
+                state.in_flight = True
+                assert self._pool is not None
+                self._pool.submit(self._run_batch, tenant, batch, final)
+
+    def _final_round(self) -> None:
+        """Stopping: drain, dispatch everything (back-off ignored) until nothing is held."""
+        while True:
+            while True:
+                try:
+                    self._take(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._dispatch(time.monotonic(), all_due=True, final=True)
+            with self._lock:
+                while any(t.in_flight for t in self._tenants.values()):
+                    self._lock.wait(0.5)
+                if not any(t.items for t in self._tenants.values()) and self._queue.empty():
+                    break
+        self._settle_idle(force=True)
+
+    def _settle_idle(self, force: bool = False) -> None:
+        """Release flush waiters and finished replays once nothing is queued, held or in flight."""
+        with self._lock:
+            idle = self._queue.empty() and not any(t.items or t.in_flight for t in self._tenants.values())
+            if not idle and not force:
+                return
+            waiters, self._flush_waiters = self._flush_waiters, []
+            replays, self._replays = self._replays, []
+        for claimed in replays:
+            if idle:
+                claimed.done()  # its records are written or spilled again
+            else:
+                claimed.release()
+        for event in waiters:
+            event.set()
+
+    # -- the write threads --------------------------------------------------------------------
+
+    def _run_batch(self, tenant: str, batch: list, final: bool) -> None:
+        try:
+            retry, error = self._write(tenant, batch)
+        except BaseException as exc:  # noqa: BLE001 - never lose a batch to a bug in the bookkeeping
+            retry, error = batch, exc
+        spill: list = []
+        now = time.monotonic()
+        with self._lock:
+            state = self._tenants[tenant]
+            if retry:
+                state.attempts += 1
+                state.failing_since = state.failing_since or now
+                if final or self._stopping or now - state.failing_since >= self._retry_for:
+                    spill = retry
+                    state.attempts, state.failing_since = 0, None
+                else:
+                    self.retried += len(retry)
+                    state.items[:0] = retry
+                    state.next_attempt = now + min(10.0, 0.25 * 2 ** state.attempts) * random.uniform(0.8, 1.2)
+                    if len(state.items) > self._max_backlog:  # a long outage: keep memory bounded
+                        spill, state.items = state.items, []
+            else:
+                state.attempts, state.failing_since, state.next_attempt = 0, None, 0.0
+        if retry:
+            log.warning("batch write failed", extra={"queue": self.name, "tenant": tenant, "items": len(retry),
+                                                     "error": f"{type(error).__name__}: {error}"[:300],
+                                                     "spilled": len(spill)})
+        if spill:
+            self._spill_items(tenant, spill, f"{type(error).__name__}: {error}")
+        with self._lock:
+            # Only now: a stop waiting for in-flight batches must also wait for their spill.
+            state.in_flight = False
+            self._lock.notify_all()
+        self._wake()
+
+    def _write(self, tenant: str, batch: list) -> tuple[list, BaseException | None]:
+        """Write a batch; returns the records to retry (transient failure) and the error."""
+        try:
+            self._sink(tenant, batch)
+        except DropBatch as exc:
+            self._count("dropped", len(batch))
+            log.warning("records dropped", extra={"queue": self.name, "tenant": tenant, "items": len(batch),
+                                                  "reason": str(exc)})
+            return [], None
+        except TRANSIENT as exc:
+            return batch, exc
+        except Exception as exc:  # noqa: BLE001 - a record the store refuses: find it, keep the rest
+            if len(batch) == 1:
+                self._reject(tenant, batch, exc)
+                return [], None
+            middle = len(batch) // 2
+            for index, half in enumerate((batch[:middle], batch[middle:])):
+                retry, error = self._write(tenant, half)
+                if retry:
+                    return retry + (batch[middle:] if index == 0 else []), error
+            return [], None
+        self._count("written", len(batch))
+        return [], None
+
+    def _count(self, counter: str, amount: int) -> None:
+        with self._lock:  # write threads update counters concurrently
+            setattr(self, counter, getattr(self, counter) + amount)
+
+    def _reject(self, tenant: str, batch: list, error: BaseException) -> None:
+        self._count("rejected", len(batch))
+        log.error("record refused by the store, kept aside", extra={
+            "queue": self.name, "tenant": tenant, "error": f"{type(error).__name__}: {error}"[:300]})
+        if self._spill_dir is None or self._codec is None:
+            return
+        try:
+            with self._spill_lock:
+                write_rejected(self._spill_dir, self.name, tenant, [self._codec.encode(r) for r in batch], str(error))
+        except (TypeError, ValueError, OSError):
+            log.exception("could not keep the refused record", extra={"queue": self.name})
+
+    def _spill_items(self, tenant: str, items: list, reason: str) -> None:
+        if self._spill_dir is None or self._codec is None:
+            self._count("dropped", len(items))
+            log.error("records lost: no spill directory", extra={"queue": self.name, "tenant": tenant,
+                                                                 "items": len(items)})
+            return
+        encoded, bad = [], 0
+        for record in items:
+            try:
+                encoded.append(self._codec.encode(record))
+            except (TypeError, ValueError):
+                bad += 1
+        try:
+            with self._spill_lock:
+                if self._spill is None:
+                    self._spill = SpillFile(self._spill_dir, self.name)
+                self._spill.append(tenant, encoded, reason)
+            self._count("spilled", len(encoded))
+            self._count("dropped", bad)
+        except OSError:
+            self._count("dropped", len(items))
+            log.exception("records lost: spill failed", extra={"queue": self.name, "tenant": tenant})
+
+    # -- replay and inline writing ------------------------------------------------------------
+
+    def _replay_orphans(self) -> None:
+        if self._spill_dir is None or self._codec is None:
+            return
+        for claimed in claim_orphans(self._spill_dir, self.name):
+            count = 0
+            for tenant, encoded in claimed.entries():
+                records = []
+                for data in encoded:
+                    try:
+                        records.append(self._codec.decode(data))
+                    except (KeyError, TypeError, ValueError):
+                        self.rejected += 1
+                with self._lock:
+                    self._tenants.setdefault(tenant, _TenantQueue()).items.extend(records)
+                count += len(records)
+            self.replayed += count
+            self._replays.append(claimed)
+            log.info("replaying spilled records", extra={"queue": self.name, "file": claimed.path.name,
+                                                         "items": count})
+
+    def _write_inline(self) -> None:
+        """Write everything queued or held in the caller's thread (no collector running)."""
+        while True:
+            try:
+                self._take(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        with self._lock:
+            held = [(tenant, state.items) for tenant, state in self._tenants.items() if state.items]
+            for state in self._tenants.values():
+                state.items = []
+        for tenant, items in held:
+            for start in range(0, len(items), self._batch_size):
+                retry, error = self._write(tenant, items[start:start + self._batch_size])
+                if retry:
+                    self._spill_items(tenant, retry, f"{type(error).__name__}: {error}")
