@@ -161,7 +161,7 @@ def test_member_sees_read_only_views(console, page: Page, shot):
     httpx.post(base + "/admin/v1/users", headers=headers,
                json={"email": "reader@member.co", "role": "member", "password": "reader-pass-1"}).raise_for_status()
     httpx.post(base + "/admin/v1/providers", headers=headers,
-               json={"name": "p", "type": "openai-compatible", "base_url": "http://127.0.0.1:9/v1"}).raise_for_status()
+               json={"name": "p", "type": "openai-compatible", "base_url": "https://llm.example.com/v1"}).raise_for_status()
     httpx.post(base + "/admin/v1/api-tokens", headers=headers, json={"name": "svc"}).raise_for_status()
     login(page, base, "reader@member.co", "reader-pass-1")
     expect(page.get_by_role("link", name="Tenants", exact=True)).to_have_count(0)
