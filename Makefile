@@ -88,6 +88,8 @@ test-e2e: setup system-test-deps
 bench: setup
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(PY) -m bench.gateway_bench
+	$(PY) -m bench.guardrail_bench
+	$(PY) -m bench.login_flood_bench
 
 lint: setup
 	$(PY) -m ruff check .

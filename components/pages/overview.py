@@ -10,8 +10,8 @@ from state.overview import OverviewState
 
 HEIGHT = 220
 # Milliseconds as short labels ("950 ms", "2.6 s", "12 s"): a long "12000ms" is clipped by the axis
-# width and reads as a wrong, out-of-order value ("000ms").
-MS_TICK = "(v) => v >= 1000 ? `${(v / 1000).toFixed(v >= 10000 ? 0 : 1)} s` : `${Math.round(v)} ms`"
+# width and reads as a wrong, out-of-order value ("000ms"). A no-break space keeps "650 ms" on one line.
+MS_TICK = "(v) => v >= 1000 ? `${(v / 1000).toFixed(v >= 10000 ? 0 : 1)}\\u00a0s` : `${Math.round(v)}\\u00a0ms`"
 
 
 def _axes(tick_formatter: str | None = None) -> list[rx.Component]:
