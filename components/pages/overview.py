@@ -15,7 +15,7 @@ MS_TICK = "(v) => v >= 1000 ? `${(v / 1000).toFixed(v >= 10000 ? 0 : 1)}\\u00a0s
 
 
 def _axes(tick_formatter: str | None = None) -> list[rx.Component]:
-    y_axis = (rx.recharts.y_axis(tick_line=False, font_size=11, width=56, tick_formatter=tick_formatter)
+    y_axis = (rx.recharts.y_axis(tick_line=False, font_size=11, width=68, tick_formatter=tick_formatter)
               if tick_formatter else rx.recharts.y_axis(tick_line=False, font_size=11, width=56))
     return [rx.recharts.cartesian_grid(stroke_dasharray="3 3", vertical=False),
             rx.recharts.x_axis(data_key="label", tick_line=False, font_size=11, min_tick_gap=16),
