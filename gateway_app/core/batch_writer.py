@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import queue
 import random
+from collections import deque
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +46,7 @@ class DropBatch(Exception):
 @dataclass(slots=True)
 class _TenantQueue:
     items: list = field(default_factory=list)
+    times: list = field(default_factory=list)  # when each item was queued (monotonic), aligned with items
     in_flight: bool = False
     attempts: int = 0
     failing_since: float | None = None
@@ -75,6 +77,7 @@ class BatchWriter(Generic[T]):
         self._tenants: dict[str, _TenantQueue] = {}
         self._replays: list[ClaimedSpill] = []
         self._flush_waiters: list[threading.Event] = []
+        self._lags: deque[float] = deque(maxlen=4096)  # seconds, per written batch (its oldest record)
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._last_drop_log = 0.0
@@ -105,7 +108,7 @@ class BatchWriter(Generic[T]):
     def submit(self, tenant: str, item: T) -> bool:
         """Queue a record without waiting; False (counted, logged now and then) when the queue is full."""
         try:
-            self._queue.put_nowait((tenant, item))
+            self._queue.put_nowait((tenant, item, time.monotonic()))
         except queue.Full:
             self.dropped += 1
             self._drops_unlogged += 1
@@ -130,9 +133,12 @@ class BatchWriter(Generic[T]):
         """Counters for readiness details and metrics."""
         with self._lock:
             failing = sum(1 for t in self._tenants.values() if t.failing_since is not None)
+            lags = sorted(self._lags)
+        lag_p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] * 1000 if lags else 0.0
         return {"pending": self.pending, "written": self.written, "retried": self.retried, "spilled": self.spilled,
                 "dropped": self.dropped, "rejected": self.rejected, "replayed": self.replayed,
-                "failing_tenants": failing}
+                "failing_tenants": failing, "lag_ms_p99": round(lag_p99, 1),
+                "lag_ms_max": round(lags[-1] * 1000, 1) if lags else 0.0}
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Block until everything queued so far is written; False on timeout (e.g. a tenant keeps failing)."""
@@ -200,12 +206,13 @@ class BatchWriter(Generic[T]):
         if item is _STOP:
             self._stopping = True
             return
-        tenant, record = item
+        tenant, record, queued_at = item
         with self._lock:
             state = self._tenants.get(tenant)
             if state is None:
                 state = self._tenants[tenant] = _TenantQueue()
             state.items.append(record)
+            state.times.append(queued_at)
 
     def _next_retry(self) -> float:
         with self._lock:
@@ -226,9 +233,11 @@ class BatchWriter(Generic[T]):
                     continue
                 batch = state.items[:self._batch_size]
                 del state.items[:self._batch_size]
+                oldest = state.times[0] if state.times else now
+                del state.times[:self._batch_size]
                 state.in_flight = True
                 assert self._pool is not None
-                self._pool.submit(self._run_batch, tenant, batch, final)
+                self._pool.submit(self._run_batch, tenant, batch, final, oldest)
 
     def _final_round(self) -> None:
         """Stopping: drain, dispatch everything (back-off ignored) until nothing is held."""
@@ -264,7 +273,7 @@ class BatchWriter(Generic[T]):
 
     # -- the write threads --------------------------------------------------------------------
 
-    def _run_batch(self, tenant: str, batch: list, final: bool) -> None:
+    def _run_batch(self, tenant: str, batch: list, final: bool, oldest: float) -> None:
         try:
             retry, error = self._write(tenant, batch)
         except BaseException as exc:  # noqa: BLE001 - never lose a batch to a bug in the bookkeeping
@@ -282,11 +291,14 @@ class BatchWriter(Generic[T]):
                 else:
                     self.retried += len(retry)
                     state.items[:0] = retry
+                    state.times[:0] = [oldest] * len(retry)
                     state.next_attempt = now + min(10.0, 0.25 * 2 ** state.attempts) * random.uniform(0.8, 1.2)
                     if len(state.items) > self._max_backlog:  # a long outage: keep memory bounded
-                        spill, state.items = state.items, []
+                        spill, state.items, state.times = state.items, [], []
             else:
                 state.attempts, state.failing_since, state.next_attempt = 0, None, 0.0
+                # Queue-to-commit time of the batch's oldest record: what "row visible after" means.
+                self._lags.append(now - oldest)
         if retry:
             log.warning("batch write failed", extra={"queue": self.name, "tenant": tenant, "items": len(retry),
                                                      "error": f"{type(error).__name__}: {error}"[:300],
@@ -377,7 +389,9 @@ class BatchWriter(Generic[T]):
                     except (KeyError, TypeError, ValueError):
                         self.rejected += 1
                 with self._lock:
-                    self._tenants.setdefault(tenant, _TenantQueue()).items.extend(records)
+                    state = self._tenants.setdefault(tenant, _TenantQueue())
+                    state.items.extend(records)
+                    state.times.extend([time.monotonic()] * len(records))
                 count += len(records)
             self.replayed += count
             self._replays.append(claimed)
@@ -394,7 +408,7 @@ class BatchWriter(Generic[T]):
         with self._lock:
             held = [(tenant, state.items) for tenant, state in self._tenants.items() if state.items]
             for state in self._tenants.values():
-                state.items = []
+                state.items, state.times = [], []
         for tenant, items in held:
             for start in range(0, len(items), self._batch_size):
                 retry, error = self._write(tenant, items[start:start + self._batch_size])

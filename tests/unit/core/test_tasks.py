@@ -49,6 +49,8 @@ def test_records_are_written_per_tenant_in_order_off_the_callers_thread():
     assert per_tenant == {"a": list(range(1, 25, 2)), "b": list(range(0, 25, 2))}
     assert all(len(b) <= 10 and len({t}) == 1 for t, b in batches)
     assert threading.current_thread().name not in threads
+    stats = writer.stats()
+    assert 0 < stats["lag_ms_p99"] <= stats["lag_ms_max"] < 5000  # queue-to-commit time is measured
 
 
 def test_stop_writes_everything_still_queued():
