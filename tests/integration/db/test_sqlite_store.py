@@ -5,7 +5,7 @@ import sqlite3
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from gateway_app.db.records import TenantRecord
+from gateway_app.db.records import ProjectRecord, TenantRecord
 from gateway_app.db.sqlite import migrations
 from gateway_app.db.sqlite.engines import make_engine
 from gateway_app.db.sqlite.store import SqliteStore
@@ -65,4 +65,25 @@ def test_engine_cache_is_bounded(tmp_path):
         with store.tenant(slug) as uow:
             uow.users.count()
     assert len(store._tenant_engines) == 2
+    store.close()
+
+
+def test_new_tenants_are_copies_of_a_migrated_template_and_independent(tmp_path):
+    store = SqliteStore(tmp_path)
+    store.migrate()
+    for slug in ("acme", "globex"):
+        store.create_tenant_store(slug)
+    templates = list((tmp_path / ".templates").glob("tenant-*.sqlite"))
+    assert [t.name for t in templates] == [f"tenant-{migrations.head_revision('tenant')}.sqlite"]
+    for slug in ("acme", "globex"):
+        engine = make_engine(tmp_path / f"tenant_{slug}.sqlite", create=False)
+        assert migrations.current_revision(engine) == migrations.head_revision("tenant")
+        engine.dispose()
+    with store.tenant("acme") as uow:
+        uow.projects.add(ProjectRecord(name="only-in-acme"))
+        uow.commit()
+    with store.tenant("globex") as uow:
+        assert uow.projects.list() == []
+    assert not _diff(tmp_path / "tenant_globex.sqlite", tenant_registry.metadata)
+    assert sorted(store.tenant_slugs_on_disk()) == ["acme", "globex"]  # staging and template files are not tenants
     store.close()
