@@ -25,6 +25,9 @@ async def ready(request: Request) -> JSONResponse:
     body = readiness.as_dict()
     # Off-request-path writers: queue depth, written, retried, spilled, dropped (per writer).
     body["writers"] = platform.tasks.stats()
+    open_stats = getattr(platform.store, "open_stats", None)
+    if open_stats is not None:  # tenant databases open now / at most (bounded by the open-files limit)
+        body["tenant_databases"] = open_stats()
     if platform.lifecycle.draining:
         body["status"] = "draining"
         return JSONResponse(body, status_code=503, headers={"retry-after": str(platform.lifecycle.retry_after_seconds)})

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     login_free_failures: int = Field(default=5, ge=1, le=1000, description="per e-mail, before delays start")
     login_free_failures_per_address: int = Field(default=20, ge=1, le=100_000)
     login_max_delay_seconds: float = Field(default=900.0, ge=1, le=86_400)
+    sqlite_max_open_tenants: int | None = Field(default=None, ge=8, le=100_000,
+                                                description="default: what the open-files limit allows (max 4096)")
+    tenant_idle_seconds: float = Field(default=600.0, ge=5, le=86_400,
+                                       description="a tenant's open database and provider clients unused this "
+                                                   "long are closed")
+    runtime_pool_max: int = Field(default=10_000, ge=16, le=1_000_000)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=100, le=120_000)
     batch_retry_seconds: float = Field(default=120.0, ge=1, le=86_400)
     # Outbound policy (core/outbound.py): private upstreams are refused unless allowed here.

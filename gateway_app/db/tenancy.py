@@ -25,7 +25,9 @@ def open_store(settings) -> DataStore:
     if settings.db_provider == "sqlite":
         from gateway_app.db.sqlite.store import SqliteStore
 
-        return SqliteStore(settings.data_dir, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        return SqliteStore(settings.data_dir, max_open_tenants=settings.sqlite_max_open_tenants,
+                           busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+                           idle_seconds=settings.tenant_idle_seconds)
     raise NotImplementedError(
         "DB_PROVIDER=mongodb: the MongoDB backend is not built yet (see docs/decisions); use sqlite"
     )

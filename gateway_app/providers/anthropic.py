@@ -7,10 +7,8 @@ import time
 import aiohttp
 import orjson
 
-from gateway_app.core.outbound import OutboundPolicy
 from gateway_app.providers.anthropic_translation import StreamTranslator, from_messages_response, to_messages_request
 from gateway_app.providers.base import ProviderSpec, StreamStats, UpstreamError, UpstreamResult
-from gateway_app.providers.guard import new_session
 from gateway_app.providers.http import (
     TRANSPORT_ERRORS,
     clean_text,
@@ -27,9 +25,9 @@ ANTHROPIC_VERSION = "2023-06-01"
 class AnthropicRuntime:
     """Calls `<base_url>/v1/messages`; answers are translated to OpenAI's shape."""
 
-    def __init__(self, spec: ProviderSpec, policy: OutboundPolicy) -> None:
+    def __init__(self, spec: ProviderSpec, session: aiohttp.ClientSession) -> None:
         self.spec = spec
-        self._session = new_session(policy, spec.base_url)
+        self._session = session  # on its origin's shared, policy-checked connector
         base = spec.base_url.rstrip("/")
         self._base = base[:-3] if base.endswith("/v1") else base
         self._headers = {"Content-Type": "application/json", "anthropic-version": ANTHROPIC_VERSION,

@@ -17,10 +17,8 @@ import aiohttp
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
 
-from gateway_app.core.outbound import OutboundPolicy
 from gateway_app.core.resilience import RetryPolicy
 from gateway_app.providers.base import FileObject, ProviderSpec, UpstreamError
-from gateway_app.providers.guard import new_session
 from gateway_app.providers.http import (
     TRANSPORT_ERRORS,
     clean_text,
@@ -89,9 +87,10 @@ def _file(obj: dict) -> FileObject:
 class FilesClient:
     """Upload, read and delete a provider's files."""
 
-    def __init__(self, spec: ProviderSpec, policy: OutboundPolicy, *, content_limit: int = CONTENT_LIMIT) -> None:
+    def __init__(self, spec: ProviderSpec, session: aiohttp.ClientSession, *,
+                 content_limit: int = CONTENT_LIMIT) -> None:
         self.spec = spec
-        self._session = new_session(policy, spec.base_url, limit=32)
+        self._session = session
         self._content_limit = content_limit
         base = spec.base_url.rstrip("/")
         self._headers = dict(spec.headers)

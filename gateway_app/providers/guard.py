@@ -68,14 +68,59 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
+def _connector(policy: OutboundPolicy, base_url: str, limit: int) -> aiohttp.TCPConnector:
+    guard = ConnectGuard(policy, base_url)
+    return aiohttp.TCPConnector(limit=limit, limit_per_host=limit, ttl_dns_cache=300, keepalive_timeout=30,
+                                enable_cleanup_closed=True, resolver=GuardedResolver(guard), socket_factory=guard.socket)
+
+
+def _session(connector: aiohttp.TCPConnector, owner: bool) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(connector=connector, connector_owner=owner, cookie_jar=aiohttp.DummyCookieJar(),
+                                 auto_decompress=True, raise_for_status=False, trust_env=False)
+
+
 def new_session(policy: OutboundPolicy, base_url: str, limit: int = 256) -> aiohttp.ClientSession:
-    """One long-lived session per provider: keep-alive, DNS cached, no cookie jar, policy-checked connections.
+    """A session with its own policy-checked connector: keep-alive, DNS cached, no cookie jar.
 
     Callers pass allow_redirects=False on every request: aiohttp follows redirects by default.
     """
-    guard = ConnectGuard(policy, base_url)
-    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit, ttl_dns_cache=300, keepalive_timeout=30,
-                                     enable_cleanup_closed=True, resolver=GuardedResolver(guard),
-                                     socket_factory=guard.socket)
-    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
-                                 auto_decompress=True, raise_for_status=False, trust_env=False)
+    return _session(_connector(policy, base_url, limit), owner=True)
+
+
+def origin_of(base_url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL: what one pool of connections serves."""
+    url = urlsplit(base_url)
+    scheme = url.scheme.lower()
+    return scheme, (url.hostname or "").lower(), url.port or (443 if scheme == "https" else 80)
+
+
+class ConnectionPools:
+    """One policy-checked connector per upstream origin, shared by every provider calling it.
+
+    A thousand tenants whose providers all point at one upstream then share one set of keep-alive
+    connections instead of opening their own. Sharing is safe: a connection carries no credentials
+    (keys and headers are sent per request by each provider's session), no cookies, and the guard
+    is the same for every URL of an origin.
+    """
+
+    def __init__(self, policy: OutboundPolicy, limit: int = 1024) -> None:
+        self._policy = policy
+        self._limit = limit
+        self._connectors: dict[tuple[str, str, int], aiohttp.TCPConnector] = {}
+
+    def session(self, base_url: str) -> aiohttp.ClientSession:
+        """A session for one provider on its origin's shared connector (closing it keeps the connector)."""
+        key = origin_of(base_url)
+        connector = self._connectors.get(key)
+        if connector is None or connector.closed:
+            connector = self._connectors[key] = _connector(self._policy, base_url, self._limit)
+        return _session(connector, owner=False)
+
+    def __len__(self) -> int:
+        return len(self._connectors)
+
+    async def close(self) -> None:
+        """Close every connector (shutdown)."""
+        connectors, self._connectors = list(self._connectors.values()), {}
+        for connector in connectors:
+            await connector.close()

@@ -11,9 +11,7 @@ import time
 import aiohttp
 import orjson
 
-from gateway_app.core.outbound import OutboundPolicy
 from gateway_app.providers.base import ProviderSpec, StreamStats, UpstreamError, UpstreamResult
-from gateway_app.providers.guard import new_session
 from gateway_app.providers.http import (
     TRANSPORT_ERRORS,
     json_answer,
@@ -35,9 +33,9 @@ _DATA = b"data:"
 class OpenAICompatibleRuntime:
     """Calls `<base_url>/chat/completions`, `/embeddings`, `/models` with a bearer key."""
 
-    def __init__(self, spec: ProviderSpec, policy: OutboundPolicy) -> None:
+    def __init__(self, spec: ProviderSpec, session: aiohttp.ClientSession) -> None:
         self.spec = spec
-        self._session = new_session(policy, spec.base_url)
+        self._session = session  # on its origin's shared, policy-checked connector
         self._base = spec.base_url.rstrip("/")
         self._headers = {"Content-Type": "application/json", **dict(spec.headers)}
         if spec.api_key:

@@ -105,7 +105,7 @@ def build_platform(settings: Settings) -> Platform:
     box = SecretBox(settings.encryption_key)
     # A request the upstream refused as invalid says nothing about the provider's health.
     breakers = BreakerRegistry(ignore=lambda e: isinstance(e, UpstreamError) and not e.retryable)
-    pool: RuntimePool = RuntimePool()
+    pool: RuntimePool = RuntimePool(max_size=settings.runtime_pool_max, idle_seconds=settings.tenant_idle_seconds)
     # Every provider client is built by this factory, so every connection goes through the policy.
     outbound = OutboundPolicy.from_config(settings.allow_private_upstreams, settings.provider_allowed_hosts,
                                           settings.gateway_listeners)
@@ -228,6 +228,7 @@ def _register_shutdown(platform: Platform) -> None:
     lifecycle.on_shutdown("invalidation", platform.generation.stop)
     lifecycle.on_shutdown("cache", platform.cache.close)
     lifecycle.on_shutdown("runtime_pool", platform.runtime_pool.close_all)
+    lifecycle.on_shutdown("connections", platform.inference.runtimes.close)
     lifecycle.on_shutdown("store", lambda: platform.store.close())
     lifecycle.on_shutdown("password_hasher", platform.auth.close)
 

@@ -1,8 +1,16 @@
-"""SQLite engines: WAL mode, one engine per database file, kept in a bounded LRU."""
+"""SQLite engines: WAL mode, one engine per database file, kept open while its tenant is active.
+
+Each open engine keeps at most TENANT_POOL_SIZE idle connections, and each connection holds three
+file descriptors (the database, its -wal and its -shm file). The cache is bounded by a number of
+engines derived from the process's descriptor limit, and an engine unused for `idle_seconds` is
+closed, so the open set follows the active tenants instead of thrashing at a fixed size.
+"""
 
 from __future__ import annotations
 
+import resource
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -10,6 +18,29 @@ from sqlalchemy import Engine, create_engine, event
 
 
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
+TENANT_POOL_SIZE = 2  # idle connections kept per tenant engine; more open under load, closed when returned
+TENANT_POOL_OVERFLOW = 6
+FDS_PER_ENGINE = 3 * TENANT_POOL_SIZE
+FD_RESERVE = 512  # sockets, logs, the control database, spill files, Python's own
+
+
+def raise_fd_limit() -> int:
+    """Raise this process's soft limit on open files to its hard limit; returns the soft limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def open_tenant_budget(requested: int | None = None) -> int:
+    """How many tenant databases may stay open: the setting, within the descriptor limit."""
+    fit = max(8, (raise_fd_limit() - FD_RESERVE) // FDS_PER_ENGINE)
+    return min(requested, fit) if requested else min(4096, fit)
 
 
 def _pragmas(busy_timeout_ms: int):
@@ -23,53 +54,80 @@ def _pragmas(busy_timeout_ms: int):
     return on_connect
 
 
-def make_engine(path: Path, *, create: bool, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
+def make_engine(path: Path, *, create: bool, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+                pool_size: int | None = None) -> Engine:
     """An engine on a SQLite file; with create=False the file must already exist."""
     if create:
         url = f"sqlite:///{path}"
     else:
         # URI mode=rw: opening never creates a file, so a missing tenant stays missing.
         url = f"sqlite:///file:{path}?mode=rw&uri=true"
+    pool = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": TENANT_POOL_OVERFLOW}
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
-                           pool_pre_ping=False)
+                           pool_pre_ping=False, **pool)
     event.listen(engine, "connect", _pragmas(busy_timeout_ms))
     return engine
 
 
 class EngineCache:
-    """Engines by file path; the least recently used one is disposed past max_size."""
+    """Engines by file path: kept while used, disposed after idle_seconds or past max_size (LRU)."""
 
-    def __init__(self, max_size: int = 64, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
+    def __init__(self, max_size: int = 64, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+                 idle_seconds: float = 600.0, clock=time.monotonic) -> None:
         self._max = max_size
         self._busy_timeout_ms = busy_timeout_ms
-        self._engines: OrderedDict[Path, Engine] = OrderedDict()
+        self._idle = idle_seconds
+        self._clock = clock
+        self._engines: OrderedDict[Path, list] = OrderedDict()  # path -> [engine, last used], LRU order
         self._lock = threading.Lock()
+        self._next_sweep = clock() + min(60.0, idle_seconds)
+        self.opened = 0  # engines created (a reopen after eviction counts again)
+
+    @property
+    def max_size(self) -> int:
+        """The most engines kept open."""
+        return self._max
 
     def get(self, path: Path) -> Engine:
         """The engine for an existing database file."""
+        now = self._clock()
+        retired: list[Engine] = []
         with self._lock:
-            engine = self._engines.get(path)
-            if engine is not None:
+            entry = self._engines.get(path)
+            if entry is not None:
+                entry[1] = now
                 self._engines.move_to_end(path)
-                return engine
-            engine = make_engine(path, create=False, busy_timeout_ms=self._busy_timeout_ms)
-            self._engines[path] = engine
-            while len(self._engines) > self._max:
-                _, evicted = self._engines.popitem(last=False)
-                evicted.dispose()
-            return engine
+                engine = entry[0]
+            else:
+                engine = make_engine(path, create=False, busy_timeout_ms=self._busy_timeout_ms,
+                                     pool_size=TENANT_POOL_SIZE)
+                self.opened += 1
+                self._engines[path] = [engine, now]
+                while len(self._engines) > self._max:
+                    retired.append(self._engines.popitem(last=False)[1][0])
+            if now >= self._next_sweep:
+                self._next_sweep = now + min(60.0, self._idle)
+                while self._engines:
+                    oldest, (candidate, used) = next(iter(self._engines.items()))
+                    if now - used < self._idle:
+                        break
+                    del self._engines[oldest]
+                    retired.append(candidate)
+        for old in retired:  # outside the lock: closing connections is I/O
+            old.dispose()
+        return engine
 
     def discard(self, path: Path) -> None:
         """Dispose and forget the engine of a file (before deleting the file)."""
         with self._lock:
-            engine = self._engines.pop(path, None)
-        if engine is not None:
-            engine.dispose()
+            entry = self._engines.pop(path, None)
+        if entry is not None:
+            entry[0].dispose()
 
     def close(self) -> None:
         """Dispose every engine."""
         with self._lock:
-            engines = list(self._engines.values())
+            engines = [entry[0] for entry in self._engines.values()]
             self._engines.clear()
         for engine in engines:
             engine.dispose()

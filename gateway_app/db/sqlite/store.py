@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from gateway_app.core.logging import get_logger
 from gateway_app.db.errors import TenantStoreMissing
-from gateway_app.db.sqlite.engines import DEFAULT_BUSY_TIMEOUT_MS, EngineCache, make_engine
+from gateway_app.db.sqlite.engines import DEFAULT_BUSY_TIMEOUT_MS, EngineCache, make_engine, open_tenant_budget
 from gateway_app.db.sqlite.unit_of_work import SqlControlUnitOfWork, SqlTenantUnitOfWork
 from gateway_app.db.tenancy import SLUG_PATTERN, validate_slug
 
@@ -22,13 +22,14 @@ class SqliteStore:
 
     name = "sqlite"
 
-    def __init__(self, data_dir: Path, max_open_tenants: int = 64,
-                 busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
+    def __init__(self, data_dir: Path, max_open_tenants: int | None = None,
+                 busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, idle_seconds: float = 600.0) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._control_engine = make_engine(self.data_dir / "console_main.sqlite", create=True,
                                            busy_timeout_ms=busy_timeout_ms)
-        self._tenant_engines = EngineCache(max_open_tenants, busy_timeout_ms)
+        # Active tenants' databases stay open, within what the descriptor limit allows.
+        self._tenant_engines = EngineCache(open_tenant_budget(max_open_tenants), busy_timeout_ms, idle_seconds)
         self._tenant_head: str | None = None
 
     def tenant_path(self, slug: str) -> Path:
@@ -120,6 +121,11 @@ class SqliteStore:
     def ping(self) -> None:
         with self._control_engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+
+    def open_stats(self) -> dict[str, int]:
+        """Tenant databases open now, the most kept open, and how many were opened so far."""
+        return {"open": len(self._tenant_engines), "max": self._tenant_engines.max_size,
+                "opened": self._tenant_engines.opened}
 
     def close(self) -> None:
         self._tenant_engines.close()

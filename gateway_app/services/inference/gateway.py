@@ -90,7 +90,7 @@ class InferenceService:
         self._breakers = breakers
         self._pool = pool
         self._guarding = guarding
-        self._runtimes = runtimes
+        self.runtimes = runtimes
 
     async def models(self, identity: ClientIdentity) -> list[dict]:
         """OpenAI model objects the token may use."""
@@ -108,7 +108,7 @@ class InferenceService:
 
     async def _runtime(self, entry: ModelEntry) -> ProviderRuntime:
         spec = entry.provider
-        return await self._pool.get(spec.key, spec.fingerprint, lambda: self._runtimes.runtime(spec))
+        return await self._pool.get(spec.key, spec.fingerprint, lambda: self.runtimes.runtime(spec))
 
     async def _call(self, entry: ModelEntry, call: Callable[[ProviderRuntime], Awaitable]):
         """One model: retries on retryable failures, all under the provider's breaker."""

@@ -1,5 +1,6 @@
 """SQLite specifics: one file per tenant, WAL, migrations matching the models."""
 
+import resource
 import sqlite3
 
 from alembic.autogenerate import compare_metadata
@@ -7,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 
 from gateway_app.db.records import ProjectRecord, TenantRecord
 from gateway_app.db.sqlite import migrations
-from gateway_app.db.sqlite.engines import make_engine
+from gateway_app.db.sqlite.engines import FDS_PER_ENGINE, EngineCache, make_engine, open_tenant_budget
 from gateway_app.db.sqlite.store import SqliteStore
 from gateway_app.db.tables.base import control_registry, tenant_registry
 
@@ -86,4 +87,25 @@ def test_new_tenants_are_copies_of_a_migrated_template_and_independent(tmp_path)
         assert uow.projects.list() == []
     assert not _diff(tmp_path / "tenant_globex.sqlite", tenant_registry.metadata)
     assert sorted(store.tenant_slugs_on_disk()) == ["acme", "globex"]  # staging and template files are not tenants
+    store.close()
+
+
+def test_open_tenant_databases_follow_activity_and_fit_the_descriptor_limit(tmp_path):
+    now = [0.0]
+    store = SqliteStore(tmp_path)
+    store.migrate()
+    for slug in ("busy", "idle"):
+        store.create_tenant_store(slug)
+    cache = EngineCache(max_size=100, idle_seconds=100.0, clock=lambda: now[0])
+    for slug in ("busy", "idle"):
+        cache.get(tmp_path / f"tenant_{slug}.sqlite")
+    for step in range(1, 5):
+        now[0] = step * 40.0
+        cache.get(tmp_path / "tenant_busy.sqlite")
+    assert len(cache) == 1 and cache.opened == 2  # the idle tenant's database was closed, the busy one kept
+    cache.close()
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    budget = open_tenant_budget()
+    assert 8 <= budget <= 4096 and budget * FDS_PER_ENGINE <= soft
+    assert store.open_stats()["max"] == budget
     store.close()

@@ -74,3 +74,26 @@ async def test_close_all_closes_live_and_retiring_clients():
     await pool.close_all()
     assert retiring.closed and live.closed and other.closed
     assert len(pool) == 0
+
+
+async def test_clients_unused_for_the_idle_time_are_closed_and_busy_ones_kept():
+    now = [0.0]
+    pool = RuntimePool(max_size=1000, close_grace=0.0, idle_seconds=100.0, clock=lambda: now[0])
+    clients = {key: await pool.get(key, "v1", lambda key=key: Client(key)) for key in ("idle", "busy")}
+    for step in range(1, 5):
+        now[0] = step * 40.0
+        await pool.get("busy", "v1", lambda: Client("new-busy"))  # keeps "busy" in use, drives the sweep
+    await asyncio.sleep(0.01)
+    assert clients["idle"].closed and not clients["busy"].closed
+    assert len(pool) == 1 and pool.built_count == 2
+    await pool.close_all()
+
+
+async def test_the_pool_grows_with_active_providers_instead_of_thrashing():
+    pool = RuntimePool()
+    for key in range(500):
+        await pool.get(f"tenant-{key}:prv", "v1", lambda key=key: Client(str(key)))
+    for key in range(500):  # a second round over every provider builds nothing new
+        await pool.get(f"tenant-{key}:prv", "v1", lambda: Client("rebuilt"))
+    assert pool.built_count == 500 and len(pool) == 500
+    await pool.close_all()

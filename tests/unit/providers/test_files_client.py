@@ -9,6 +9,7 @@ import pytest
 from gateway_app.core.outbound import OutboundPolicy
 from gateway_app.providers.base import ProviderSpec, UpstreamError
 from gateway_app.providers.files import FilesClient
+from gateway_app.providers.guard import new_session
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def spooled(size: int):
 
 async def test_upload_streams_from_the_file_with_a_length_and_leaves_it_open(upstream, policy):
     client = FilesClient(ProviderSpec(key="t:p", name="p", type="openai-compatible", base_url=upstream.url,
-                                      api_key="sk-1"), policy)
+                                      api_key="sk-1"), new_session(policy, upstream.url))
     try:
         with spooled(3 * 1024 * 1024) as file:
             created = await client.create("big.bin", file, 3 * 1024 * 1024, "assistants")
@@ -42,7 +43,7 @@ async def test_upload_streams_from_the_file_with_a_length_and_leaves_it_open(ups
 
 async def test_download_is_bounded(upstream, policy):
     spec = ProviderSpec(key="t:p", name="p", type="openai-compatible", base_url=upstream.url)
-    client = FilesClient(spec, policy, content_limit=1000)
+    client = FilesClient(spec, new_session(policy, spec.base_url), content_limit=1000)
     try:
         with spooled(4096) as file:
             created = await client.create("a.bin", file, 4096, "assistants")
@@ -56,7 +57,7 @@ async def test_download_is_bounded(upstream, policy):
 async def test_azure_files_use_the_openai_path_version_and_key(upstream, policy):
     spec = ProviderSpec(key="t:p", name="p", type="azure-openai", base_url=upstream.root, api_key="az-9",
                         api_version="2024-10-21")
-    client = FilesClient(spec, policy)
+    client = FilesClient(spec, new_session(policy, spec.base_url))
     try:
         with spooled(512) as file:
             created = await client.create("a.jsonl", file, 512, "batch")
@@ -71,7 +72,7 @@ async def test_azure_files_use_the_openai_path_version_and_key(upstream, policy)
 
 async def test_a_refused_address_is_refused_for_files_too(upstream):
     spec = ProviderSpec(key="t:p", name="p", type="openai-compatible", base_url=upstream.url)
-    client = FilesClient(spec, OutboundPolicy())
+    client = FilesClient(spec, new_session(OutboundPolicy(), spec.base_url))
     try:
         with pytest.raises(UpstreamError) as info:
             await client.retrieve("file-1")
