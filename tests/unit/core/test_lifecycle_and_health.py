@@ -82,3 +82,22 @@ async def test_a_hanging_check_times_out():
     readiness = await registry.readiness()
     assert not readiness.ready
     assert readiness.as_dict()["checks"]["slow"]["detail"] == "timed out"
+
+
+def test_collector_pauses_are_measured_per_generation():
+    import gc
+
+    from gateway_app.core.gc_pauses import GcPauses
+
+    pauses = GcPauses()
+    pauses.install()
+    try:
+        gc.collect(2)
+        gc.collect(0)
+    finally:
+        pauses.uninstall()
+    stats = pauses.stats()
+    assert stats["gen2"]["collections"] >= 1 and stats["gen0"]["collections"] >= 1
+    assert 0 < stats["gen2"]["max_ms"] < 10_000
+    gc.collect(2)
+    assert pauses.stats()["gen2"]["collections"] == stats["gen2"]["collections"]  # uninstalled: not counted
