@@ -90,6 +90,7 @@ bench: setup
 	$(PY) -m bench.gateway_bench
 	$(PY) -m bench.guardrail_bench
 	$(PY) -m bench.login_flood_bench
+	$(PY) -m bench.lookup_bench
 
 lint: setup
 	$(PY) -m ruff check .

@@ -9,7 +9,7 @@ import anyio
 from pydantic import BaseModel
 
 from gateway_app.core.errors import AuthenticationFailed, Conflict, TenantUnavailable
-from gateway_app.core.invalidation import Generation, LocalLookupCache
+from gateway_app.core.invalidation import PLATFORM_SCOPE, Generation, LocalLookupCache
 from gateway_app.core.logging import get_logger
 from gateway_app.core.security import (
     HasherBusy,
@@ -66,6 +66,12 @@ class AuthService:
         self._hasher = hasher
         self._throttle = throttle
         self._principals: LocalLookupCache[Principal | None] = LocalLookupCache(generation, ttl=30.0)
+        self.store_reads = 0  # principals loaded (cache misses)
+
+    @property
+    def principals(self) -> LocalLookupCache[Principal | None]:
+        """The session cache (per-scope load counters: a tenant's sessions, or the platform's)."""
+        return self._principals
 
     async def login(self, email: str, password: str, address: str = "") -> LoginResult:
         """Password login for platform admins and tenant users, throttled per e-mail and address."""
@@ -131,11 +137,11 @@ class AuthService:
         except InvalidCredentials as exc:
             raise AuthenticationFailed(str(exc)) from None
         key = f"{claims['sub']}|{claims.get('tenant') or ''}"
-        generation = self._principals.generation()
+        stamp = self._principals.generation(principal_scope(claims.get("role"), claims.get("tenant")))
         principal = self._principals.get(key)
         if principal is None:
             principal = self._load(claims)
-            self._principals.put(key, principal, generation)
+            self._principals.put(key, principal, stamp)
         if principal.role != PLATFORM_ADMIN and principal.tenant_slug is None:
             raise AuthenticationFailed("invalid token")
         if claims.get("sv", 0) != principal.session_version:
@@ -149,10 +155,11 @@ class AuthService:
     def logout(self, principal: Principal) -> None:
         """End every session of this user, in every worker (their JWTs stop working)."""
         end_sessions(self._store, principal)
-        self._generation.notify()
+        self._generation.notify(principal_scope(principal.role, principal.tenant_slug))
         log.info("logout", extra={"email": principal.email})
 
     def _load(self, claims: dict) -> Principal:
+        self.store_reads += 1
         with self._store.control() as control:
             if claims.get("role") == PLATFORM_ADMIN:
                 admin = control.admins.get(claims["sub"])
@@ -193,6 +200,11 @@ class AuthService:
                                                             password_hash=hash_password(password)))
             control.commit()
         return record
+
+
+def principal_scope(role: str | None, tenant: str | None) -> str:
+    """The invalidation scope of a session: its tenant, or the platform scope for platform admins."""
+    return PLATFORM_SCOPE if role == PLATFORM_ADMIN or not tenant else tenant
 
 
 def end_sessions(store: DataStore, principal: Principal) -> None:

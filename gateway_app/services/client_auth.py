@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import anyio
 
 from gateway_app.core.errors import AuthenticationFailed, FeatureDisabled, TenantUnavailable
-from gateway_app.core.invalidation import Generation, LocalLookupCache
+from gateway_app.core.invalidation import PLATFORM_SCOPE, Generation, LocalLookupCache, Stamp
 from gateway_app.core.security import hash_api_token
 from gateway_app.core.spill import RecordCodec
 from gateway_app.core.batch_writer import BatchWriter
@@ -87,9 +87,15 @@ def _ts(value: datetime | None) -> float | None:
 
 
 class TokenResolver:
-    """Resolves bearer tokens; the store is read only on a cache miss (first use or after a change)."""
+    """Resolves bearer tokens; the store is read only on a cache miss (first use or after a change of
+    the token's tenant)."""
 
     TOUCH_EVERY = 60.0  # seconds between last_used_at writes per token
+    # A hash with no index entry belongs to no tenant, so no tenant's change would refresh it: it is
+    # kept in the platform scope and briefly (it only absorbs floods of bad tokens; a real secret is
+    # random, so it cannot have been looked up before it was created).
+    UNKNOWN_TTL = 60.0
+    ERROR_TTL = 5.0  # the tenant's store failed: refuse for a moment, then try again
 
     def __init__(self, store: DataStore, generation: Generation, ttl: float = 300.0) -> None:
         self._store = store
@@ -105,9 +111,8 @@ class TokenResolver:
         key = hash_api_token(secret)
         identity = self._cache.get(key)
         if identity is None:
-            generation = self._cache.generation()
-            identity = await anyio.to_thread.run_sync(self._load, key)
-            self._cache.put(key, identity, generation)
+            identity, stamp, ttl = await anyio.to_thread.run_sync(self._load, key)
+            self._cache.put(key, identity, stamp, ttl)
         now = time.time()
         if identity.problem is not None:
             if identity.problem_is_tenant:
@@ -120,21 +125,34 @@ class TokenResolver:
         self._touch(identity, now)
         return identity
 
-    def _load(self, token_hash: str) -> ClientIdentity:
+    @property
+    def cache(self) -> LocalLookupCache[ClientIdentity]:
+        """The local cache (its per-tenant load counters show cold starts)."""
+        return self._cache
+
+    def _load(self, token_hash: str) -> tuple[ClientIdentity, Stamp, float | None]:
+        """The identity, the stamp of its scope taken before its data was read, and a TTL override."""
         self.store_reads += 1
+        unknown = self._cache.generation(PLATFORM_SCOPE)
         with self._store.control() as control:
             entry = control.token_index.get(token_hash)
-            tenant = control.tenants.get(entry.tenant_slug) if entry else None
-        if entry is None or tenant is None:
-            return _UNKNOWN
+        if entry is None:
+            return _UNKNOWN, unknown, self.UNKNOWN_TTL
+        # The tenant is known only now: stamp its scope before reading anything that a change of the
+        # tenant could touch (a separate session, so no read below predates the stamp).
+        stamp = self._cache.generation(entry.tenant_slug)
+        with self._store.control() as control:
+            tenant = control.tenants.get(entry.tenant_slug)
+        if tenant is None:
+            return _UNKNOWN, stamp, self.UNKNOWN_TTL
         try:
             with self._store.tenant(tenant.slug) as uow:
                 token = uow.api_tokens.get(entry.token_id)
                 project = uow.projects.get(token.project_id) if token and token.project_id else None
         except StoreError:
-            return _UNKNOWN
+            return _UNKNOWN, stamp, self.ERROR_TTL
         if token is None or token.token_hash != token_hash:
-            return _UNKNOWN
+            return _UNKNOWN, stamp, self.UNKNOWN_TTL
         identity = ClientIdentity(
             token_id=token.id, token_name=token.name, tenant_slug=tenant.slug, project_id=token.project_id,
             models=frozenset(token.scopes.get("models") or ()) or None,
@@ -145,10 +163,10 @@ class TokenResolver:
             guardrails=tuple(dict.fromkeys([*(project.guardrails if project else []), *token.guardrails])),
         )
         if token.revoked_at is not None:
-            return replace(identity, problem="API token has been revoked")
+            return replace(identity, problem="API token has been revoked"), stamp, None
         if tenant.status != "active":
-            return replace(identity, problem=f"tenant '{tenant.slug}' is suspended", problem_is_tenant=True)
-        return identity
+            return replace(identity, problem=f"tenant '{tenant.slug}' is suspended", problem_is_tenant=True), stamp, None
+        return identity, stamp, None
 
     def _touch(self, identity: ClientIdentity, now: float) -> None:
         last = self._last_touch.get(identity.token_id, 0.0)

@@ -143,7 +143,7 @@ class ModelService:
             audit.record(uow, actor, "model.create", record.id, name=record.name)
             uow.commit()
             out = self._out(uow, record)
-        self._generation.notify()
+        self._generation.notify(uow.tenant_slug)
         return out
 
     def update(self, actor: Principal, tenant: str | None, ref: str, data: ModelUpdate) -> ModelOut:
@@ -172,7 +172,7 @@ class ModelService:
             audit.record(uow, actor, "model.update", current.id, fields=sorted(data.model_fields_set))
             uow.commit()
             out = self._out(uow, record)  # type: ignore[arg-type]
-        self._generation.notify()
+        self._generation.notify(uow.tenant_slug)
         return out
 
     def delete(self, actor: Principal, tenant: str | None, ref: str) -> None:
@@ -186,4 +186,4 @@ class ModelService:
             uow.models.delete(current.id)
             audit.record(uow, actor, "model.delete", current.id, name=current.name)
             uow.commit()
-        self._generation.notify()
+        self._generation.notify(uow.tenant_slug)

@@ -95,7 +95,9 @@ def build_platform(settings: Settings) -> Platform:
     store = open_store(settings)
     cache = create_cache(settings.cache_provider, redis_url=settings.redis_url,
                          max_entries=settings.memory_cache_max_entries)
-    file_generation = FileGeneration(settings.data_dir / ".invalidation")
+    # A new name for the per-scope table: a process still mapping the old 8-byte counter must not
+    # read slot 0 of it as a tenant's generation.
+    file_generation = FileGeneration(settings.data_dir / ".invalidation-scopes")
     generation: Generation = (RedisGeneration(cache, file_generation) if isinstance(cache, RedisCache)
                               else file_generation)
     access = TenantAccess(store)

@@ -118,7 +118,7 @@ class ProjectService:
             record = uow.projects.update(current.id, changes) if changes else current
             audit.record(uow, actor, "project.update", current.id, fields=sorted(changes))
             uow.commit()
-        self._generation.notify()  # project limits travel with the cached token identities
+        self._generation.notify(uow.tenant_slug)  # project limits travel with the cached token identities
         return ProjectOut.of(record)  # type: ignore[arg-type]
 
     def delete(self, actor: Principal, tenant: str | None, ref: str) -> None:

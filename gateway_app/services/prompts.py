@@ -289,7 +289,7 @@ class PromptService:
             audit.record(uow, actor, "prompt.create", prompt.id, name=prompt.name)
             uow.commit()
             out = self._out(uow, prompt)
-        self._generation.notify()
+        self._generation.notify(uow.tenant_slug)
         return out
 
     def add_version(self, actor: Principal, tenant: str | None, name: str, data: PromptVersionIn) -> PromptOut:
@@ -307,7 +307,7 @@ class PromptService:
             audit.record(uow, actor, "prompt.version", prompt.id, version=number)  # type: ignore[union-attr]
             uow.commit()
             out = self._out(uow, prompt)  # type: ignore[arg-type]
-        self._generation.notify()
+        self._generation.notify(uow.tenant_slug)
         return out
 
     def set_label(self, actor: Principal, tenant: str | None, name: str, label: str, version: int | None) -> PromptOut:
@@ -329,7 +329,7 @@ class PromptService:
             audit.record(uow, actor, "prompt.label", prompt.id, label=label, version=version)  # type: ignore[union-attr]
             uow.commit()
             out = self._out(uow, prompt)  # type: ignore[arg-type]
-        self._generation.notify()
+        self._generation.notify(uow.tenant_slug)
         return out
 
     def diff(self, actor: Principal, tenant: str | None, name: str, from_version: int, to_version: int) -> PromptDiff:
@@ -352,7 +352,7 @@ class PromptService:
             uow.prompts.delete(prompt.id)
             audit.record(uow, actor, "prompt.delete", prompt.id, name=prompt.name)
             uow.commit()
-        self._generation.notify()
+        self._generation.notify(uow.tenant_slug)
 
     def render(self, actor: Principal, tenant: str | None, name: str, request: RenderRequest) -> Rendered:
         """Render for the console's 'try it'."""
@@ -373,12 +373,15 @@ class PromptRenderer:
         self._store = store
         self._prompts: LocalLookupCache[PromptRecord] = LocalLookupCache(generation, ttl=300.0)
         self._versions: LocalLookupCache[PromptVersionRecord] = LocalLookupCache(generation, ttl=300.0)
+        self.store_reads = 0
 
     def _load_prompt(self, tenant: str, name: str) -> PromptRecord:
+        self.store_reads += 1
         with self._store.tenant(tenant) as uow:
             return find_prompt(uow, name)
 
     def _load_version(self, tenant: str, prompt_id: str, number: int) -> PromptVersionRecord:
+        self.store_reads += 1
         with self._store.tenant(tenant) as uow:
             version = uow.prompts.version(prompt_id, number)
         if version is None:
@@ -390,16 +393,16 @@ class PromptRenderer:
         key = f"{tenant}:{name}"
         prompt = self._prompts.get(key)
         if prompt is None:
-            generation = self._prompts.generation()
+            stamp = self._prompts.generation(tenant)
             prompt = await anyio.to_thread.run_sync(self._load_prompt, tenant, name)
-            self._prompts.put(key, prompt, generation)
+            self._prompts.put(key, prompt, stamp)
         number = select_version(prompt, request.version, request.label)
         version_key = f"{key}:{number}"
         version = self._versions.get(version_key)
         if version is None:
-            generation = self._versions.generation()
+            stamp = self._versions.generation(tenant)
             version = await anyio.to_thread.run_sync(self._load_version, tenant, prompt.id, number)
-            self._versions.put(version_key, version, generation)
+            self._versions.put(version_key, version, stamp)
         messages, values = render_messages(version, request.variables)
         return Rendered(name=prompt.name, version=number, messages=messages, model=version.model,
                         params=version.params, variables=values)

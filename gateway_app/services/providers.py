@@ -253,7 +253,7 @@ class ProviderService:
             audit.record(uow, actor, "provider.update", current.id, fields=sorted(data.model_fields_set))
             uow.commit()
             out = self._out(uow.tenant_slug, record)  # type: ignore[arg-type]
-        self._generation.notify()
+        self._generation.notify(uow.tenant_slug)
         return out
 
     def delete(self, actor: Principal, tenant: str | None, ref: str) -> None:
@@ -268,7 +268,7 @@ class ProviderService:
             audit.record(uow, actor, "provider.delete", current.id, name=current.name)
             uow.commit()
             self._breakers.forget(breaker_key(uow.tenant_slug, current.id))
-        self._generation.notify()
+        self._generation.notify(uow.tenant_slug)
 
     def spec(self, actor: Principal, tenant: str | None, ref: str) -> ProviderSpec:
         """The decrypted runtime view, for writers only (it spends stored credentials; never returned)."""

@@ -161,7 +161,7 @@ class TenantService:
             if record is None:
                 raise NotFound(f"tenant {slug!r} not found")
             uow.commit()
-        self._generation.notify()  # status / features / expiry are checked on the hot path
+        self._generation.notify(slug)  # status / features / expiry are checked on the hot path
         return TenantOut.of(record)
 
     def delete(self, actor: Principal, slug: str) -> None:
@@ -174,5 +174,5 @@ class TenantService:
             uow.token_index.delete_tenant(slug)
             uow.commit()
         self._store.drop_tenant_store(slug)
-        self._generation.notify()
+        self._generation.notify(slug)
         log.info("tenant deleted", extra={"tenant": slug, "by": actor.email})

@@ -161,6 +161,6 @@ class TokenService:
                 record = uow.api_tokens.update(token_id, {"revoked_at": utcnow()})
                 audit.record(uow, actor, "token.revoke", token_id, name=record.name)  # type: ignore[union-attr]
                 uow.commit()
-        self._generation.notify()
+        self._generation.notify(uow.tenant_slug)
         log.info("token revoked", extra={"token_id": token_id})
         return TokenOut.of(record)  # type: ignore[arg-type]

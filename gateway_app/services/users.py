@@ -148,7 +148,7 @@ class UserService:
             record = uow.users.update(user_id, changes) if changes else current
             audit.record(uow, actor, "user.update", user_id, fields=sorted(data.model_fields_set))
             uow.commit()
-        self._generation.notify()  # role and status are re-checked on every management request
+        self._generation.notify(uow.tenant_slug)  # role and status are re-checked on every management request
         return UserOut.of(record)  # type: ignore[arg-type]
 
     def delete(self, actor: Principal, tenant: str | None, user_id: str) -> None:
@@ -166,4 +166,4 @@ class UserService:
                 control.directory.delete(record.email)
                 control.commit()
             uow.commit()
-        self._generation.notify()
+        self._generation.notify(uow.tenant_slug)

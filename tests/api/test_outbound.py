@@ -47,7 +47,7 @@ async def repoint(platform, url: str) -> None:
             uow.commit()
 
     await anyio.to_thread.run_sync(change)
-    platform.generation.notify()
+    platform.generation.notify("acme")
 
 
 async def exercise(client: httpx.AsyncClient, admin: AdminApi, token: str, file_id: str) -> dict:

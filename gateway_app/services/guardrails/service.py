@@ -190,7 +190,7 @@ class GuardrailService:
             audit.record(uow, actor, "guardrail.create", record.id, name=record.name)
             uow.commit()
             out = self._out(uow, record)
-        self._generation.notify()
+        self._generation.notify(uow.tenant_slug)
         return out
 
     def update(self, actor: Principal, tenant: str | None, ref: str, data: PolicyUpdate) -> PolicyOut:
@@ -209,7 +209,7 @@ class GuardrailService:
             audit.record(uow, actor, "guardrail.update", current.id, fields=sorted(data.model_fields_set))
             uow.commit()
             out = self._out(uow, record)  # type: ignore[arg-type]
-        self._generation.notify()
+        self._generation.notify(uow.tenant_slug)
         return out
 
     def delete(self, actor: Principal, tenant: str | None, ref: str) -> None:
@@ -224,7 +224,7 @@ class GuardrailService:
             uow.guardrails.delete(current.id)
             audit.record(uow, actor, "guardrail.delete", current.id, name=current.name)
             uow.commit()
-        self._generation.notify()
+        self._generation.notify(uow.tenant_slug)
 
     def attach(self, actor: Principal, tenant: str | None, ref: str, *, models: list[str], tokens: list[str],
                projects: list[str]) -> PolicyOut:
@@ -236,7 +236,7 @@ class GuardrailService:
             audit.record(uow, actor, "guardrail.attach", policy.id, models=models, tokens=tokens, projects=projects)
             uow.commit()
             out = self._out(uow, policy)
-        self._generation.notify()
+        self._generation.notify(uow.tenant_slug)
         return out
 
     async def test(self, actor: Principal, tenant: str | None, ref: str, text: str, direction: str) -> EvaluateResult:
@@ -267,8 +267,15 @@ class GuardrailCatalog:
         self._store = store
         self._cache: LocalLookupCache[dict[str, CompiledPolicy]] = LocalLookupCache(generation, ttl=300.0)
         self.max_scan_chars = max_scan_chars  # GUARDRAIL_MAX_SCAN_CHARS: the most text one request may have scanned
+        self.store_reads = 0
+
+    @property
+    def cache(self) -> LocalLookupCache[dict[str, CompiledPolicy]]:
+        """The local cache (its per-tenant load counters show cold starts)."""
+        return self._cache
 
     def _load(self, tenant: str) -> dict[str, CompiledPolicy]:
+        self.store_reads += 1
         with self._store.tenant(tenant) as uow:
             records = [p for p in uow.guardrails.list() if p.enabled]
         compiled = {}
@@ -283,9 +290,9 @@ class GuardrailCatalog:
         """The named, enabled policies (unknown or disabled names are skipped)."""
         compiled = self._cache.get(tenant)
         if compiled is None:
-            generation = self._cache.generation()
+            stamp = self._cache.generation(tenant)
             compiled = await anyio.to_thread.run_sync(self._load, tenant)
-            self._cache.put(tenant, compiled, generation)
+            self._cache.put(tenant, compiled, stamp)
         return [compiled[n] for n in names if n in compiled]
 
 

@@ -52,6 +52,11 @@ class ModelCatalog:
         self._cache: LocalLookupCache[TenantCatalog] = LocalLookupCache(generation, ttl=300.0, max_entries=5_000)
         self.store_reads = 0
 
+    @property
+    def cache(self) -> LocalLookupCache[TenantCatalog]:
+        """The local cache (its per-tenant load counters show cold starts)."""
+        return self._cache
+
     def _load(self, tenant: str) -> TenantCatalog:
         self.store_reads += 1
         with self._store.tenant(tenant) as uow:
@@ -74,9 +79,9 @@ class ModelCatalog:
         """The tenant's catalogue (store read only on first use or after a change)."""
         catalog = self._cache.get(tenant)
         if catalog is None:
-            generation = self._cache.generation()
+            stamp = self._cache.generation(tenant)
             catalog = await anyio.to_thread.run_sync(self._load, tenant)
-            self._cache.put(tenant, catalog, generation)
+            self._cache.put(tenant, catalog, stamp)
         return catalog
 
     async def visible(self, identity: ClientIdentity) -> list[ModelEntry]:

@@ -89,6 +89,11 @@ class Guarding:
         self._prompts = prompts
         self.max_scan_chars = catalog.max_scan_chars
 
+    @property
+    def catalog(self) -> GuardrailCatalog:
+        """The compiled-policy cache (its load counters show cold starts)."""
+        return self._catalog
+
     async def policies(self, identity: ClientIdentity, model_guardrails: tuple[str, ...]) -> list[CompiledPolicy]:
         """Policies of the token's project, the token and the model (in that order, once each)."""
         return await self.named(identity.tenant_slug, identity.guardrails + model_guardrails)
