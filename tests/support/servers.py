@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,3 +78,42 @@ class GatewayProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
+
+
+def admin_login(http: httpx.Client, admin: Mapping[str, str]) -> str:
+    """Log in to the management API; returns the JWT."""
+    response = http.post("/admin/v1/auth/login", json=dict(admin))
+    response.raise_for_status()
+    return response.json()["access_token"]
+
+
+def configure_over_http(base_url: str, admin: Mapping[str, str] | str, *, tenant: str, provider: Mapping,
+                        models: Iterable[Mapping], token_fields: Mapping | None = None,
+                        guardrails: Iterable[Mapping] = (), tenant_name: str | None = None,
+                        http: httpx.Client | None = None, timeout: float = 30) -> str:
+    """Over the management API: create `tenant`, its provider, models (and guardrails), then an API token.
+
+    `admin` is the platform admin's credentials ({"email", "password"}: logs in) or a JWT already held
+    (so callers creating many tenants log in once). A model without "provider" gets this provider's
+    name. `token_fields` is the token's body (default {"name": "svc"}). Pass `http` to reuse a client
+    (its base URL must be `base_url`). Any refusal raises httpx.HTTPStatusError. Returns the token.
+    """
+    own = http is None
+    client = httpx.Client(base_url=base_url, timeout=timeout) if own else http
+    try:
+        jwt = admin if isinstance(admin, str) else admin_login(client, admin)
+        headers = {"Authorization": f"Bearer {jwt}", "X-Tenant-Id": tenant}
+        client.post("/admin/v1/tenants", headers=headers,
+                    json={"slug": tenant, "name": tenant_name or tenant.title()}).raise_for_status()
+        client.post("/admin/v1/providers", headers=headers, json=dict(provider)).raise_for_status()
+        for model in models:
+            client.post("/admin/v1/models", headers=headers,
+                        json={"provider": provider["name"], **model}).raise_for_status()
+        for guardrail in guardrails:
+            client.post("/admin/v1/guardrails", headers=headers, json=dict(guardrail)).raise_for_status()
+        created = client.post("/admin/v1/api-tokens", headers=headers, json=dict(token_fields or {"name": "svc"}))
+        created.raise_for_status()
+        return created.json()["token"]
+    finally:
+        if own:
+            client.close()
