@@ -28,6 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.support.processes import free_port, wait_for_port  # noqa: E402
+from tests.support.servers import configure_over_http  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -39,6 +40,17 @@ KINDS = {
 }
 UPSTREAM_MODEL = {"chat": "bench-model", "stream": "bench-model", "embed": "bench-embed"}
 GATEWAY_MODEL = {"chat": "bench-chat", "stream": "bench-chat", "embed": "bench-embed"}
+ADMIN = {"email": "bench@example.com", "password": "bench-password-1"}
+BENCH_MODELS = [{"name": "bench-chat", "upstream_model": "bench-model", "kind": "chat",
+                 "input_price_per_1k": 0.001, "output_price_per_1k": 0.002},
+                {"name": "bench-embed", "upstream_model": "bench-embed", "kind": "embedding",
+                 "input_price_per_1k": 0.001, "output_price_per_1k": 0.002}]
+
+
+def bench_provider(upstream_url: str, name: str = "up") -> dict:
+    """Body of the benchmark's provider: the fake upstream, no retries."""
+    return {"name": name, "type": "openai-compatible", "base_url": upstream_url, "api_key": "sk-bench-0000",
+            "options": {"max_retries": 0}}
 
 
 @dataclass
@@ -148,7 +160,7 @@ def stop(proc: subprocess.Popen) -> None:
 def start_gateway(workers: int, upstream_url: str, workdir: Path) -> tuple[subprocess.Popen, str, str]:
     port = free_port()
     data = workdir / f"data-{workers}"
-    env = {"DATA_DIR": str(data), "ADMIN_EMAIL": "bench@example.com", "ADMIN_PASSWORD": "bench-password-1",
+    env = {"DATA_DIR": str(data), "ADMIN_EMAIL": ADMIN["email"], "ADMIN_PASSWORD": ADMIN["password"],
            "LOG_LEVEL": "WARNING", "PROVIDER_ALLOWED_HOSTS": urlsplit(upstream_url).netloc}
     proc = start([sys.executable, "-m", "gateway_app", "serve-api", "--host", "127.0.0.1", "--port", str(port),
                   "--workers", str(workers)], port, env, workdir / f"gateway-{workers}.log")
@@ -160,21 +172,8 @@ def start_gateway(workers: int, upstream_url: str, workdir: Path) -> tuple[subpr
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    with httpx.Client(base_url=base, timeout=10) as http:
-        jwt = http.post("/admin/v1/auth/login", json={"email": "bench@example.com",
-                                                      "password": "bench-password-1"}).json()["access_token"]
-        headers = {"Authorization": f"Bearer {jwt}", "X-Tenant-Id": "bench"}
-        if http.get("/admin/v1/tenants/bench", headers=headers).status_code == 404:
-            http.post("/admin/v1/tenants", headers=headers, json={"slug": "bench", "name": "Bench"}).raise_for_status()
-            http.post("/admin/v1/providers", headers=headers, json={
-                "name": "up", "type": "openai-compatible", "base_url": upstream_url, "api_key": "sk-bench-0000",
-                "options": {"max_retries": 0}}).raise_for_status()
-            for name, upstream_model, kind in (("bench-chat", "bench-model", "chat"),
-                                               ("bench-embed", "bench-embed", "embedding")):
-                http.post("/admin/v1/models", headers=headers, json={
-                    "name": name, "provider": "up", "upstream_model": upstream_model, "kind": kind,
-                    "input_price_per_1k": 0.001, "output_price_per_1k": 0.002}).raise_for_status()
-        token = http.post("/admin/v1/api-tokens", headers=headers, json={"name": "bench"}).json()["token"]
+    token = configure_over_http(base, ADMIN, tenant="bench", provider=bench_provider(upstream_url),
+                                models=BENCH_MODELS, token_fields={"name": "bench"})
     return proc, base, token
 
 

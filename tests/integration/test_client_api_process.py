@@ -9,7 +9,7 @@ import pytest
 
 from gateway_app.db.sqlite.store import SqliteStore
 from tests.support.fake_upstream import Behaviour
-from tests.support.servers import GatewayProcess
+from tests.support.servers import GatewayProcess, configure_over_http
 
 ADMIN = {"email": "ops@example.com", "password": "serve-api-pass-1"}
 
@@ -22,17 +22,10 @@ def served(tmp_path, upstream):
                                    extra_env={"ADMIN_EMAIL": ADMIN["email"], "ADMIN_PASSWORD": ADMIN["password"],
                                               "PROVIDER_ALLOWED_HOSTS": f"127.0.0.1:{upstream.port}"})
     process.wait_ready(timeout=60)
-    with httpx.Client(base_url=process.url, timeout=10) as http:
-        jwt = http.post("/admin/v1/auth/login", json=ADMIN).json()["access_token"]
-        headers = {"Authorization": f"Bearer {jwt}", "X-Tenant-Id": "acme"}
-        http.post("/admin/v1/tenants", headers=headers, json={"slug": "acme", "name": "Acme"}).raise_for_status()
-        http.post("/admin/v1/providers", headers=headers, json={
-            "name": "fake", "type": "openai-compatible", "base_url": upstream.url, "api_key": "sk-fake-1234"},
-        ).raise_for_status()
-        for model in ({"name": "gpt-test", "upstream_model": "fake-chat"},
-                      {"name": "embed-test", "upstream_model": "fake-embed", "kind": "embedding"}):
-            http.post("/admin/v1/models", headers=headers, json={"provider": "fake", **model}).raise_for_status()
-        token = http.post("/admin/v1/api-tokens", headers=headers, json={"name": "svc"}).json()["token"]
+    token = configure_over_http(process.url, ADMIN, tenant="acme", provider={
+        "name": "fake", "type": "openai-compatible", "base_url": upstream.url, "api_key": "sk-fake-1234"},
+        models=[{"name": "gpt-test", "upstream_model": "fake-chat"},
+                {"name": "embed-test", "upstream_model": "fake-embed", "kind": "embedding"}])
     yield process, token, data_dir
     process.stop()
 

@@ -6,7 +6,7 @@ import openai
 import pytest
 
 from tests.support.llm import LlamaServer
-from tests.support.servers import GatewayProcess
+from tests.support.servers import GatewayProcess, admin_login, configure_over_http
 
 pytestmark = pytest.mark.llm
 ADMIN = {"email": "ops@example.com", "password": "real-model-pass-1"}
@@ -29,17 +29,14 @@ def gateway(llama, tmp_path_factory):
                                               "PROVIDER_ALLOWED_HOSTS": f"127.0.0.1:{llama.port}"})
     process.wait_ready(timeout=60)
     with httpx.Client(base_url=process.url, timeout=30) as http:
-        jwt = http.post("/admin/v1/auth/login", json=ADMIN).json()["access_token"]
+        jwt = admin_login(http, ADMIN)
+        token = configure_over_http(process.url, jwt, tenant="acme",
+                                    provider={"name": "llama", "type": "openai-compatible", "base_url": llama.url,
+                                              "options": {"timeout_s": 120}},
+                                    models=[{"name": "smol", "upstream_model": "smollm2", "input_price_per_1k": 0.01,
+                                             "output_price_per_1k": 0.02}], http=http)
         headers = {"Authorization": f"Bearer {jwt}", "X-Tenant-Id": "acme"}
-        http.post("/admin/v1/tenants", headers=headers, json={"slug": "acme", "name": "Acme"}).raise_for_status()
-        http.post("/admin/v1/providers", headers=headers, json={
-            "name": "llama", "type": "openai-compatible", "base_url": llama.url,
-            "options": {"timeout_s": 120}}).raise_for_status()
-        http.post("/admin/v1/models", headers=headers, json={
-            "name": "smol", "provider": "llama", "upstream_model": "smollm2", "input_price_per_1k": 0.01,
-            "output_price_per_1k": 0.02}).raise_for_status()
         assert http.post("/admin/v1/providers/llama/test", headers=headers).json()["ok"]
-        token = http.post("/admin/v1/api-tokens", headers=headers, json={"name": "svc"}).json()["token"]
     yield process, token, headers
     process.stop()
 

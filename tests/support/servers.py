@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,3 +78,53 @@ class GatewayProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
+
+
+def admin_login(http: httpx.Client, admin: Mapping[str, str]) -> str:
+    """Log in to the management API; returns the JWT."""
+    response = http.post("/admin/v1/auth/login", json=dict(admin))
+    response.raise_for_status()
+    return response.json()["access_token"]
+
+
+def configure_over_http(base_url: str, admin: Mapping[str, str] | str, *, tenant: str, provider: Mapping,
+                        models: Iterable[Mapping], token_fields: Mapping | None = None,
+                        guardrails: Iterable[Mapping] = (), tenant_name: str | None = None,
+                        http: httpx.Client | None = None, timeout: float = 30, busy_retries: int = 0,
+                        busy: list[str] | None = None) -> str:
+    """Over the management API: create `tenant`, its provider, models (and guardrails), then an API token.
+
+    `admin` is the platform admin's credentials ({"email", "password"}: logs in) or a JWT already held
+    (so callers creating many tenants log in once). A model without "provider" gets this provider's
+    name. `token_fields` is the token's body (default {"name": "svc"}). Pass `http` to reuse a client
+    (its base URL must be `base_url`). A 503 answer is retried `busy_retries` times (back-off from
+    0.25 s; each such answer is appended to `busy`); any other refusal raises httpx.HTTPStatusError.
+    Returns the token.
+    """
+    own = http is None
+    client = httpx.Client(base_url=base_url, timeout=timeout) if own else http
+
+    def post(path: str, body: Mapping) -> httpx.Response:
+        for attempt in range(busy_retries + 1):
+            response = client.post(path, headers=headers, json=dict(body))
+            if response.status_code != 503 or attempt == busy_retries:
+                break
+            if busy is not None:
+                busy.append(f"{path}: {response.text[:300]}")
+            time.sleep(0.25 * 2 ** attempt)
+        response.raise_for_status()
+        return response
+
+    try:
+        jwt = admin if isinstance(admin, str) else admin_login(client, admin)
+        headers = {"Authorization": f"Bearer {jwt}", "X-Tenant-Id": tenant}
+        post("/admin/v1/tenants", {"slug": tenant, "name": tenant_name or tenant.title()})
+        post("/admin/v1/providers", provider)
+        for model in models:
+            post("/admin/v1/models", {"provider": provider["name"], **model})
+        for guardrail in guardrails:
+            post("/admin/v1/guardrails", guardrail)
+        return post("/admin/v1/api-tokens", token_fields or {"name": "svc"}).json()["token"]
+    finally:
+        if own:
+            client.close()
