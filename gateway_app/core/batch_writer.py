@@ -17,7 +17,6 @@ is lost on a clean shutdown.
 
 from __future__ import annotations
 
-import queue
 import random
 from collections import deque
 import threading
@@ -35,7 +34,6 @@ from gateway_app.core.spill import ClaimedSpill, RecordCodec, SpillFile, claim_o
 log = get_logger("tasks")
 T = TypeVar("T")
 Sink = Callable[[str, list], None]  # (tenant, records) -> None; one tenant, one transaction
-_STOP, _WAKE = object(), object()
 TRANSIENT = (Unavailable, OSError)
 
 
@@ -48,6 +46,7 @@ class _TenantQueue:
     items: list = field(default_factory=list)
     times: list = field(default_factory=list)  # when each item was queued (monotonic), aligned with items
     in_flight: bool = False
+    in_flight_count: int = 0  # records of the batch being written
     attempts: int = 0
     failing_since: float | None = None
     next_attempt: float = 0.0
@@ -62,7 +61,10 @@ class BatchWriter(Generic[T]):
         self.name = name
         self._sink = sink
         self._codec = codec
-        self._queue: queue.Queue = queue.Queue(maxsize=max_queue)
+        # A plain deque: append and popleft are atomic, so the hot path pays no lock and wakes no thread.
+        self._queue: deque = deque()
+        self._max_queue = max_queue
+        self._wakeup = threading.Event()
         self._batch_size = batch_size
         self._interval = interval
         self._retry_for = retry_for
@@ -107,9 +109,7 @@ class BatchWriter(Generic[T]):
 
     def submit(self, tenant: str, item: T) -> bool:
         """Queue a record without waiting; False (counted, logged now and then) when the queue is full."""
-        try:
-            self._queue.put_nowait((tenant, item, time.monotonic()))
-        except queue.Full:
+        if len(self._queue) >= self._max_queue:
             self.dropped += 1
             self._drops_unlogged += 1
             now = time.monotonic()
@@ -119,6 +119,7 @@ class BatchWriter(Generic[T]):
                 self._last_drop_log = now
                 self._drops_unlogged = 0
             return False
+        self._queue.append((tenant, item, time.monotonic()))
         self.submitted += 1
         return True
 
@@ -126,8 +127,8 @@ class BatchWriter(Generic[T]):
     def pending(self) -> int:
         """Records queued or waiting for their tenant's batch (in flight included)."""
         with self._lock:
-            held = sum(len(t.items) for t in self._tenants.values())
-        return self._queue.qsize() + held
+            held = sum(len(t.items) + t.in_flight_count for t in self._tenants.values())
+        return len(self._queue) + held
 
     def stats(self) -> dict[str, int]:
         """Counters for readiness details and metrics."""
@@ -154,7 +155,8 @@ class BatchWriter(Generic[T]):
     def stop(self, timeout: float = 10.0) -> None:
         """One last attempt for everything held, spill what fails, end the threads."""
         if self._thread is not None and self._thread.is_alive():
-            self._queue.put(_STOP)
+            self._stopping = True
+            self._wakeup.set()
             self._thread.join(timeout)
         self._write_inline()  # whatever arrived after the collector ended
         if self._own_pool and self._pool is not None:
@@ -169,25 +171,24 @@ class BatchWriter(Generic[T]):
     # -- the collector thread -----------------------------------------------------------------
 
     def _wake(self) -> None:
-        try:
-            self._queue.put_nowait(_WAKE)
-        except queue.Full:
-            pass  # the collector is busy draining anyway
+        self._wakeup.set()
+
+    def _drain(self) -> None:
+        """Move everything queued into the tenants' batches."""
+        while True:
+            try:
+                self._take(self._queue.popleft())
+            except IndexError:
+                return
 
     def _run(self) -> None:
         self._replay_orphans()
         deadline = time.monotonic() + self._interval
         while True:
-            try:
-                item = self._queue.get(timeout=max(0.0, min(deadline, self._next_retry()) - time.monotonic()))
-            except queue.Empty:
-                item = None
-            self._take(item)
-            while not self._stopping:  # drain what else is there: bigger batches, fewer wake-ups
-                try:
-                    self._take(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            # Woken by the interval, a due retry, a flush, a finished batch or stop: not per record.
+            self._wakeup.wait(max(0.0, min(deadline, self._next_retry()) - time.monotonic()))
+            self._wakeup.clear()
+            self._drain()
             now = time.monotonic()
             with self._lock:
                 flushing = bool(self._flush_waiters)
@@ -201,11 +202,6 @@ class BatchWriter(Generic[T]):
 
     def _take(self, item) -> None:
         """Put one queue entry where it belongs."""
-        if item is None or item is _WAKE:
-            return
-        if item is _STOP:
-            self._stopping = True
-            return
         tenant, record, queued_at = item
         with self._lock:
             state = self._tenants.get(tenant)
@@ -235,30 +231,26 @@ class BatchWriter(Generic[T]):
                 del state.items[:self._batch_size]
                 oldest = state.times[0] if state.times else now
                 del state.times[:self._batch_size]
-                state.in_flight = True
+                state.in_flight, state.in_flight_count = True, len(batch)
                 assert self._pool is not None
                 self._pool.submit(self._run_batch, tenant, batch, final, oldest)
 
     def _final_round(self) -> None:
         """Stopping: drain, dispatch everything (back-off ignored) until nothing is held."""
         while True:
-            while True:
-                try:
-                    self._take(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            self._drain()
             self._dispatch(time.monotonic(), all_due=True, final=True)
             with self._lock:
                 while any(t.in_flight for t in self._tenants.values()):
                     self._lock.wait(0.5)
-                if not any(t.items for t in self._tenants.values()) and self._queue.empty():
+                if not any(t.items for t in self._tenants.values()) and not self._queue:
                     break
         self._settle_idle(force=True)
 
     def _settle_idle(self, force: bool = False) -> None:
         """Release flush waiters and finished replays once nothing is queued, held or in flight."""
         with self._lock:
-            idle = self._queue.empty() and not any(t.items or t.in_flight for t in self._tenants.values())
+            idle = not self._queue and not any(t.items or t.in_flight for t in self._tenants.values())
             if not idle and not force:
                 return
             waiters, self._flush_waiters = self._flush_waiters, []
@@ -307,7 +299,7 @@ class BatchWriter(Generic[T]):
             self._spill_items(tenant, spill, f"{type(error).__name__}: {error}")
         with self._lock:
             # Only now: a stop waiting for in-flight batches must also wait for their spill.
-            state.in_flight = False
+            state.in_flight, state.in_flight_count = False, 0
             self._lock.notify_all()
         self._wake()
 
@@ -400,11 +392,7 @@ class BatchWriter(Generic[T]):
 
     def _write_inline(self) -> None:
         """Write everything queued or held in the caller's thread (no collector running)."""
-        while True:
-            try:
-                self._take(self._queue.get_nowait())
-            except queue.Empty:
-                break
+        self._drain()
         with self._lock:
             held = [(tenant, state.items) for tenant, state in self._tenants.items() if state.items]
             for state in self._tenants.values():

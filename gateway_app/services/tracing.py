@@ -134,7 +134,7 @@ class TraceRecorder:
         self._store = store
         self.writer: BatchWriter[TraceSession | TraceEvent] = BatchWriter(
             "traces", self._write, codec=RecordCodec(TraceSession, TraceEvent), max_queue=max_queue,
-            batch_size=1000, interval=0.5, retry_for=retry_for)
+            batch_size=1000, interval=1.0, retry_for=retry_for)
 
     def start_session(self, tenant: str, data: SessionIn) -> TraceSession:
         """Queue a new session; its id is returned at once."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import fields
 from typing import Generic, TypeVar
 
@@ -12,6 +13,12 @@ from gateway_app.db.errors import DuplicateKey
 
 RowT = TypeVar("RowT", bound=SQLModel)
 RecT = TypeVar("RecT")
+
+
+@functools.cache
+def _record_fields(record_type: type) -> list[str]:
+    # Units of work build their repositories per transaction: look the fields up once per type.
+    return [f.name for f in fields(record_type)]
 
 
 def fields_of(record) -> dict:
@@ -33,7 +40,10 @@ class SqlRepository(Generic[RowT, RecT]):
 
     def __init__(self, session: Session) -> None:
         self._session = session
-        self._fields = [f.name for f in fields(self.record)]  # type: ignore[arg-type]
+
+    @property
+    def _fields(self) -> list[str]:
+        return _record_fields(self.record)
 
     def _to_record(self, row: RowT) -> RecT:
         return record_of(self.record, row)

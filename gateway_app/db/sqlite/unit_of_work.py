@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -30,8 +32,11 @@ from gateway_app.db.sqlite.tenant_repositories import (
 from gateway_app.db.sqlite.tracing_repositories import SqlTraceRepository
 
 
-def _is_busy(exc: OperationalError) -> bool:
-    text = str(exc.orig).lower()
+def _is_busy(exc: BaseException | None) -> bool:
+    # SQLAlchemy wraps driver errors; repositories that use the DB-API cursor directly get them raw.
+    if not isinstance(exc, OperationalError | sqlite3.OperationalError):
+        return False
+    text = str(getattr(exc, "orig", exc)).lower()
     return "locked" in text or "busy" in text
 
 
@@ -57,9 +62,9 @@ class SqlUnitOfWork:
         finally:
             self._session.close()
             self._session = None
-        if isinstance(exc, OperationalError) and _is_busy(exc):
+        if _is_busy(exc):
             # Callers see one storage-neutral error: a 503 on the API, a retry for batch writers.
-            raise StoreBusy(f"the database is busy ({exc.orig}); retry shortly") from exc
+            raise StoreBusy(f"the database is busy ({getattr(exc, 'orig', exc)}); retry shortly") from exc
 
     def commit(self) -> None:
         """Make the changes of this unit of work durable."""

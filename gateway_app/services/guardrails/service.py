@@ -303,7 +303,7 @@ class VerdictRecorder:
         self._store = store
         self.writer: BatchWriter[GuardrailVerdictRecord] = BatchWriter(
             "guardrail-verdicts", self._write, codec=RecordCodec(GuardrailVerdictRecord), max_queue=50_000,
-            batch_size=500, interval=0.5, retry_for=retry_for)
+            batch_size=500, interval=1.0, retry_for=retry_for)
 
     def record(self, tenant: str, verdict: GuardrailVerdictRecord) -> None:
         """Queue one verdict."""

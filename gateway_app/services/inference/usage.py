@@ -73,7 +73,7 @@ class UsageRecorder:
         self._store = store
         self.writer: BatchWriter[UsageRecord] = BatchWriter(
             "usage", self._write, codec=RecordCodec(UsageRecord), max_queue=max_queue, batch_size=1000,
-            interval=0.5, retry_for=retry_for)
+            interval=1.0, retry_for=retry_for)  # each tenant written at most once a second: lag < 2 s
 
     def record(self, tenant: str, record: UsageRecord) -> bool:
         """Queue a record without waiting; False when the queue is full (counted and logged)."""
