@@ -11,6 +11,7 @@ import re
 import time
 
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import is_client_path, openai_error_body, status_for
@@ -94,6 +95,9 @@ class RequestContextMiddleware:
                 lifecycle.request_started()
             try:
                 await self.app(scope, receive, send_with_headers)
+            except ClientDisconnect:
+                # The client left while its body was being read: nobody to answer, nothing went wrong here.
+                status_holder[0] = status_holder[0] or 499
             except Exception:
                 log.exception("unhandled error", extra={"path": path})
                 if status_holder[0] == 0:

@@ -69,3 +69,28 @@ async def test_uploads_have_their_own_larger_limit(platform, gateway):
         fits = await http.post("/v1/files", headers=headers, data={"purpose": "batch"},
                                files={"file": ("ok.jsonl", b'{"a": 1}\n' * (LIMIT // 8))})
         assert fits.status_code == 200, fits.text  # above the JSON limit, under the upload limit
+
+
+async def test_a_client_leaving_mid_body_is_not_an_error(platform, gateway, caplog):
+    import logging
+
+    from api.app import create_api as build
+
+    app = build(platform)
+    sent = []
+
+    async def receive():
+        return {"type": "http.disconnect"}  # the client is gone before its body arrived
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
+             "query_string": b"", "headers": [(b"authorization", f"Bearer {gateway['token']}".encode()),
+                                              (b"content-type", b"application/json")],
+             "client": ("127.0.0.1", 5), "server": ("test", 80), "scheme": "http", "http_version": "1.1",
+             "root_path": "", "asgi": {"version": "3.0"}}
+    with caplog.at_level(logging.INFO):
+        await app(scope, receive, send)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not any(m.get("status") == 500 for m in sent)
