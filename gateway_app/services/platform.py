@@ -204,6 +204,8 @@ async def start_platform(settings: Settings | None = None, *, install_signals: b
     # (Full collections over these objects showed up as ~150 ms stalls at p99 under load.)
     gc.collect()
     gc.freeze()
+    if os.environ.get("GH_GC"):  # EXPERIMENT
+        gc.set_threshold(*(int(x) for x in os.environ["GH_GC"].split(",")))
     platform.gc_pauses.install()
     log.info("gatehouse started", extra={
         "env": settings.env, "db": platform.store.name, "data_dir": str(settings.data_dir),
