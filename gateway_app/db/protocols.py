@@ -204,10 +204,21 @@ class TenantUnitOfWork(UnitOfWork, Protocol):
     def __enter__(self) -> TenantUnitOfWork: ...
 
 
+class TenantAppends(Protocol):
+    """The batch writers' per-request volume, each call one transaction in the tenant's database.
+
+    Raises TenantStoreMissing for a tenant without a database, StoreBusy when it is locked.
+    """
+
+    def usage(self, tenant: str, records: Sequence[UsageRecord], rollups: Sequence[UsageRollup]) -> None: ...
+    def token_touches(self, tenant: str, last_used: Sequence[tuple[str, datetime]]) -> None: ...
+
+
 class DataStore(Protocol):
     """A storage backend: opens units of work and manages tenant databases."""
 
     name: str
+    appends: TenantAppends
 
     def control(self) -> ControlUnitOfWork: ...
     def tenant(self, slug: str) -> TenantUnitOfWork: ...

@@ -15,7 +15,7 @@ from gateway_app.core.spill import RecordCodec
 from gateway_app.core.batch_writer import BatchWriter
 from gateway_app.db.errors import StoreError
 from gateway_app.db.protocols import DataStore
-from gateway_app.services.tenant_access import writing_to
+from gateway_app.services.tenant_access import dropping_missing
 
 
 @dataclass(slots=True)
@@ -177,6 +177,5 @@ class TokenResolver:
 
     def _write_touches(self, tenant: str, touches: list[TokenTouch]) -> None:
         latest = {t.token_id: t.at for t in touches}  # the last touch of each token wins
-        with writing_to(self._store, tenant) as uow:
-            uow.api_tokens.touch_many(list(latest.items()))
-            uow.commit()
+        with dropping_missing(tenant):
+            self._store.appends.token_touches(tenant, list(latest.items()))

@@ -49,9 +49,16 @@ class TenantAccess:
 @contextmanager
 def writing_to(store: DataStore, slug: str) -> Iterator[TenantUnitOfWork]:
     """A tenant's unit of work for a batch writer: a tenant that is gone is DropBatch, not a retry."""
-    try:
+    with dropping_missing(slug):
         uow = store.tenant(slug)
-    except (TenantStoreMissing, InvalidSlug) as exc:
-        raise DropBatch(f"tenant {slug!r} has no database") from exc
     with uow:
         yield uow
+
+
+@contextmanager
+def dropping_missing(slug: str) -> Iterator[None]:
+    """For batch writers: a tenant that is gone (or never was) is DropBatch, not a retry."""
+    try:
+        yield
+    except (TenantStoreMissing, InvalidSlug) as exc:
+        raise DropBatch(f"tenant {slug!r} has no database") from exc

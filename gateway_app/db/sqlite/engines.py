@@ -21,6 +21,8 @@ DEFAULT_BUSY_TIMEOUT_MS = 10_000
 TENANT_POOL_SIZE = 2  # idle connections kept per tenant engine; more open under load, closed when returned
 TENANT_POOL_OVERFLOW = 6
 FDS_PER_ENGINE = 3 * TENANT_POOL_SIZE
+FDS_PER_TENANT = FDS_PER_ENGINE + 3  # plus the batch writers' own connection (db/sqlite/appends.py)
+ENGINE_IDLE_SECONDS = 120.0  # engines serve configuration loads and the console, not steady traffic
 FD_RESERVE = 512  # sockets, logs, the control database, spill files, Python's own
 
 
@@ -39,7 +41,7 @@ def raise_fd_limit() -> int:
 
 def open_tenant_budget(requested: int | None = None) -> int:
     """How many tenant databases may stay open: the setting, within the descriptor limit."""
-    fit = max(8, (raise_fd_limit() - FD_RESERVE) // FDS_PER_ENGINE)
+    fit = max(8, (raise_fd_limit() - FD_RESERVE) // FDS_PER_TENANT)
     return min(requested, fit) if requested else min(4096, fit)
 
 

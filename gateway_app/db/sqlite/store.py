@@ -10,7 +10,10 @@ from sqlalchemy import text
 
 from gateway_app.core.logging import get_logger
 from gateway_app.db.errors import TenantStoreMissing
-from gateway_app.db.sqlite.engines import DEFAULT_BUSY_TIMEOUT_MS, EngineCache, make_engine, open_tenant_budget
+from gateway_app.db.sqlite.appends import SqliteAppends
+from gateway_app.db.sqlite.engines import (
+    DEFAULT_BUSY_TIMEOUT_MS, ENGINE_IDLE_SECONDS, EngineCache, make_engine, open_tenant_budget,
+)
 from gateway_app.db.sqlite.unit_of_work import SqlControlUnitOfWork, SqlTenantUnitOfWork
 from gateway_app.db.tenancy import SLUG_PATTERN, validate_slug
 
@@ -28,8 +31,13 @@ class SqliteStore:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._control_engine = make_engine(self.data_dir / "console_main.sqlite", create=True,
                                            busy_timeout_ms=busy_timeout_ms)
-        # Active tenants' databases stay open, within what the descriptor limit allows.
-        self._tenant_engines = EngineCache(open_tenant_budget(max_open_tenants), busy_timeout_ms, idle_seconds)
+        # Active tenants' databases stay open, within what the descriptor limit allows. The writers'
+        # plain connection is what an active tenant uses in steady state (the request path reads
+        # caches); the ORM engines serve configuration loads and the console, so they close sooner.
+        budget = open_tenant_budget(max_open_tenants)
+        self._tenant_engines = EngineCache(budget, busy_timeout_ms, min(idle_seconds, ENGINE_IDLE_SECONDS))
+        self.appends = SqliteAppends(self.tenant_path, max_open=budget, busy_timeout_ms=busy_timeout_ms,
+                                     idle_seconds=idle_seconds)
         self._tenant_head: str | None = None
 
     def tenant_path(self, slug: str) -> Path:
@@ -91,6 +99,7 @@ class SqliteStore:
         """Delete a tenant's database files."""
         path = self.tenant_path(slug)
         self._tenant_engines.discard(path)
+        self.appends.discard(path)
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
@@ -125,8 +134,10 @@ class SqliteStore:
     def open_stats(self) -> dict[str, int]:
         """Tenant databases open now, the most kept open, and how many were opened so far."""
         return {"open": len(self._tenant_engines), "max": self._tenant_engines.max_size,
-                "opened": self._tenant_engines.opened}
+                "opened": self._tenant_engines.opened, "writer_connections": len(self.appends),
+                "writer_opened": self.appends.opened}
 
     def close(self) -> None:
+        self.appends.close()
         self._tenant_engines.close()
         self._control_engine.dispose()

@@ -19,7 +19,7 @@ from gateway_app.core.batch_writer import BatchWriter
 from gateway_app.db.protocols import DataStore
 from gateway_app.db.records import UsageRecord, UsageRollup
 from gateway_app.services.principals import Principal
-from gateway_app.services.tenant_access import TenantAccess, writing_to
+from gateway_app.services.tenant_access import TenantAccess, dropping_missing
 
 log = get_logger("usage")
 # Upper edges (ms) of the latency histogram kept per hourly roll-up; the last bucket is open.
@@ -80,10 +80,8 @@ class UsageRecorder:
         return self.writer.submit(tenant, record)
 
     def _write(self, tenant: str, records: list[UsageRecord]) -> None:
-        with writing_to(self._store, tenant) as uow:
-            uow.usage.add_many(records)
-            uow.usage.merge_rollups(rollups_of(records))
-            uow.commit()
+        with dropping_missing(tenant):
+            self._store.appends.usage(tenant, records, rollups_of(records))
 
 
 class UsageRow(BaseModel):

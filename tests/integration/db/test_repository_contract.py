@@ -173,3 +173,37 @@ def test_data_of_one_tenant_is_invisible_to_another(store):
         assert uow.users.get(user.id) is None
         assert uow.users.get_by_email("a@alpha.io") is None
         assert uow.users.list() == []
+
+
+def test_appends_write_usage_with_rollups_and_token_touches(store):
+    from gateway_app.db.records import UsageRecord
+    from gateway_app.services.inference.usage import rollups_of
+
+    _tenant(store, "acme")
+    _tenant(store, "globex")
+    hour = datetime(2026, 12, 1, 10, tzinfo=UTC)
+    with store.tenant("acme") as uow:
+        token = uow.api_tokens.add(ApiTokenRecord(name="t", token_hash="3" * 64, prefix="gh-3"))
+        uow.commit()
+    first = [UsageRecord(request_id=f"r{i}", model="m", token_id=token.id, prompt_tokens=2, completion_tokens=3,
+                         cost_usd=0.5, latency_ms=10.0, at=hour + timedelta(minutes=i)) for i in range(3)]
+    store.appends.usage("acme", first, rollups_of(first))
+    later = [UsageRecord(request_id="r9", model="m", token_id=token.id, status=500, prompt_tokens=1,
+                         at=hour + timedelta(minutes=30))]
+    store.appends.usage("acme", later, rollups_of(later))  # merges into the same hour's row
+    store.appends.token_touches("acme", [(token.id, hour)])
+    with store.tenant("acme") as uow:
+        assert uow.usage.count() == 4
+        [rollup] = uow.usage.rollups(hour, hour + timedelta(hours=1))
+        assert (rollup.requests, rollup.errors, rollup.prompt_tokens, rollup.completion_tokens) == (4, 1, 7, 9)
+        assert rollup.cost_usd == pytest.approx(1.5) and sum(rollup.latency_buckets) == 4
+        assert uow.api_tokens.get(token.id).last_used_at == hour
+    with store.tenant("globex") as uow:
+        assert uow.usage.count() == 0  # nothing crossed tenants
+    with pytest.raises(TenantStoreMissing):
+        store.appends.usage("ghost", first, rollups_of(first))
+    store.drop_tenant_store("globex")
+    with pytest.raises(TenantStoreMissing):
+        store.appends.token_touches("globex", [(token.id, hour)])
+    with pytest.raises(InvalidSlug):
+        store.appends.usage("../etc", first, rollups_of(first))

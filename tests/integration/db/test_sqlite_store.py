@@ -3,12 +3,14 @@
 import resource
 import sqlite3
 
+import pytest
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from gateway_app.db.records import ProjectRecord, TenantRecord
 from gateway_app.db.sqlite import migrations
-from gateway_app.db.sqlite.engines import FDS_PER_ENGINE, EngineCache, make_engine, open_tenant_budget
+from gateway_app.db.sqlite.engines import FDS_PER_TENANT, EngineCache, make_engine, open_tenant_budget
 from gateway_app.db.sqlite.store import SqliteStore
 from gateway_app.db.tables.base import control_registry, tenant_registry
 
@@ -106,6 +108,46 @@ def test_open_tenant_databases_follow_activity_and_fit_the_descriptor_limit(tmp_
     cache.close()
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     budget = open_tenant_budget()
-    assert 8 <= budget <= 4096 and budget * FDS_PER_ENGINE <= soft
+    assert 8 <= budget <= 4096 and budget * FDS_PER_TENANT <= soft
     assert store.open_stats()["max"] == budget
+    store.close()
+
+
+def test_writer_connections_close_when_idle_and_follow_a_tenant_recreated_elsewhere(tmp_path):
+    from datetime import UTC, datetime
+
+    from gateway_app.db.errors import TenantStoreMissing
+    from gateway_app.db.records import UsageRecord
+    from gateway_app.db.sqlite.appends import SqliteAppends
+    from gateway_app.services.inference.usage import rollups_of
+
+    now = [0.0]
+    store = SqliteStore(tmp_path)
+    store.migrate()
+    other_process = SqliteStore(tmp_path)  # a second worker on the same files
+    for slug in ("busy", "idle"):
+        store.create_tenant_store(slug)
+    appends = SqliteAppends(store.tenant_path, max_open=100, busy_timeout_ms=1000, idle_seconds=100.0,
+                            clock=lambda: now[0])
+
+    def write(slug, request_id):
+        record = UsageRecord(request_id=request_id, model="m", at=datetime(2026, 12, 1, tzinfo=UTC))
+        appends.usage(slug, [record], rollups_of([record]))
+
+    write("busy", "a")
+    write("idle", "b")
+    for step in range(1, 5):
+        now[0] = step * 40.0
+        write("busy", f"a{step}")
+    assert len(appends) == 1 and appends.opened == 2  # the idle tenant's connection was closed
+
+    other_process.drop_tenant_store("busy")  # the file this process holds open is unlinked
+    with pytest.raises(TenantStoreMissing):
+        write("busy", "lost")
+    other_process.create_tenant_store("busy")  # same name, a new file
+    write("busy", "fresh")
+    with store.tenant("busy") as uow:
+        assert [r.request_id for r in uow.usage.recent()] == ["fresh"]  # written to the new file, not the old one
+    appends.close()
+    other_process.close()
     store.close()
