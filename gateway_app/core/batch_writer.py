@@ -76,7 +76,11 @@ class BatchWriter(Generic[T]):
         self._pool: ThreadPoolExecutor | None = None
         self._own_pool = False
         self._lock = threading.Condition()
-        self._tenants: dict[str, _TenantQueue] = {}
+        self._tenants: dict[str, _TenantQueue] = {}  # tenants holding records, writing them, or failing
+        # So that a wake costs what is due, not a pass over every tenant: tenants holding a full
+        # batch, and failing tenants by their next attempt (neither includes one in flight).
+        self._full: set[str] = set()
+        self._backoff: dict[str, float] = {}
         self._replays: list[ClaimedSpill] = []
         self._flush_waiters: list[threading.Event] = []
         self._lags: deque[float] = deque(maxlen=4096)  # seconds, per written batch (its oldest record)
@@ -123,6 +127,8 @@ class BatchWriter(Generic[T]):
             return False
         self._queue.append((tenant, item, time.monotonic()))
         self.submitted += 1
+        if len(self._queue) % self._batch_size == 0:  # a batch's worth waiting: worth a wake before the interval
+            self._wakeup.set()
         return True
 
     @property
@@ -136,11 +142,12 @@ class BatchWriter(Generic[T]):
         """Counters for readiness details and metrics."""
         with self._lock:
             failing = sum(1 for t in self._tenants.values() if t.failing_since is not None)
+            tenants = len(self._tenants)
             lags = sorted(self._lags)
         lag_p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] * 1000 if lags else 0.0
         return {"pending": self.pending, "written": self.written, "retried": self.retried, "spilled": self.spilled,
                 "dropped": self.dropped, "rejected": self.rejected, "replayed": self.replayed,
-                "failing_tenants": failing, "lag_ms_p99": round(lag_p99, 1), "batches": self.batches,
+                "failing_tenants": failing, "tenants": tenants, "lag_ms_p99": round(lag_p99, 1), "batches": self.batches,
                 "cpu_ms": round(self.cpu_seconds * 1000, 1),
                 "lag_ms_max": round(lags[-1] * 1000, 1) if lags else 0.0}
 
@@ -212,20 +219,32 @@ class BatchWriter(Generic[T]):
                 state = self._tenants[tenant] = _TenantQueue()
             state.items.append(record)
             state.times.append(queued_at)
+            if len(state.items) >= self._batch_size:
+                self._full.add(tenant)
 
     def _next_retry(self) -> float:
         with self._lock:
-            waits = [t.next_attempt for t in self._tenants.values()
-                     if t.items and not t.in_flight and t.failing_since is not None]
-        return min(waits, default=float("inf"))
+            return min(self._backoff.values(), default=float("inf"))
 
     def _dispatch(self, now: float, *, all_due: bool, final: bool = False) -> None:
         """Hand due tenant batches to the write threads: full ones, retries past their back-off, or all."""
         with self._lock:
-            for tenant, state in self._tenants.items():
-                if state.in_flight or not state.items:
+            if all_due or final:  # once per interval: every tenant (and forget the ones with nothing)
+                candidates = list(self._tenants)
+            else:
+                candidates = [*self._full, *(t for t, at in self._backoff.items() if at <= now)]
+            for tenant in candidates:
+                state = self._tenants.get(tenant)
+                if state is None or state.in_flight:
                     continue
                 failing = state.failing_since is not None
+                if not state.items:
+                    if failing:
+                        self._backoff.pop(tenant, None)  # nothing to retry (spilled): no deadline to wake for
+                    else:
+                        del self._tenants[tenant]
+                        self._full.discard(tenant)
+                    continue
                 if failing and state.next_attempt > now and not final:
                     continue
                 if not (final or failing or all_due or len(state.items) >= self._batch_size):
@@ -235,6 +254,9 @@ class BatchWriter(Generic[T]):
                 oldest = state.times[0] if state.times else now
                 del state.times[:self._batch_size]
                 state.in_flight, state.in_flight_count = True, len(batch)
+                self._backoff.pop(tenant, None)
+                if len(state.items) < self._batch_size:
+                    self._full.discard(tenant)
                 assert self._pool is not None
                 self._pool.submit(self._run_batch, tenant, batch, final, oldest)
 
@@ -253,6 +275,8 @@ class BatchWriter(Generic[T]):
     def _settle_idle(self, force: bool = False) -> None:
         """Release flush waiters and finished replays once nothing is queued, held or in flight."""
         with self._lock:
+            if not (force or self._flush_waiters or self._replays):
+                return  # nobody waits: skip the pass over the tenants
             idle = not self._queue and not any(t.items or t.in_flight for t in self._tenants.values())
             if not idle and not force:
                 return
@@ -292,6 +316,7 @@ class BatchWriter(Generic[T]):
                     state.next_attempt = now + min(10.0, 0.25 * 2 ** state.attempts) * random.uniform(0.8, 1.2)
                     if len(state.items) > self._max_backlog:  # a long outage: keep memory bounded
                         spill, state.items, state.times = state.items, [], []
+                    self._backoff[tenant] = state.next_attempt
             else:
                 state.attempts, state.failing_since, state.next_attempt = 0, None, 0.0
                 self.batches += 1
@@ -307,7 +332,11 @@ class BatchWriter(Generic[T]):
             # Only now: a stop waiting for in-flight batches must also wait for their spill.
             state.in_flight, state.in_flight_count = False, 0
             self._lock.notify_all()
-        self._wake()
+            # The collector needs waking only for what cannot wait for its next interval: a new
+            # back-off deadline, another full batch, or a flush waiting for this one.
+            wake = bool(retry) or tenant in self._full or bool(self._flush_waiters)
+        if wake:
+            self._wake()
 
     def _write(self, tenant: str, batch: list) -> tuple[list, BaseException | None]:
         """Write a batch; returns the records to retry (transient failure) and the error."""
@@ -390,6 +419,8 @@ class BatchWriter(Generic[T]):
                     state = self._tenants.setdefault(tenant, _TenantQueue())
                     state.items.extend(records)
                     state.times.extend([time.monotonic()] * len(records))
+                    if len(state.items) >= self._batch_size:
+                        self._full.add(tenant)
                 count += len(records)
             self.replayed += count
             self._replays.append(claimed)
@@ -403,6 +434,7 @@ class BatchWriter(Generic[T]):
             held = [(tenant, state.items) for tenant, state in self._tenants.items() if state.items]
             for state in self._tenants.values():
                 state.items, state.times = [], []
+            self._full.clear()
         for tenant, items in held:
             for start in range(0, len(items), self._batch_size):
                 retry, error = self._write(tenant, items[start:start + self._batch_size])

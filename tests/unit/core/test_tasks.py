@@ -226,3 +226,27 @@ def test_registry_shares_write_threads_reports_and_stops_all(tmp_path):
     assert written == {"t": [1, 2]}
     assert registry.stats()["usage"]["written"] == 2
     assert registry.stats()["usage"]["pending"] == 0
+
+
+def test_a_full_batch_goes_at_once_and_tenants_with_nothing_left_are_forgotten():
+    written, sink = _collecting()
+    writer = BatchWriter("many", sink, batch_size=10, interval=0.5)
+    writer.start()
+    for i in range(10):
+        writer.submit("big", Rec(i))
+    deadline = time.monotonic() + 0.4  # well before the interval
+    while len(written.get("big", [])) < 10 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert written.get("big") == list(range(10))  # a full batch does not wait for the interval
+    for i in range(300):
+        writer.submit(f"t{i}", Rec(i))
+    assert writer.flush(timeout=5)
+    assert all(written[f"t{i}"] == [i] for i in range(300))
+    deadline = time.monotonic() + 5
+    while writer.stats()["tenants"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert writer.stats()["tenants"] == 0  # no bookkeeping kept for tenants with nothing to write
+    writer.submit("t1", Rec(1000))
+    assert writer.flush(timeout=5)
+    writer.stop()
+    assert written["t1"] == [1, 1000]
