@@ -53,7 +53,10 @@ def settings(data_dir: Path, allowed_upstreams: list[str]) -> Settings:
     except the allowed ones."""
     return load_settings(env="test", data_dir=data_dir, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD,
                          log_format="pretty", log_level="INFO", shutdown_grace_seconds=2,
-                         allow_private_upstreams=False, provider_allowed_hosts=",".join(allowed_upstreams))
+                         allow_private_upstreams=False, provider_allowed_hosts=",".join(allowed_upstreams),
+                         # In-process writers, so tests can break the store under them; the writer
+                         # process has its own tests and is what the process tests (serve-api) run.
+                         writer_process=False)
 
 
 @pytest_asyncio.fixture

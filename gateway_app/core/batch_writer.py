@@ -113,8 +113,12 @@ class BatchWriter(Generic[T]):
 
     # -- the caller's side --------------------------------------------------------------------
 
-    def submit(self, tenant: str, item: T) -> bool:
-        """Queue a record without waiting; False (counted, logged now and then) when the queue is full."""
+    def submit(self, tenant: str, item: T, queued_at: float | None = None) -> bool:
+        """Queue a record without waiting; False (counted, logged now and then) when the queue is full.
+
+        `queued_at` (time.monotonic(), the same clock in every process) is when the record was
+        first queued, for a record handed over by another process's queue.
+        """
         if len(self._queue) >= self._max_queue:
             self.dropped += 1
             self._drops_unlogged += 1
@@ -125,7 +129,7 @@ class BatchWriter(Generic[T]):
                 self._last_drop_log = now
                 self._drops_unlogged = 0
             return False
-        self._queue.append((tenant, item, time.monotonic()))
+        self._queue.append((tenant, item, time.monotonic() if queued_at is None else queued_at))
         self.submitted += 1
         if len(self._queue) % self._batch_size == 0:  # a batch's worth waiting: worth a wake before the interval
             self._wakeup.set()

@@ -101,9 +101,7 @@ class TokenResolver:
         self._store = store
         self._cache: LocalLookupCache[ClientIdentity] = LocalLookupCache(generation, ttl=ttl, max_entries=50_000)
         self._last_touch: dict[str, float] = {}
-        self.touch_writer: BatchWriter[TokenTouch] = BatchWriter(
-            "token-last-used", self._write_touches, codec=RecordCodec(TokenTouch), max_queue=10_000,
-            batch_size=500, interval=2.0)
+        self.touch_writer: BatchWriter[TokenTouch] = touch_writer(store)
         self.store_reads = 0
 
     async def resolve(self, secret: str) -> ClientIdentity:
@@ -175,7 +173,13 @@ class TokenResolver:
             self.touch_writer.submit(identity.tenant_slug, TokenTouch(identity.token_id,
                                                                       datetime.fromtimestamp(now, UTC)))
 
-    def _write_touches(self, tenant: str, touches: list[TokenTouch]) -> None:
+
+def touch_writer(store: DataStore) -> BatchWriter[TokenTouch]:
+    """The tokens' last-used writer (in this process, or in the writer process)."""
+    def write(tenant: str, touches: list[TokenTouch]) -> None:
         latest = {t.token_id: t.at for t in touches}  # the last touch of each token wins
         with dropping_missing(tenant):
-            self._store.appends.token_touches(tenant, list(latest.items()))
+            store.appends.token_touches(tenant, list(latest.items()))
+
+    return BatchWriter("token-last-used", write, codec=RecordCodec(TokenTouch), max_queue=10_000,
+                       batch_size=500, interval=2.0)

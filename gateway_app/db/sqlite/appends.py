@@ -21,6 +21,12 @@ from pathlib import Path
 from gateway_app.db.errors import StoreBusy, TenantStoreMissing
 from gateway_app.db.records import UsageRecord, UsageRollup
 from gateway_app.db.sqlite.usage_sql import insert_usage, merge_rollups, touch_tokens
+from gateway_app.db.tenancy import validate_slug
+
+
+def tenant_file(data_dir: Path, slug: str) -> Path:
+    """File of a tenant's database (slug validated first: it becomes a file name)."""
+    return data_dir / f"tenant_{validate_slug(slug)}.sqlite"
 
 
 class _Held:

@@ -10,12 +10,12 @@ from sqlalchemy import text
 
 from gateway_app.core.logging import get_logger
 from gateway_app.db.errors import TenantStoreMissing
-from gateway_app.db.sqlite.appends import SqliteAppends
+from gateway_app.db.sqlite.appends import SqliteAppends, tenant_file
 from gateway_app.db.sqlite.engines import (
     DEFAULT_BUSY_TIMEOUT_MS, ENGINE_IDLE_SECONDS, EngineCache, make_engine, open_tenant_budget,
 )
 from gateway_app.db.sqlite.unit_of_work import SqlControlUnitOfWork, SqlTenantUnitOfWork
-from gateway_app.db.tenancy import SLUG_PATTERN, validate_slug
+from gateway_app.db.tenancy import SLUG_PATTERN
 
 log = get_logger("db.sqlite")
 
@@ -42,7 +42,7 @@ class SqliteStore:
 
     def tenant_path(self, slug: str) -> Path:
         """File of a tenant's database (slug validated first: it becomes a file name)."""
-        return self.data_dir / f"tenant_{validate_slug(slug)}.sqlite"
+        return tenant_file(self.data_dir, slug)
 
     def control(self) -> SqlControlUnitOfWork:
         return SqlControlUnitOfWork(self._control_engine)

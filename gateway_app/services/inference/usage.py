@@ -70,18 +70,21 @@ class UsageRecorder:
     """The hot path calls record(); a worker thread writes batches per tenant."""
 
     def __init__(self, store: DataStore, max_queue: int = 100_000, retry_for: float = 120.0) -> None:
-        self._store = store
-        self.writer: BatchWriter[UsageRecord] = BatchWriter(
-            "usage", self._write, codec=RecordCodec(UsageRecord), max_queue=max_queue, batch_size=1000,
-            interval=1.0, retry_for=retry_for)  # each tenant written at most once a second: lag < 2 s
+        self.writer: BatchWriter[UsageRecord] = usage_writer(store, max_queue, retry_for)
 
     def record(self, tenant: str, record: UsageRecord) -> bool:
         """Queue a record without waiting; False when the queue is full (counted and logged)."""
         return self.writer.submit(tenant, record)
 
-    def _write(self, tenant: str, records: list[UsageRecord]) -> None:
+
+def usage_writer(store: DataStore, max_queue: int = 100_000, retry_for: float = 120.0) -> BatchWriter[UsageRecord]:
+    """The usage writer (in this process, or in the writer process: services/append_process.py)."""
+    def write(tenant: str, records: list[UsageRecord]) -> None:
         with dropping_missing(tenant):
-            self._store.appends.usage(tenant, records, rollups_of(records))
+            store.appends.usage(tenant, records, rollups_of(records))
+
+    return BatchWriter("usage", write, codec=RecordCodec(UsageRecord), max_queue=max_queue, batch_size=1000,
+                       interval=1.0, retry_for=retry_for)  # each tenant written at most once a second: lag < 2 s
 
 
 class UsageRow(BaseModel):
