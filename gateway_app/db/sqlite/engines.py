@@ -119,6 +119,21 @@ class EngineCache:
             old.dispose()
         return engine
 
+    def sweep(self) -> int:
+        """Dispose engines unused for idle_seconds (also done by get() now and then); returns how many."""
+        now = self._clock()
+        retired: list[Engine] = []
+        with self._lock:
+            while self._engines:
+                oldest, (candidate, used) = next(iter(self._engines.items()))
+                if now - used < self._idle:
+                    break
+                del self._engines[oldest]
+                retired.append(candidate)
+        for old in retired:
+            old.dispose()
+        return len(retired)
+
     def discard(self, path: Path) -> None:
         """Dispose and forget the engine of a file (before deleting the file)."""
         with self._lock:

@@ -137,6 +137,10 @@ class SqliteStore:
                 "opened": self._tenant_engines.opened, "writer_connections": len(self.appends),
                 "writer_opened": self.appends.opened}
 
+    def close_idle(self) -> int:
+        """Close tenant databases unused for their idle time; returns how many engines closed."""
+        return self._tenant_engines.sweep()
+
     def close(self) -> None:
         self.appends.close()
         self._tenant_engines.close()

@@ -105,6 +105,10 @@ def test_open_tenant_databases_follow_activity_and_fit_the_descriptor_limit(tmp_
         now[0] = step * 40.0
         cache.get(tmp_path / "tenant_busy.sqlite")
     assert len(cache) == 1 and cache.opened == 2  # the idle tenant's database was closed, the busy one kept
+    now[0] += 50.0
+    assert cache.sweep() == 0  # still within its idle time
+    now[0] += 100.0
+    assert cache.sweep() == 1 and len(cache) == 0  # closed without anyone opening a database
     cache.close()
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     budget = open_tenant_budget()
