@@ -144,6 +144,9 @@ class SqliteAppends:
         except sqlite3.OperationalError as exc:
             raise TenantStoreMissing(f"cannot open {path.name}: {exc}") from exc
         connection.execute("PRAGMA synchronous=NORMAL")
+        # These transactions touch a handful of pages; the default 2 MB cache per connection, times
+        # a thousand tenants, was most of the writer process's memory.
+        connection.execute("PRAGMA cache_size=-64")
         connection.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
         return connection
 

@@ -22,7 +22,7 @@ TENANT_POOL_SIZE = 2  # idle connections kept per tenant engine; more open under
 TENANT_POOL_OVERFLOW = 6
 FDS_PER_ENGINE = 3 * TENANT_POOL_SIZE
 FDS_PER_TENANT = FDS_PER_ENGINE + 3  # plus the batch writers' own connection (db/sqlite/appends.py)
-ENGINE_IDLE_SECONDS = 120.0  # engines serve configuration loads and the console, not steady traffic
+ENGINE_IDLE_SECONDS = 30.0  # engines serve configuration loads and the console, not steady traffic
 FD_RESERVE = 512  # sockets, logs, the control database, spill files, Python's own
 
 
