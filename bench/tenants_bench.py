@@ -10,6 +10,8 @@ different tenants. Tenants are created once over the management API (a few concu
 and kept: the same gateway process and DATA_DIR serve 1, then 100, then 1,000 tenants (the gateway
 creates tenants one at a time, so more clients do not make set-up faster; a 503 is retried and counted).
 
+Each new tenant's first request (token, catalogue and provider client loaded: its cold start) is
+sent once before the cells and its CPU reported on its own line; the cells measure active tenants.
 Per cell (tenants x kind x concurrency; 1 s warm-up, then `--duration` s): req/s, p50/p99 (wrk),
 the gateway's CPU ms per request (process tree), RSS, open descriptors (peak while loaded and
 after), the usage writer's lag (`/health/ready` -> writers.usage, read once `pending` is 0) and
@@ -227,6 +229,23 @@ class Tenants:
             client.close()
 
 
+def warm_tenants(base: str, pid: int, tokens: list[str], clients: int = 8) -> float | None:
+    """One request per tenant not served yet (its first: token, catalogue and client loaded); CPU ms each."""
+    if not tokens:
+        return None
+
+    def first(token: str) -> None:
+        with httpx.Client(base_url=base, timeout=60) as http:
+            http.post(PATH, json=BODIES["chat"], headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+
+    before = cpu_seconds(pid)
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(first, tokens))
+    spent = cpu_seconds(pid) - before
+    drain(base)  # their usage rows land before the cells count rows
+    return spent * 1000 / len(tokens)
+
+
 def run_cell(base: str, pid: int, data_dir: Path, tokens: list[str], kind: str, concurrency: int, duration: float,
              workdir: Path) -> Cell:
     rows_before = usage_rows(data_dir)
@@ -325,6 +344,12 @@ def main() -> None:
                 print(f"set-up: +{added} tenants (now {count}) in {seconds:.1f} s "
                       f"({added / seconds if seconds else 0:.1f}/s); gateway {setups[-1]['rss_mb']} MB RSS, "
                       f"{setups[-1]['fds']} fds", flush=True)
+                # The cells measure active tenants: each new tenant's first request (its cold start,
+                # reported on its own) is served before them.
+                cold = warm_tenants(base, gateway.pid, tenants.tokens[count - added:count])
+                setups[-1]["first_request_cpu_ms"] = round(cold, 2) if cold is not None else None
+                if cold is not None:
+                    print(f"first request of each new tenant: {cold:.1f} ms of gateway CPU", flush=True)
                 print(HEADER, flush=True)
                 for kind in args.kinds:
                     for concurrency in args.concurrency:
