@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     memory_cache_max_entries: int = Field(default=50_000, ge=100)
     shutdown_grace_seconds: float = Field(default=20.0, ge=0, le=600)
     usage_queue_size: int = Field(default=100_000, ge=100)
-    gc_thresholds: str = Field(default="50000,20,10", pattern=r"^\d{1,7},\d{1,4},\d{1,4}$",
+    gc_thresholds: str = Field(default="10000,10,10", pattern=r"^\d{1,7},\d{1,4},\d{1,4}$",
                                description="gc.set_threshold for serving processes (generation 0 size, "
                                            "then how many collections of the younger generation each)")
     writer_process: bool = Field(default=True, description="usage and token last-used written by a process of "
