@@ -54,6 +54,24 @@ async def test_streaming_without_usage_hides_the_usage_chunk_but_still_measures_
     assert record.stream and record.completion_tokens > 0 and record.prompt_tokens > 0
 
 
+async def test_a_stream_whose_upstream_sends_no_usage_ends_with_the_recorded_estimate(sdk, upstream, platform):
+    from tests.support.fake_upstream import Behaviour
+
+    upstream.always(Behaviour(usage_in_stream=False))  # like llama.cpp's server
+    stream = await sdk.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "a b c"}],
+                                               stream=True, stream_options={"include_usage": True})
+    chunks = [chunk async for chunk in stream]
+    last = chunks[-1]
+    assert last.choices == [] and last.usage is not None, "the client asked for usage"
+    assert last.usage.model_extra == {"estimated": True}
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "echo: a b c"
+    platform.usage_recorder.writer.flush()
+    with platform.store.tenant("acme") as uow:
+        record = uow.usage.recent(limit=1)[0]
+    assert (last.usage.prompt_tokens, last.usage.completion_tokens) == (record.prompt_tokens, record.completion_tokens)
+    assert last.usage.total_tokens == record.prompt_tokens + record.completion_tokens > 0
+
+
 async def test_embeddings_string_and_list(sdk, upstream):
     single = await sdk.embeddings.create(model="embed-test", input="hello world", dimensions=4)
     assert len(single.data) == 1 and len(single.data[0].embedding) == 4

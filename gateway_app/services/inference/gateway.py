@@ -65,6 +65,26 @@ def _validate_chat(payload: dict) -> None:
             raise InvalidInput(f"'{name}' must be a positive integer", param=name)
 
 
+_DONE_EVENT = b"data: [DONE]\n\n"
+
+
+def _stream_usage(stats, request: dict) -> tuple[int, int]:
+    """Prompt and completion tokens of a stream: the upstream's, or estimated from what was relayed."""
+    if stats.usage is not None:
+        return _usage_numbers(stats.usage)
+    prompt = estimate_tokens({"messages": request.get("messages"), "max_tokens": 1})
+    return prompt, stats.content_events  # roughly a token per event
+
+
+def _estimated_usage_event(request_id: str, model: str, prompt: int, completion: int) -> bytes:
+    """A usage-only chunk like OpenAI's last one, with `estimated: true` in its usage."""
+    chunk = {"id": f"chatcmpl-{request_id}", "object": "chat.completion.chunk", "created": int(time.time()),
+             "model": model, "choices": [],
+             "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                       "total_tokens": prompt + completion, "estimated": True}}
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
 def _usage_numbers(usage: dict | None) -> tuple[int, int]:
     if not usage:
         return 0, 0
@@ -255,17 +275,25 @@ class InferenceService:
             raise await self._fail(ctx, "chat", requested, None, started, admission, client_error(exc, requested),
                                    stream=True, request=payload, started_wall=started_wall) from None
         stream = self._guarding.guard_stream(ctx, policies, stream, requested, judge)
-        relay = self._relay(ctx, requested, entry, stream, admission, started, started_wall, payload)
+        relay = self._relay(ctx, requested, entry, stream, admission, started, started_wall, payload, wants_usage)
         return Streaming(chunks=relay, headers=self._headers(ctx, requested, entry, admission))
 
     async def _relay(self, ctx: CallContext, requested: str, entry: ModelEntry, stream, admission: Admission,
-                     started: float, started_wall, request: dict) -> AsyncIterator[bytes]:
+                     started: float, started_wall, request: dict, wants_usage: bool) -> AsyncIterator[bytes]:
         # No retries from here on: the client may already have bytes.
         status, error_type, text = 200, "", []
         try:
             async for chunk in stream:
                 if ctx.trace is not None:
                     text.append(parse_sse(chunk)[0])
+                if wants_usage and stream.stats.usage is None and chunk.endswith(_DONE_EVENT):
+                    # The client asked for usage and the upstream sent none (llama.cpp does not):
+                    # send the figures the gateway records, marked as an estimate.
+                    if len(chunk) > len(_DONE_EVENT):
+                        yield chunk[:-len(_DONE_EVENT)]
+                    yield _estimated_usage_event(ctx.request_id, requested, *_stream_usage(stream.stats, request))
+                    yield _DONE_EVENT
+                    continue
                 yield chunk
             if getattr(stream, "blocked_by", None):
                 status, error_type = 400, "guardrail_violation"
@@ -283,10 +311,7 @@ class InferenceService:
             await stream.aclose()
             self._guarding.finish_stream(ctx, stream, requested)
             stats = stream.stats
-            prompt, completion = _usage_numbers(stats.usage)
-            if stats.usage is None:  # upstream sent no usage: estimate from what was relayed
-                prompt = estimate_tokens({"messages": request.get("messages"), "max_tokens": 1})
-                completion = stats.content_events
+            prompt, completion = _stream_usage(stats, request)
             cost = entry.cost(prompt, completion)
             ttft = (stats.first_byte_at - started) * 1000 if stats.first_byte_at else None
             self._record(ctx, "chat", requested, entry, started, status=status, error_type=error_type,
