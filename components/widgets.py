@@ -37,6 +37,7 @@ def stat_card(label: str, value: rx.Var, icon: str, hint: rx.Var | str = "") -> 
             align="start",
         ),
         width="100%",
+        id="stat-" + label.lower().replace(" ", "-"),
     )
 
 

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import anyio
+import reflex as rx
 from pydantic import BaseModel, ValidationError
 
+from gateway_app.core.errors import AuthenticationFailed
 from gateway_app.services.platform import Platform, current_platform
 
 T = TypeVar("T")
@@ -18,6 +20,14 @@ M = TypeVar("M", bound=BaseModel)
 def platform() -> Platform:
     """The running platform (started by the app's lifespan)."""
     return current_platform()
+
+
+def failure(exc: Exception):
+    """What a console event shows for a failed service call: a toast, or the login page when the
+    session is gone (a page's data loads run next to the login check; no "invalid token" toast)."""
+    if isinstance(exc, AuthenticationFailed):
+        return rx.redirect("/login")
+    return rx.toast.error(getattr(exc, "message", None) or str(exc))
 
 
 async def in_thread(fn: Callable[..., T], *args, **kwargs) -> T:

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from gateway_app.core.errors import GatehouseError
 from gateway_app.services.guardrails.service import PolicyCreate, PolicyUpdate
-from state.base import field_errors, in_thread, platform
+from state.base import failure, field_errors, in_thread, platform
 from state.session import SessionState
 
 TEMPLATES = {
@@ -102,7 +102,7 @@ class GuardrailsState(SessionState):
                                   if t.status == "active"]
             self.project_names = [p.name for p in await self.tenant_call(services.projects.list)]
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
             return
         finally:
             self.loading = False
@@ -129,7 +129,7 @@ class GuardrailsState(SessionState):
         try:
             policy = await self.tenant_call(platform().guardrails.get, name)
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
             return
         self.editor_open, self.editor_new, self.edit_errors = True, False, {}
         self.edit_name, self.edit_mode = policy.name, policy.mode
@@ -227,7 +227,7 @@ class GuardrailsState(SessionState):
             result = await platform().guardrails.test(principal, self.tenant_arg(), self.selected, self.test_text,
                                                       self.test_direction)
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
             return
         self.test_action, self.test_output = result.action, result.text
         spans = sorted({(m["start"], m["end"], m["entity"] or m["rule"]) for m in result.matches})

@@ -8,7 +8,7 @@ import reflex as rx
 
 from gateway_app.core.errors import GatehouseError
 from gateway_app.services.models import ModelCreate, ModelUpdate
-from state.base import parse_form, platform
+from state.base import failure, parse_form, platform
 from state.session import SessionState
 
 
@@ -69,7 +69,7 @@ class ModelsState(SessionState):
                 spark=[{"h": i, "requests": v} for i, v in enumerate(sparks.get(m.name, [0] * 24))],
             ) for m in models]
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
         finally:
             self.loading = False
 
@@ -86,7 +86,7 @@ class ModelsState(SessionState):
         try:
             model = await self.tenant_call(platform().models.get, model_id)
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
             return
         self.editing_id, self.form_errors, self.dialog_open = model.id, {}, True
         self.form = {"name": model.name, "provider": model.provider, "upstream_model": model.upstream_model,
@@ -148,7 +148,7 @@ class ModelsState(SessionState):
         try:
             await self.tenant_call(platform().models.delete, model_id)
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
             return
         yield rx.toast.success("Model deleted")
         yield ModelsState.load

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import reflex as rx
 
 from gateway_app.core.errors import GatehouseError
-from state.base import in_thread, platform
+from state.base import failure, in_thread, platform
 from state.session import SessionState
 
 RANGES = {"24h": (timedelta(hours=24), "hour"), "7d": (timedelta(days=7), "day"), "30d": (timedelta(days=30), "day")}
@@ -32,6 +32,7 @@ class OverviewState(SessionState):
     tokens: str = "0"
     cost: str = "$0"
     error_rate: str = "0%"
+    blocked: str = "0"
     avg_latency: str = "-"
     has_traffic: bool = False
     tenant_count: int = 0
@@ -72,7 +73,7 @@ class OverviewState(SessionState):
             self.token_count = sum(t.status == "active" for t in tokens)
             self._token_names = {t.id: t.name for t in tokens}
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
             return
         finally:
             self.loading = False
@@ -90,9 +91,9 @@ class OverviewState(SessionState):
             by_token = await self.tenant_call(services.usage.summary, start, end, "token")
             names = self._token_names
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
             return
-        self.points = [{"label": p.label, "requests": p.requests, "errors": p.errors,
+        self.points = [{"label": p.label, "requests": p.requests, "errors": p.errors, "blocked": p.blocked,
                         "error_rate": round(p.error_rate * 100, 2), "prompt_tokens": p.prompt_tokens,
                         "completion_tokens": p.completion_tokens, "cost": round(p.cost_usd, 6),
                         "avg": p.avg_latency_ms, "p50": p.p50_latency_ms, "p95": p.p95_latency_ms}
@@ -104,6 +105,7 @@ class OverviewState(SessionState):
         self.tokens = _count(sum(p.total_tokens for p in points))
         self.cost = _money(sum(p.cost_usd for p in points))
         self.error_rate = f"{total_errors / total_requests * 100:.1f}%" if total_requests else "0%"
+        self.blocked = _count(sum(p.blocked for p in points))
         weighted = sum((p.avg_latency_ms or 0) * p.requests for p in points)
         self.avg_latency = f"{weighted / total_requests:,.0f} ms" if total_requests else "-"
         self.top_models = [{"name": r.key, "cost": round(r.cost_usd, 6), "requests": r.requests}

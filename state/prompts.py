@@ -9,7 +9,7 @@ import reflex as rx
 
 from gateway_app.core.errors import GatehouseError
 from gateway_app.services.prompts import PromptCreate, PromptVersionIn, RenderRequest
-from state.base import parse_form, platform
+from state.base import failure, parse_form, platform
 from state.playground import PlaygroundState
 from state.session import SessionState
 
@@ -92,7 +92,7 @@ class PromptsState(SessionState):
                                    labels=", ".join(f"{k}→v{v}" for k, v in sorted(p.labels.items())) or "-",
                                    updated=p.updated_at.strftime("%Y-%m-%d %H:%M")) for p in prompts]
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
         finally:
             self.loading = False
         if self.selected:
@@ -103,7 +103,7 @@ class PromptsState(SessionState):
         try:
             prompt = await self.tenant_call(platform().prompts.get, name)
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
             return
         self.selected, self.labels = prompt.name, dict(prompt.labels)
         self.versions = [VersionRow(version=v.version, author=v.author, message=v.message or "-", labels=v.labels,
@@ -135,7 +135,7 @@ class PromptsState(SessionState):
         try:
             prompt = await self.tenant_call(platform().prompts.get, self.selected)
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
             return
         latest = prompt.versions[0]
         system = next((m.content for m in latest.messages if m.role in ("system", "developer")), "")
@@ -194,7 +194,7 @@ class PromptsState(SessionState):
             diff = await self.tenant_call(platform().prompts.diff, self.selected, int(self.diff_from), int(self.diff_to))
             self.diff_text = diff.diff or "(no differences)"
         except (GatehouseError, ValueError) as exc:
-            yield rx.toast.error(getattr(exc, "message", str(exc)))
+            yield failure(exc)
 
     @rx.event
     def set_label_field(self, which: str, value: str):
@@ -208,7 +208,7 @@ class PromptsState(SessionState):
             await self.tenant_call(platform().prompts.set_label, self.selected, self.label_name.strip(),
                                    int(self.label_version))
         except (GatehouseError, ValueError) as exc:
-            yield rx.toast.error(getattr(exc, "message", str(exc)))
+            yield failure(exc)
             return
         yield rx.toast.success(f"{self.label_name} → v{self.label_version}")
         yield PromptsState.load

@@ -8,7 +8,7 @@ import reflex as rx
 
 from gateway_app.core.errors import GatehouseError
 from gateway_app.services.providers import ProviderCreate, ProviderOut, ProviderUpdate
-from state.base import in_thread, parse_form, platform
+from state.base import failure, in_thread, parse_form, platform
 from state.session import SessionState
 
 TYPES = ["openai", "openai-compatible", "azure-openai", "anthropic"]
@@ -168,7 +168,7 @@ class ProvidersState(SessionState):
         try:
             await self.tenant_call(platform().providers.delete, provider_id)
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
             return
         yield rx.toast.success("Provider deleted")
         yield ProvidersState.load

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import reflex as rx
 
 from gateway_app.core.errors import GatehouseError
@@ -86,15 +88,28 @@ class SessionState(rx.State):
 
     @rx.event
     async def require_login(self):
-        """on_load of every console page: back to the login page when the session is gone."""
+        """on_load of every console page: to the login page when the session is gone, and back here after."""
         if await self._restore() is None:
-            return rx.redirect("/login")
+            path = self.router.url.path.rstrip("/") or "/"
+            if self.router.url.query:
+                path += "?" + self.router.url.query
+            return rx.redirect("/login" if path == "/" else f"/login?{urlencode({'next': path})}")
+
+    def _next_page(self) -> str:
+        """Where to go after logging in: the page asked for (only a path of this console), else Overview."""
+        target = self.router.url.query_parameters.get("next", "")
+        # Never another site: "//host", "/\\host" and control characters (browsers drop tabs and
+        # newlines, so "/\t/host" would become "//host") are refused.
+        if (not target.startswith("/") or target.startswith("//") or "\\" in target
+                or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target) or target.startswith("/login")):
+            return "/"
+        return target
 
     @rx.event
     async def skip_login_if_signed_in(self):
         """on_load of the login page."""
         if self.jwt and await self._restore() is not None:
-            return rx.redirect("/")
+            return rx.redirect(self._next_page())
 
     @rx.event
     async def login(self, form: dict):
@@ -115,7 +130,7 @@ class SessionState(rx.State):
         self.jwt = result.access_token
         self.login_message = ""
         self.logging_in = False
-        yield rx.redirect("/")
+        yield rx.redirect(self._next_page())
 
     @rx.event
     async def logout(self):

@@ -8,7 +8,7 @@ import reflex as rx
 
 from gateway_app.core.errors import GatehouseError
 from gateway_app.services.tenants import TenantCreate, TenantOut, TenantUpdate
-from state.base import in_thread, parse_form, platform
+from state.base import failure, in_thread, parse_form, platform
 from state.session import SessionState
 
 
@@ -64,7 +64,7 @@ class TenantsState(SessionState):
             self.rows = [TenantRow.of(t) for t in page.items]
             self.total = page.total
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
         finally:
             self.loading = False
 
@@ -110,7 +110,7 @@ class TenantsState(SessionState):
             principal = await in_thread(self.principal)
             tenant = await in_thread(platform().tenants.get, principal, slug)
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
             return
         limits = tenant.limits
         self.edit_slug, self.edit_errors = slug, {}
@@ -182,7 +182,7 @@ class TenantsState(SessionState):
             principal = await in_thread(self.principal)
             await in_thread(platform().tenants.delete, principal, slug)
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
             return
         self.tenant_choices = [t for t in self.tenant_choices if t != slug]
         if self.selected_tenant == slug:
@@ -210,7 +210,7 @@ class TenantsState(SessionState):
             principal = await in_thread(self.principal)
             await in_thread(platform().tenants.update, principal, slug, TenantUpdate(status=status))
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
             return
         yield rx.toast.success(f"Tenant {slug} {'suspended' if status == 'suspended' else 'resumed'}")
         yield TenantsState.load

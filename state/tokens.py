@@ -9,7 +9,7 @@ import reflex as rx
 
 from gateway_app.core.errors import GatehouseError
 from gateway_app.services.tokens import TokenCreate, TokenOut
-from state.base import parse_form, platform
+from state.base import failure, parse_form, platform
 from state.session import SessionState
 
 
@@ -142,7 +142,7 @@ class TokensState(SessionState):
         try:
             await self.tenant_call(platform().tokens.revoke, token_id)
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
             return
         yield rx.toast.success("Token revoked")
         yield TokensState.load

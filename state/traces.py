@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import reflex as rx
 
 from gateway_app.core.errors import GatehouseError
-from state.base import platform
+from state.base import failure, platform
 from state.session import SessionState
 
 RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -89,7 +89,7 @@ class TracesState(SessionState):
                                           status=None if self.status == "all" else self.status,
                                           search=self.search, limit=100)
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
             return
         finally:
             self.loading = False

@@ -8,7 +8,7 @@ import math
 import reflex as rx
 
 from gateway_app.core.errors import GatehouseError
-from state.base import platform
+from state.base import failure, platform
 from state.session import SessionState
 
 PAGE_SIZE = 25
@@ -75,7 +75,7 @@ class UsageState(SessionState):
             self.token_choices = [ALL, *sorted({t.name for t in tokens})]
             await self._fetch()
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
         finally:
             self.loading = False
 
@@ -100,7 +100,7 @@ class UsageState(SessionState):
         try:
             await self._fetch()
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
         finally:
             self.loading = False
 
@@ -150,7 +150,7 @@ class UsageState(SessionState):
             data = await self.tenant_call(platform().usage.export_csv, **self._filters())
         except GatehouseError as exc:
             self.exporting = False
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
             return
         self.exporting = False
         yield rx.download(data=data, filename=f"gatehouse-usage-{self.active_tenant}.csv")

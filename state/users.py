@@ -8,7 +8,7 @@ import reflex as rx
 
 from gateway_app.core.errors import GatehouseError
 from gateway_app.services.users import UserCreate, UserOut, UserUpdate
-from state.base import in_thread, parse_form, platform
+from state.base import failure, in_thread, parse_form, platform
 from state.session import SessionState
 
 
@@ -128,7 +128,7 @@ class UsersState(SessionState):
             principal = await in_thread(self.principal)
             await in_thread(platform().users.update, principal, self.tenant_arg(), user_id, change)
         except GatehouseError as exc:
-            yield rx.toast.error(exc.message)
+            yield failure(exc)
             return
         yield rx.toast.success(message)
         yield UsersState.load

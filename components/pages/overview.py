@@ -27,6 +27,8 @@ def _requests_chart() -> rx.Component:
         rx.recharts.area(data_key="requests", name="requests", stroke="var(--accent-9)", fill="var(--accent-4)",
                          is_animation_active=False),
         rx.recharts.bar(data_key="errors", name="errors", fill="var(--red-9)", is_animation_active=False),
+        rx.recharts.bar(data_key="blocked", name="blocked by guardrails", fill="var(--amber-9)",
+                        is_animation_active=False),
         *_axes(), rx.recharts.legend(),
         data=OverviewState.points, width="100%", height=HEIGHT)
 
@@ -83,15 +85,16 @@ def _dashboard() -> rx.Component:
             stat_card("Requests", OverviewState.requests, "activity", "in the selected range"),
             stat_card("Tokens", OverviewState.tokens, "text", "prompt + completion"),
             stat_card("Cost", OverviewState.cost, "circle_dollar_sign", "at the models' prices"),
-            stat_card("Error rate", OverviewState.error_rate, "triangle_alert", "4xx and 5xx answers"),
+            stat_card("Error rate", OverviewState.error_rate, "triangle_alert", "failed requests (4xx, 5xx)"),
+            stat_card("Blocked", OverviewState.blocked, "shield", "by guardrails, not errors"),
             stat_card("Avg latency", OverviewState.avg_latency, "timer", "end to end, per request"),
-            columns="5", spacing="3", width="100%",
+            columns="6", spacing="3", width="100%",
         ),
         rx.cond(
             OverviewState.has_traffic,
             rx.vstack(
                 rx.grid(
-                    chart_card("Requests", "and errors, per bucket", _requests_chart()),
+                    chart_card("Requests", "errors and guardrail blocks, per bucket", _requests_chart()),
                     chart_card("Tokens", "prompt and completion", _tokens_chart()),
                     chart_card("Cost", "USD per bucket", _cost_chart()),
                     chart_card("Latency and errors", "p50 / p95 (ms, histogram buckets), error rate (%)", _latency_chart()),

@@ -13,8 +13,11 @@ HEADERS = ["Time (UTC)", "Model", "Token", "Status", "Tokens in / out", "Cost", 
 
 def _status(row: RequestRow) -> rx.Component:
     return rx.hstack(
-        rx.badge(row.status, variant="soft", color_scheme=rx.cond(row.status < 400, "green", "red")),
-        rx.cond(row.error_type != "", rx.text(row.error_type, size="1", color_scheme="gray")),
+        rx.cond(row.error_type == "guardrail_violation",
+                rx.badge("blocked", variant="soft", color_scheme="amber"),
+                rx.badge(row.status, variant="soft", color_scheme=rx.cond(row.status < 400, "green", "red"))),
+        rx.cond((row.error_type != "") & (row.error_type != "guardrail_violation"),
+                rx.text(row.error_type, size="1", color_scheme="gray")),
         rx.cond(row.stream, rx.badge("stream", variant="outline", size="1")),
         rx.cond(row.fallback, rx.badge("fallback", variant="outline", color_scheme="amber", size="1")),
         spacing="1",
@@ -52,7 +55,7 @@ def usage_page() -> rx.Component:
                 "filter-model"),
         _filter("Token", UsageState.token_choices, UsageState.token_filter, UsageState.set_token_filter,
                 "filter-token"),
-        _filter("Outcome", ["all", "ok", "error"], UsageState.status_filter, UsageState.set_status_filter,
+        _filter("Outcome", ["all", "ok", "error", "blocked"], UsageState.status_filter, UsageState.set_status_filter,
                 "filter-status"),
         rx.spacer(),
         rx.button(rx.cond(UsageState.exporting, rx.spinner(size="2"), rx.icon("download", size=16)), "Export CSV",

@@ -194,6 +194,9 @@ class UsageRecord:
     at: datetime = field(default_factory=utcnow)
 
 
+BLOCKED_ERROR_TYPE = "guardrail_violation"  # error_type of a request a guardrail refused on purpose
+
+
 @dataclass(slots=True)
 class UsageRollup:
     """Usage summed per hour, model, token and project: what charts and budgets read."""
@@ -209,6 +212,7 @@ class UsageRollup:
     cost_usd: float = 0.0
     latency_ms_sum: float = 0.0
     latency_buckets: list[int] = field(default_factory=list)
+    blocked: int = 0  # refused by a guardrail on purpose: not counted in errors
 
 
 @dataclass(slots=True)

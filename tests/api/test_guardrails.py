@@ -54,6 +54,12 @@ async def test_input_block_never_reaches_the_upstream(admin, platform, upstream,
         verdicts = uow.guardrails.recent_verdicts()
     assert blocked.error_type == "guardrail_violation" and blocked.guardrail == "block:no-pii"
     assert verdicts[0].policy == "no-pii" and verdicts[0].action == "block" and verdicts[0].direction == "input"
+    # An intended block is counted as blocked, not as an error, wherever usage is summed or filtered.
+    [row] = (await admin.call("GET", "/usage", tenant="acme", expect=200)).json()["rows"]
+    assert (row["requests"], row["errors"], row["blocked"]) == (2, 0, 1)
+    assert [r["status"] for r in (await admin.call("GET", "/usage/requests?status=blocked", tenant="acme",
+                                                     expect=200)).json()] == [400]
+    assert (await admin.call("GET", "/usage/requests?status=error", tenant="acme", expect=200)).json() == []
 
 
 async def test_input_mask_and_keyword_flag(admin, platform, upstream, gateway):

@@ -79,5 +79,34 @@ def test_ended_session_returns_to_login_with_a_message(console, page: Page):
     expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=20_000)
     page.evaluate("window.localStorage.setItem('gatehouse_session', 'expired.or.forged')")
     page.goto(base + "/users")
-    expect(page).to_have_url(re.compile(r"/login/?$"), timeout=15_000)
+    expect(page).to_have_url(re.compile(r"/login/?\?next=%2Fusers$"), timeout=15_000)
     expect(page.get_by_text("Your session ended")).to_be_visible()
+    page.fill("#email", ADMIN_EMAIL)
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login-button")
+    expect(page).to_have_url(re.compile(r"/users/?$"), timeout=20_000)  # back where the operator was going
+    expect(page.get_by_role("heading", name="Users")).to_be_visible()
+
+
+def test_login_never_sends_the_operator_to_another_site(console, page: Page):
+    base = console.url
+    page.goto(base + "/login?next=//example.com/x")
+    login_here = page.url
+    page.fill("#email", ADMIN_EMAIL)
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login-button")
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=20_000)
+    assert page.url.startswith(base) and login_here.startswith(base)
+
+
+def test_a_fresh_browser_sees_no_error_on_the_login_page_nor_after_logging_in(console, page: Page):
+    base = console.url
+    page.goto(base + "/")  # no session yet: the Overview's data load runs next to the login check
+    expect(page).to_have_url(re.compile(r"/login/?$"), timeout=30_000)
+    page.wait_for_timeout(1500)  # a toast would have appeared by now
+    toasts = page.locator("[data-sonner-toast]")
+    expect(toasts).to_have_count(0)
+    login(page, base, ADMIN_EMAIL, ADMIN_PASSWORD)
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=20_000)
+    page.wait_for_timeout(1000)
+    expect(toasts).to_have_count(0)

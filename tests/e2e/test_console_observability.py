@@ -101,6 +101,13 @@ def test_prompts_guardrails_and_traces_from_the_console(console, page: Page, sho
     expect(page.locator(".turn-assistant").last).to_contain_text("blocked by guardrail policy 'no-codes'",
                                                                  timeout=20_000)
     shot(page, "23-playground-blocked")
+    # The block is counted as blocked, apart from errors, on the Overview and in Usage.
+    nav(page, "Overview")
+    expect(page.locator("#stat-blocked")).to_contain_text("1", timeout=15_000)
+    expect(page.locator("#stat-error-rate")).to_contain_text("0.0%")
+    shot(page, "23b-overview-blocked")
+    nav(page, "Usage")
+    expect(page.locator(".rt-Badge").filter(has_text="blocked")).to_have_count(1, timeout=15_000)
     nav(page, "Guardrails")
     expect(page.locator("#verdicts-table")).to_contain_text("no-codes", timeout=15_000)
 

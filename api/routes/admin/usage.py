@@ -18,14 +18,14 @@ def usage_summary(platform: PlatformDep, principal: PrincipalDep, tenant: Tenant
                   start: Instant | None = Query(None, alias="from", description="default: 24 hours ago"),
                   end: Instant | None = Query(None, alias="to", description="default: now"),
                   group_by: Literal["model", "token", "project", "day", "hour"] = "model") -> UsageSummary:
-    """Requests, errors, tokens, cost and latency per group (read from hourly roll-ups)."""
+    """Requests, errors, guardrail blocks, tokens, cost and latency per group (read from hourly roll-ups)."""
     return platform.usage.summary(principal, tenant, start, end, group_by)
 
 
 @router.get("/requests", response_model=list[UsageRequest], summary="Recent requests")
 def usage_requests(platform: PlatformDep, principal: PrincipalDep, tenant: TenantDep,
                    model: Filter = None, token_id: Filter = None,
-                   status: Literal["ok", "error"] | None = None,
+                   status: Literal["ok", "error", "blocked"] | None = None,
                    offset: Offset = 0, limit: Limit = 50) -> list[UsageRequest]:
     """Newest first, one row per request."""
     return platform.usage.recent(principal, tenant, model=model, token_id=token_id, status=status,

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import case, func
 from sqlmodel import select
 
-from gateway_app.db.records import FileRecord, ModelRecord, ProviderRecord, UsageRecord, UsageRollup
+from gateway_app.db.records import BLOCKED_ERROR_TYPE, FileRecord, ModelRecord, ProviderRecord, UsageRecord, UsageRollup
 from gateway_app.db.sqlite.base_repository import SqlRepository, record_of
 from gateway_app.db.sqlite.usage_sql import insert_usage, merge_rollups
 from gateway_app.db.tables.tenant import Model, ModelUsageLog, ProviderConfig, StoredFile, UsageHourly
@@ -62,7 +62,9 @@ class SqlUsageRepository:
         if status == "ok":
             query = query.where(ModelUsageLog.status < 400)
         elif status == "error":
-            query = query.where(ModelUsageLog.status >= 400)
+            query = query.where(ModelUsageLog.status >= 400, ModelUsageLog.error_type != BLOCKED_ERROR_TYPE)
+        elif status == "blocked":
+            query = query.where(ModelUsageLog.error_type == BLOCKED_ERROR_TYPE)
         if since is not None:
             query = query.where(ModelUsageLog.at >= since)
         return query
@@ -83,7 +85,9 @@ class SqlUsageRepository:
 
     def provider_stats(self, since: datetime) -> dict[str, tuple[int, int]]:
         """(requests, errors) per provider id since a time."""
-        errors = func.sum(case((ModelUsageLog.status >= 400, 1), else_=0))
+        # A guardrail's refusal says nothing about the provider.
+        errors = func.sum(case(((ModelUsageLog.status >= 400) & (ModelUsageLog.error_type != BLOCKED_ERROR_TYPE), 1),
+                               else_=0))
         query = (select(ModelUsageLog.provider_id, func.count(), errors).where(ModelUsageLog.at >= since)
                  .group_by(ModelUsageLog.provider_id))
         return {pid: (int(total), int(errs or 0)) for pid, total, errs in self._session.exec(query)}

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from gateway_app.db.records import UsageRecord, UsageRollup
 
 _ROLLUP_VALUES = ("requests", "errors", "prompt_tokens", "completion_tokens", "cost_usd", "latency_ms_sum",
-                  "latency_buckets")
+                  "latency_buckets", "blocked")
 _ROLLUP_SELECT = (f"SELECT hour, model, token_id, project_id, {', '.join(_ROLLUP_VALUES)} FROM usage_hourly "
                   "WHERE (hour, model, token_id, project_id) IN (VALUES ")
 _ROLLUP_UPSERT = (f"INSERT INTO usage_hourly (hour, model, token_id, project_id, {', '.join(_ROLLUP_VALUES)}) "
@@ -57,12 +57,13 @@ def merge_rollups(cursor, rollups: Sequence[UsageRollup]) -> None:
             old = found.get(key)
             if old is None:
                 rows.append((*key, delta.requests, delta.errors, delta.prompt_tokens, delta.completion_tokens,
-                             delta.cost_usd, delta.latency_ms_sum, json.dumps(list(delta.latency_buckets))))
+                             delta.cost_usd, delta.latency_ms_sum, json.dumps(list(delta.latency_buckets)),
+                             delta.blocked))
                 continue
             stored = json.loads(old[6]) if isinstance(old[6], str) else list(old[6] or [])
             rows.append((*key, old[0] + delta.requests, old[1] + delta.errors, old[2] + delta.prompt_tokens,
                          old[3] + delta.completion_tokens, old[4] + delta.cost_usd, old[5] + delta.latency_ms_sum,
-                         json.dumps(_add_lists(stored, delta.latency_buckets))))
+                         json.dumps(_add_lists(stored, delta.latency_buckets)), (old[7] or 0) + delta.blocked))
         cursor.executemany(_ROLLUP_UPSERT, rows)
 
 

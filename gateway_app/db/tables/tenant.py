@@ -157,6 +157,7 @@ class UsageHourly(TenantTable, table=True):
     cost_usd: float = Field(default=0.0)
     latency_ms_sum: float = Field(default=0.0)
     latency_buckets: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    blocked: int = Field(default=0)
 
 
 class StoredFile(TenantTable, table=True):

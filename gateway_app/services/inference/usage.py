@@ -17,7 +17,7 @@ from gateway_app.core.logging import get_logger
 from gateway_app.core.spill import RecordCodec
 from gateway_app.core.batch_writer import BatchWriter
 from gateway_app.db.protocols import DataStore
-from gateway_app.db.records import UsageRecord, UsageRollup
+from gateway_app.db.records import BLOCKED_ERROR_TYPE, UsageRecord, UsageRollup
 from gateway_app.services.principals import Principal
 from gateway_app.services.tenant_access import TenantAccess, dropping_missing
 
@@ -44,7 +44,10 @@ def rollups_of(records: Sequence[UsageRecord]) -> list[UsageRollup]:
                                                project_id=record.project_id or "",
                                                latency_buckets=[0] * (len(LATENCY_EDGES_MS) + 1))
         rollup.requests += 1
-        rollup.errors += 1 if record.status >= 400 else 0
+        if record.error_type == BLOCKED_ERROR_TYPE:
+            rollup.blocked += 1  # an intended refusal, not a failure
+        elif record.status >= 400:
+            rollup.errors += 1
         rollup.prompt_tokens += record.prompt_tokens
         rollup.completion_tokens += record.completion_tokens
         rollup.cost_usd += record.cost_usd
@@ -92,7 +95,8 @@ class UsageRow(BaseModel):
 
     key: str
     requests: int
-    errors: int
+    errors: int  # failures (4xx/5xx), guardrail blocks not included
+    blocked: int  # refused by a guardrail on purpose
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
@@ -151,7 +155,8 @@ class UsagePoint(BaseModel):
     label: str
     requests: int = 0
     errors: int = 0
-    error_rate: float = 0.0
+    blocked: int = 0
+    error_rate: float = 0.0  # errors / requests (blocks are not errors)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
@@ -200,7 +205,8 @@ class UsageQueries:
             requests = sum(r.requests for r in items)
             prompt, completion = sum(r.prompt_tokens for r in items), sum(r.completion_tokens for r in items)
             rows.append(UsageRow(
-                key=key, requests=requests, errors=sum(r.errors for r in items), prompt_tokens=prompt,
+                key=key, requests=requests, errors=sum(r.errors for r in items), blocked=sum(r.blocked for r in items),
+                prompt_tokens=prompt,
                 completion_tokens=completion, total_tokens=prompt + completion,
                 cost_usd=round(sum(r.cost_usd for r in items), 8),
                 avg_latency_ms=round(sum(r.latency_ms_sum for r in items) / requests, 2) if requests else None,
@@ -254,6 +260,7 @@ class UsageQueries:
                 buckets = [sum(b) for b in zip(*(r.latency_buckets for r in items), strict=False)]
                 point.requests = sum(r.requests for r in items)
                 point.errors = sum(r.errors for r in items)
+                point.blocked = sum(r.blocked for r in items)
                 point.error_rate = round(point.errors / point.requests, 4) if point.requests else 0.0
                 point.prompt_tokens = sum(r.prompt_tokens for r in items)
                 point.completion_tokens = sum(r.completion_tokens for r in items)

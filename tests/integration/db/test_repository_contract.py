@@ -189,14 +189,18 @@ def test_appends_write_usage_with_rollups_and_token_touches(store):
                          cost_usd=0.5, latency_ms=10.0, at=hour + timedelta(minutes=i)) for i in range(3)]
     store.appends.usage("acme", first, rollups_of(first))
     later = [UsageRecord(request_id="r9", model="m", token_id=token.id, status=500, prompt_tokens=1,
-                         at=hour + timedelta(minutes=30))]
+                         at=hour + timedelta(minutes=30)),
+             UsageRecord(request_id="r10", model="m", token_id=token.id, status=400, error_type="guardrail_violation",
+                         at=hour + timedelta(minutes=31))]
     store.appends.usage("acme", later, rollups_of(later))  # merges into the same hour's row
     store.appends.token_touches("acme", [(token.id, hour)])
     with store.tenant("acme") as uow:
-        assert uow.usage.count() == 4
+        assert uow.usage.count() == 5
         [rollup] = uow.usage.rollups(hour, hour + timedelta(hours=1))
-        assert (rollup.requests, rollup.errors, rollup.prompt_tokens, rollup.completion_tokens) == (4, 1, 7, 9)
-        assert rollup.cost_usd == pytest.approx(1.5) and sum(rollup.latency_buckets) == 4
+        assert (rollup.requests, rollup.errors, rollup.blocked, rollup.prompt_tokens,
+                rollup.completion_tokens) == (5, 1, 1, 7, 9)  # a guardrail block is not an error
+        assert rollup.cost_usd == pytest.approx(1.5) and sum(rollup.latency_buckets) == 5
+        assert uow.usage.count(status="error") == 1 and uow.usage.count(status="blocked") == 1
         assert uow.api_tokens.get(token.id).last_used_at == hour
     with store.tenant("globex") as uow:
         assert uow.usage.count() == 0  # nothing crossed tenants
