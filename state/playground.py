@@ -114,7 +114,9 @@ class PlaygroundState(SessionState):
             cost = await playground.cost(identity, model, prompt, completion)
             total_ms = (time.perf_counter() - started) * 1000
             ttft = f" · first token {(first - started) * 1000:.0f} ms" if first else ""
-            stats = f"{total_ms:.0f} ms{ttft} · {prompt} in / {completion} out tokens · ${cost:.6f}"
+            # The figures the gateway recorded for this call (estimated when the upstream sent none).
+            estimated = " (estimated)" if (usage or {}).get("estimated") else ""
+            stats = f"{total_ms:.0f} ms{ttft} · {prompt} in / {completion} out tokens{estimated} · ${cost:.6f}"
             async with self:
                 self.turns = [*self.turns[:-1], ChatTurn("assistant", answer, stats)]
         except GatehouseError as exc:

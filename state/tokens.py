@@ -9,7 +9,7 @@ import reflex as rx
 
 from gateway_app.core.errors import GatehouseError
 from gateway_app.services.tokens import TokenCreate, TokenOut
-from state.base import failure, parse_form, platform
+from state.base import failure, in_thread, parse_form, platform
 from state.session import SessionState
 
 
@@ -26,6 +26,7 @@ class TokenRow:
     prefix: str = ""
     project: str = ""
     models: str = ""
+    features: str = ""
     status: str = ""
     expires: str = ""
     last_used: str = ""
@@ -38,12 +39,14 @@ class TokensState(SessionState):
     rows: list[TokenRow] = []
     projects: list[str] = []
     models: list[str] = []
+    features: list[str] = []  # licensed to the tenant: what a token may be limited to
     loading: bool = False
     error: str = ""
     create_open: bool = False
     creating: bool = False
     form_errors: dict[str, str] = {}
     selected_models: list[str] = []
+    selected_features: list[str] = []
     new_secret: str = ""
     revoke_id: str = ""
     revoke_name: str = ""
@@ -66,11 +69,14 @@ class TokensState(SessionState):
             tokens: list[TokenOut] = await self.tenant_call(services.tokens.list)
             projects = await self.tenant_call(services.projects.list)
             models = await self.tenant_call(services.models.list)
+            tenant = await in_thread(services.tenants.get, await in_thread(self.principal), self.active_tenant)
+            self.features = sorted(tenant.features)
             names = {p.id: p.name for p in projects}
             self.projects = [p.name for p in projects]
             self.models = [m.name for m in models]
             self.rows = [TokenRow(id=t.id, name=t.name, prefix=t.prefix, project=names.get(t.project_id or "", "-"),
-                                  models=", ".join(t.scopes.models) or "all", status=t.status,
+                                  models=", ".join(t.scopes.models) or "all",
+                                  features=", ".join(t.scopes.features) or "all", status=t.status,
                                   expires=_when(t.expires_at, "never"), last_used=_when(t.last_used_at),
                                   created=_when(t.created_at)) for t in tokens]
         except GatehouseError as exc:
@@ -84,6 +90,13 @@ class TokensState(SessionState):
         self.create_open = value
         self.form_errors = {}
         self.selected_models = []
+        self.selected_features = []
+
+    @rx.event
+    def toggle_feature(self, name: str, checked: bool):
+        """Limit the new token to a licensed feature (or stop limiting it)."""
+        chosen = [f for f in self.selected_features if f != name]
+        self.selected_features = [*chosen, name] if checked else chosen
 
     @rx.event
     def toggle_model(self, name: str, checked: bool):
@@ -94,7 +107,8 @@ class TokensState(SessionState):
     @rx.event
     async def create(self, form: dict):
         """Create the token and show its secret once."""
-        data: dict = {"name": form.get("name", ""), "scopes": {"models": list(self.selected_models)}}
+        data: dict = {"name": form.get("name", ""), "scopes": {"models": list(self.selected_models),
+                                                               "features": list(self.selected_features)}}
         if form.get("project") and form["project"] != "(none)":
             data["project"] = form["project"]
         if form.get("expires_at"):

@@ -28,6 +28,11 @@ def _model_choice(name: rx.Var) -> rx.Component:
                        on_change=lambda checked: TokensState.toggle_model(name, checked), size="1")
 
 
+def _feature_choice(name: rx.Var) -> rx.Component:
+    return rx.checkbox(name, checked=TokensState.selected_features.contains(name),
+                       on_change=lambda checked: TokensState.toggle_feature(name, checked), size="1")
+
+
 def _create_dialog() -> rx.Component:
     errors = TokensState.form_errors
     models = rx.vstack(
@@ -36,6 +41,13 @@ def _create_dialog() -> rx.Component:
                 rx.flex(rx.foreach(TokensState.models, _model_choice), wrap="wrap", spacing="3"),
                 rx.text("No models yet: the token may use any model added later.", size="1", color_scheme="gray")),
         rx.text("None ticked: every model of the tenant.", size="1", color_scheme="gray"),
+        spacing="1",
+        width="100%",
+    )
+    features = rx.vstack(
+        rx.text("Features allowed", size="2", weight="medium"),
+        rx.flex(rx.foreach(TokensState.features, _feature_choice), wrap="wrap", spacing="3", id="token-features"),
+        rx.text("None ticked: every feature the tenant's license has.", size="1", color_scheme="gray"),
         spacing="1",
         width="100%",
     )
@@ -55,6 +67,7 @@ def _create_dialog() -> rx.Component:
             form_field("Name", "name", errors, placeholder="backend-prod"),
             select_field("Project", "project", TokensState.project_choices, errors, default_value="(none)"),
             models,
+            features,
             form_field("Expires on", "expires_at", errors, type_="date", hint="Leave empty for no expiry."),
             limits,
         ],
@@ -68,7 +81,10 @@ def _row(row: TokenRow) -> rx.Component:
         rx.table.cell(rx.text(row.name, weight="medium")),
         rx.table.cell(rx.code(row.prefix + "…", variant="ghost")),
         rx.table.cell(row.project),
-        rx.table.cell(rx.text(row.models, size="1")),
+        rx.table.cell(rx.vstack(rx.text(row.models, size="1"),
+                                rx.cond(row.features != "all",
+                                        rx.text("features: ", row.features, size="1", color_scheme="gray")),
+                                spacing="0")),
         rx.table.cell(status_badge(row.status)),
         rx.table.cell(rx.text(row.expires, size="1", color_scheme="gray")),
         rx.table.cell(rx.text(row.last_used, size="1", color_scheme="gray")),

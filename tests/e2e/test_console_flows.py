@@ -80,6 +80,7 @@ def test_operator_configures_a_tenant_and_watches_its_traffic(console, page: Pag
     nav(page, "API tokens")
     page.click("#new-token-button")
     page.fill("input[name=name]", "backend")
+    page.locator("#token-features").get_by_role("checkbox", name="chat").click()  # limited to chat
     page.click("#create-token-submit")
     expect(page.locator("#secret-value")).to_be_visible(timeout=15_000)
     secret = page.locator("#secret-value").inner_text()
@@ -89,15 +90,20 @@ def test_operator_configures_a_tenant_and_watches_its_traffic(console, page: Pag
     expect(page.locator("#secret-value")).to_have_count(0)
     page.reload()
     expect(page.locator("#tokens-table")).to_contain_text("backend", timeout=15_000)
+    expect(page.locator("#tokens-table")).to_contain_text("features: chat")
     assert secret not in page.content()
     shot(page, "13-tokens")
 
     reply = httpx.post(base + "/v1/chat/completions", headers={"Authorization": f"Bearer {secret}"}, timeout=20,
                        json={"model": "gpt-test", "messages": [{"role": "user", "content": "from the API"}]})
     assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"] == "echo: from the API"
+    refused = httpx.post(base + "/v1/embeddings", headers={"Authorization": f"Bearer {secret}"}, timeout=20,
+                         json={"model": "gpt-test", "input": "x"})
+    assert refused.status_code == 403, refused.text  # the token's scope has chat only
 
     # Playground: the answer streams in, then its measurements show.
-    upstream.always(Behaviour(chunks=8, chunk_delay=0.25, content=ANSWER))
+    # An upstream that sends no usage in streams (llama.cpp): the footer shows what the gateway records.
+    upstream.always(Behaviour(chunks=8, chunk_delay=0.25, content=ANSWER, usage_in_stream=False))
     nav(page, "Playground")
     page.fill("#playground-input", "Say something")
     page.click("#playground-send")
@@ -110,6 +116,9 @@ def test_operator_configures_a_tenant_and_watches_its_traffic(console, page: Pag
         time.sleep(0.1)
     expect(page.locator(".turn-stats")).to_contain_text("tokens", timeout=20_000)
     expect(page.locator(".turn-assistant").last).to_contain_text(ANSWER)
+    footer = page.locator(".turn-stats").last.inner_text()
+    counted = re.search(r"(\d+) in / (\d+) out tokens \(estimated\) · \$(\d+\.\d+)", footer)
+    assert counted and int(counted[1]) > 0 and int(counted[2]) > 0, footer
     partial = [t for t in seen if t and t != ANSWER and ANSWER.startswith(t.split("thinking")[0].strip() or "#")]
     assert partial, f"no partial answer was seen while streaming: {seen}"
     shot(page, "14-playground")
@@ -120,6 +129,7 @@ def test_operator_configures_a_tenant_and_watches_its_traffic(console, page: Pag
     table = page.locator("#usage-table")
     expect(table).to_contain_text("backend", timeout=15_000)
     expect(table).to_contain_text("Playground")
+    expect(table.locator("tr").filter(has_text="Playground")).to_contain_text(f"{counted[1]} / {counted[2]}")
     expect(page.locator("#page-label")).to_have_text("Page 1 of 1")
     shot(page, "15-usage")
     with page.expect_download() as download:
