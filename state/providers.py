@@ -12,6 +12,11 @@ from state.base import failure, in_thread, parse_form, platform
 from state.session import SessionState
 
 TYPES = ["openai", "openai-compatible", "azure-openai", "anthropic"]
+TYPE_LABELS = {"openai": "OpenAI", "openai-compatible": "OpenAI-compatible (vLLM, Ollama, llama.cpp...)",
+               "azure-openai": "Azure OpenAI", "anthropic": "Anthropic"}
+# Circuit breaker states in an operator's words: closed lets calls through, open pauses them after
+# repeated failures, half-open lets a probe through to see whether the provider recovered.
+HEALTH = {"closed": "healthy", "half-open": "failing", "open": "paused"}
 
 
 @dataclasses.dataclass
@@ -30,6 +35,9 @@ class ProviderRow:
     breaker: str = "closed"
     requests: int = 0
     error_rate: str = "-"
+    traffic: str = ""
+    type_label: str = ""
+    health: str = "healthy"
     test_result: str = ""
     test_ok: bool = False
 
@@ -42,7 +50,12 @@ def _row(provider: ProviderOut, health: dict) -> ProviderRow:
         timeout_s=f"{provider.options.timeout_s:g}", max_retries=str(provider.options.max_retries),
         enabled=provider.enabled, breaker=provider.breaker.state,
         requests=stats.requests if stats else 0,
-        error_rate=f"{stats.error_rate * 100:.1f}%" if stats and stats.requests else "-")
+        error_rate=f"{stats.error_rate * 100:.1f}%" if stats and stats.requests else "-",
+        traffic=(f"Last hour: {stats.requests} request{'s' if stats.requests != 1 else ''}, "
+                 f"{stats.errors} error{'s' if stats.errors != 1 else ''}" if stats and stats.requests
+                 else "No requests in the last hour"),
+        type_label=TYPE_LABELS.get(provider.type, provider.type),
+        health=HEALTH.get(provider.breaker.state, provider.breaker.state))
 
 
 class ProvidersState(SessionState):
@@ -59,6 +72,8 @@ class ProvidersState(SessionState):
     testing_id: str = ""
     delete_id: str = ""
     delete_name: str = ""
+    delete_models: list[str] = []  # models published on the provider being deleted
+    form_type: str = "openai-compatible"  # the type chosen in the dialog (shows Azure's API version)
 
     @rx.event
     async def load(self):
@@ -86,6 +101,7 @@ class ProvidersState(SessionState):
         """Empty form for a new provider."""
         self.editing_id, self.form_errors, self.dialog_open = "", {}, True
         self.form = {"type": "openai-compatible", "timeout_s": "60", "max_retries": "2"}
+        self.form_type = "openai-compatible"
 
     @rx.event
     def open_edit(self, provider_id: str):
@@ -96,6 +112,7 @@ class ProvidersState(SessionState):
         self.editing_id, self.form_errors, self.dialog_open = row.id, {}, True
         self.form = {"name": row.name, "type": row.type, "base_url": row.base_url, "api_version": row.api_version,
                      "timeout_s": row.timeout_s, "max_retries": row.max_retries}
+        self.form_type = row.type
 
     @rx.event
     def set_dialog(self, value: bool):
@@ -152,9 +169,29 @@ class ProvidersState(SessionState):
         yield (rx.toast.success if ok else rx.toast.error)(message[:120])
 
     @rx.event
-    def ask_delete(self, provider_id: str, name: str):
-        """Ask for confirmation before deleting."""
+    async def ask_delete(self, provider_id: str, name: str):
+        """Ask for confirmation before deleting, naming the models that use the provider."""
+        try:
+            models = await self.tenant_call(platform().models.list)
+        except GatehouseError as exc:
+            yield failure(exc)
+            return
+        self.delete_models = [m.name for m in models if m.provider_id == provider_id]
         self.delete_id, self.delete_name = provider_id, name
+
+    @rx.var
+    def delete_message(self) -> str:
+        """What deleting the chosen provider means."""
+        if self.delete_models:
+            return (f"{self.delete_name} still serves {len(self.delete_models)} model"
+                    f"{'s' if len(self.delete_models) != 1 else ''}: {', '.join(self.delete_models)}. "
+                    "Delete or move those models first; the provider cannot be deleted while they use it.")
+        return f"Delete {self.delete_name}? Its encrypted key is removed too."
+
+    @rx.event
+    def set_form_type(self, value: str):
+        """The type picked in the dialog."""
+        self.form_type = value
 
     @rx.event
     def cancel_delete(self):

@@ -6,13 +6,19 @@ import reflex as rx
 
 from components.shell import shell
 from components.widgets import confirm_dialog, empty_state, form_error, form_field, no_tenant, page_header
-from state.providers import TYPES, ProviderRow, ProvidersState
+from state.providers import TYPE_LABELS, TYPES, ProviderRow, ProvidersState
 
 
-def _breaker(state: rx.Var) -> rx.Component:
-    return rx.badge(rx.icon(rx.match(state, ("open", "zap_off"), ("half-open", "zap"), "zap"), size=12),
-                    "circuit " + state, variant="soft",
-                    color_scheme=rx.match(state, ("open", "red"), ("half-open", "amber"), "green"))
+def _breaker(row: ProviderRow) -> rx.Component:
+    # The circuit breaker, in words: healthy (calls go through), failing (a probe is let through
+    # after errors), paused (calls refused for a while after repeated failures).
+    return rx.tooltip(
+        rx.badge(rx.icon(rx.match(row.breaker, ("open", "zap_off"), ("half-open", "zap"), "zap"), size=12),
+                 row.health, variant="soft", class_name="provider-health",
+                 color_scheme=rx.match(row.breaker, ("open", "red"), ("half-open", "amber"), "green")),
+        content=rx.match(row.breaker, ("open", "Calls paused after repeated failures; retried shortly"),
+                         ("half-open", "Recent failures: the next call tests whether it recovered"),
+                         "Calls go through"))
 
 
 def _card(row: ProviderRow) -> rx.Component:
@@ -20,10 +26,10 @@ def _card(row: ProviderRow) -> rx.Component:
         rx.vstack(
             rx.hstack(
                 rx.heading(row.name, size="4"),
-                rx.badge(row.type, variant="outline"),
+                rx.badge(row.type_label, variant="outline"),
                 rx.cond(row.enabled, rx.fragment(), rx.badge("disabled", color_scheme="gray")),
                 rx.spacer(),
-                _breaker(row.breaker),
+                _breaker(row),
                 align="center",
                 width="100%",
             ),
@@ -31,8 +37,7 @@ def _card(row: ProviderRow) -> rx.Component:
             rx.hstack(
                 rx.text("Key ", rx.code(row.api_key), size="1"),
                 rx.text(f"Timeout {row.timeout_s} s · {row.max_retries} retries", size="1", color_scheme="gray"),
-                rx.text(f"Last hour: {row.requests} requests, {row.error_rate} errors", size="1",
-                        color_scheme="gray"),
+                rx.text(row.traffic, size="1", color_scheme="gray", class_name="provider-traffic"),
                 spacing="4",
                 wrap="wrap",
             ),
@@ -77,14 +82,18 @@ def _dialog() -> rx.Component:
                     form_field("Name", "name", errors, placeholder="openai", default_value=form["name"]),
                     rx.cond(~editing, rx.vstack(
                         rx.text("Type", size="2", weight="medium"),
-                        rx.select(TYPES, name="type", default_value=form["type"], width="100%"),
+                        rx.select.root(
+                            rx.select.trigger(width="100%", id="provider-type"),
+                            rx.select.content(*[rx.select.item(TYPE_LABELS[t], value=t) for t in TYPES]),
+                            name="type", default_value=form["type"], on_change=ProvidersState.set_form_type),
                         spacing="1", width="100%")),
                     form_field("Base URL", "base_url", errors, placeholder="https://api.openai.com/v1",
                                default_value=form["base_url"]),
                     form_field("API key", "api_key", errors, type_="password",
                                hint="Optional for local OpenAI-compatible servers."),
-                    form_field("API version (Azure)", "api_version", errors, placeholder="2024-10-21",
-                               default_value=form["api_version"]),
+                    rx.cond(ProvidersState.form_type == "azure-openai",
+                            form_field("API version", "api_version", errors, placeholder="2024-10-21",
+                                       default_value=form["api_version"])),
                     rx.grid(
                         form_field("Timeout (s)", "timeout_s", errors, type_="number", default_value=form["timeout_s"]),
                         form_field("Retries", "max_retries", errors, type_="number", default_value=form["max_retries"]),
@@ -131,6 +140,6 @@ def providers_page() -> rx.Component:
         ),
         _dialog(),
         confirm_dialog(ProvidersState.delete_id != "", "Delete provider",
-                       f"Delete {ProvidersState.delete_name}? Its encrypted key is removed too.", "Delete",
+                       ProvidersState.delete_message, "Delete",
                        ProvidersState.delete, ProvidersState.cancel_delete),
     )

@@ -52,6 +52,13 @@ def test_operator_configures_a_tenant_and_watches_its_traffic(console, page: Pag
     expect(page.get_by_text(re.compile(r"served from · tenant globex"))).to_be_visible()
     expect(page.get_by_text("No providers yet")).to_be_visible()
     page.click("#new-provider-button")
+    expect(page.locator("#provider-type")).to_contain_text("OpenAI-compatible (vLLM, Ollama, llama.cpp...)")
+    expect(page.locator("input[name=api_version]")).to_have_count(0)  # Azure's field, for Azure only
+    page.click("#provider-type")
+    page.get_by_role("option", name="Azure OpenAI").click()
+    expect(page.locator("input[name=api_version]")).to_be_visible()
+    page.click("#provider-type")
+    page.get_by_role("option", name="OpenAI-compatible (vLLM, Ollama, llama.cpp...)").click()
     page.fill("input[name=name]", "fake")
     page.fill("input[name=base_url]", upstream.url)
     page.fill("input[name=api_key]", "sk-console-secret-4321")
@@ -60,6 +67,8 @@ def test_operator_configures_a_tenant_and_watches_its_traffic(console, page: Pag
     assert "sk-console-secret-4321" not in page.content()
     page.get_by_role("button", name="Test connection").click()
     expect(page.locator(".test-result")).to_contain_text("Connected", timeout=15_000)
+    expect(page.locator(".provider-health")).to_have_text("healthy")
+    expect(page.locator(".provider-traffic")).to_have_text("No requests in the last hour")
     shot(page, "10-providers")
 
     # A model, with a validation error first.
