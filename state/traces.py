@@ -57,6 +57,11 @@ def _pretty(value) -> str:
     return value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 event', '2 events'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _duration(ms: float | None) -> str:
     if ms is None:
         return "running"
@@ -100,6 +105,11 @@ class TracesState(SessionState):
                                 tokens=s.prompt_tokens + s.completion_tokens, cost=f"${s.cost_usd:.6f}")
                      for s in page.items]
 
+    @rx.var
+    def total_label(self) -> str:
+        """'1 session', '3 sessions'."""
+        return counted(self.total, "session")
+
     @rx.event
     async def set_filter(self, name: str, value: str):
         """Change a filter and reload."""
@@ -127,6 +137,10 @@ class TraceDetailState(SessionState):
     async def load(self):
         """The session named in the query string."""
         self.session_id = self.router.url.query_parameters.get("session", "")
+        # A session's link names its tenant, so a platform admin can open a shared link as it is.
+        tenant = self.router.url.query_parameters.get("tenant", "")
+        if self.is_platform_admin and tenant in self.tenant_choices and tenant != self.selected_tenant:
+            self.selected_tenant = tenant
         self.expanded, self.missing = "", ""
         if not self.session_id or self.tenant_missing:
             self.missing = "No session selected."
@@ -144,7 +158,7 @@ class TraceDetailState(SessionState):
         self.tags = ", ".join(detail.tags)
         self.started = detail.started_at.strftime("%Y-%m-%d %H:%M:%S UTC")
         self.duration = _duration(detail.duration_ms) if detail.ended_at else "running"
-        self.totals = (f"{detail.events} events · {detail.errors} errors · "
+        self.totals = (f"{counted(detail.events, 'event')} · {counted(detail.errors, 'error')} · "
                        f"{detail.prompt_tokens + detail.completion_tokens} tokens · ${detail.cost_usd:.6f}")
         starts = [e.started_at for e in detail.event_list]
         ends = [e.ended_at or e.started_at for e in detail.event_list]

@@ -13,7 +13,8 @@ TYPE_COLORS = (("llm", "indigo"), ("tool", "cyan"), ("retrieval", "grass"), ("gu
 
 def _session_row(row: SessionRow) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.link(row.name, href=f"/trace?session={row.id}", weight="medium")),
+        rx.table.cell(rx.link(row.name, href=f"/trace?session={row.id}&tenant={TracesState.active_tenant}",
+                              weight="medium")),
         rx.table.cell(rx.text(row.user, size="1")),
         rx.table.cell(status_badge(row.status)),
         rx.table.cell(rx.text(row.tags, size="1", color_scheme="gray")),
@@ -56,7 +57,7 @@ def traces_page() -> rx.Component:
                                     "requests: each call becomes an llm event."),
                         data_table(["Session", "User", "Status", "Tags", "Started", "Duration", "Events", "Tokens",
                                     "Cost"], rx.foreach(TracesState.rows, _session_row), "sessions-table")),
-                rx.text(f"{TracesState.total} session(s)", size="1", color_scheme="gray"),
+                rx.text(TracesState.total_label, size="1", color_scheme="gray"),
                 width="100%", spacing="3"),
         ),
     )

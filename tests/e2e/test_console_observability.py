@@ -115,9 +115,11 @@ def test_prompts_guardrails_and_traces_from_the_console(console, page: Page, sho
     nav(page, "Traces")
     expect(page.locator("#sessions-table")).to_contain_text("research agent", timeout=15_000)
     shot(page, "24-traces")
-    page.get_by_role("link", name="research agent").click()
+    link = page.get_by_role("link", name="research agent")
+    assert f"&tenant={TENANT}" in link.get_attribute("href")  # a shareable link names its tenant
+    link.click()
     expect(page.locator("#event-tree")).to_contain_text("weather api", timeout=15_000)
-    expect(page.locator("#session-totals")).to_contain_text("1 errors")
+    expect(page.locator("#session-totals")).to_contain_text("4 events · 1 error ·")
     expect(page.locator(".event-row")).to_have_count(4)
     page.locator(".event-row").filter(has_text="web search").click()
     expect(page.locator(".event-payloads")).to_contain_text("meteo.fr", timeout=15_000)
