@@ -72,14 +72,19 @@ def status_badge(status: rx.Var) -> rx.Component:
 
 
 def form_field(label: str, name: str, errors: rx.Var, *, placeholder: str = "", type_: str = "text",
-               hint: str = "", required: bool = False, default_value: str = "") -> rx.Component:
-    """Label, input and the field's own error message under it."""
+               hint: str = "", required: bool = False, default_value: str = "",
+               suggestions: rx.Var | None = None) -> rx.Component:
+    """Label, input and the field's own error message under it; `suggestions` offers values to pick
+    (searchable as you type, any other value still accepted)."""
     error = errors[name]
+    extra = {"custom_attrs": {"list": f"{name}-choices"}} if suggestions is not None else {}
     return rx.vstack(
         rx.text(label, as_="label", size="2", weight="medium", html_for=name),
         rx.input(name=name, id=name, placeholder=placeholder, type=type_, required=required,
                  default_value=default_value, width="100%",
-                 color_scheme=rx.cond(error, "red", "indigo")),
+                 color_scheme=rx.cond(error, "red", "indigo"), **extra),
+        rx.el.datalist(rx.foreach(suggestions, lambda value: rx.el.option(value=value)), id=f"{name}-choices")
+        if suggestions is not None else rx.fragment(),
         rx.cond(
             error,
             rx.text(error, size="1", color_scheme="red", class_name="field-error"),

@@ -8,7 +8,7 @@ import reflex as rx
 
 from gateway_app.core.errors import GatehouseError
 from gateway_app.services.models import ModelCreate, ModelUpdate
-from state.base import failure, parse_form, platform
+from state.base import failure, in_thread, parse_form, platform
 from state.session import SessionState
 
 
@@ -44,6 +44,8 @@ class ModelsState(SessionState):
     saving: bool = False
     form_errors: dict[str, str] = {}
     form: dict[str, str] = {}
+    upstream_choices: list[str] = []  # what the chosen provider's upstream lists
+    upstream_hint: str = "Azure: the deployment name."
     delete_id: str = ""
     delete_name: str = ""
 
@@ -79,6 +81,27 @@ class ModelsState(SessionState):
         self.editing_id, self.form_errors, self.dialog_open = "", {}, True
         self.form = {"kind": "chat", "provider": self.providers[0] if self.providers else "",
                      "input_price_per_1k": "0", "output_price_per_1k": "0"}
+        if self.providers:
+            return ModelsState.find_upstream(self.providers[0])
+
+    @rx.event
+    async def find_upstream(self, provider: str):
+        """The models the provider's upstream lists (a connection test), offered in the dialog."""
+        self.upstream_choices, self.upstream_hint = [], "Looking up the provider's models…"
+        yield
+        try:
+            principal = await in_thread(self.principal)
+            result = await platform().providers.test_connection(principal, self.tenant_arg(), provider)
+        except GatehouseError as exc:
+            self.upstream_hint = f"Could not list {provider}'s models ({exc.message}); type the name."
+            return
+        if not result.ok:
+            self.upstream_hint = f"Could not list {provider}'s models ({result.error}); type the name."
+            return
+        self.upstream_choices = list(result.models)
+        count = len(result.models)
+        self.upstream_hint = (f"{count} model{'s' if count != 1 else ''} found on {provider}: pick one or type a name. "
+                              "Azure: the deployment name.") if count else "Type the model name. Azure: the deployment name."
 
     @rx.event
     async def open_edit(self, model_id: str):
@@ -89,6 +112,7 @@ class ModelsState(SessionState):
             yield failure(exc)
             return
         self.editing_id, self.form_errors, self.dialog_open = model.id, {}, True
+        yield ModelsState.find_upstream(model.provider)
         self.form = {"name": model.name, "provider": model.provider, "upstream_model": model.upstream_model,
                      "kind": model.kind, "fallbacks": ", ".join(model.fallbacks),
                      "input_price_per_1k": f"{model.input_price_per_1k:g}",

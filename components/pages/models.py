@@ -59,15 +59,15 @@ def _dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(rx.cond(editing, "Edit model", "New model")),
-            rx.dialog.description("Clients send the name as `model`; Gatehouse calls the provider with the "
-                                  "upstream model.", size="2", margin_bottom="1em"),
+            rx.dialog.description("Clients send the name as ", rx.code("model"), "; Gatehouse calls the provider "
+                                  "with the upstream model.", size="2", margin_bottom="1em"),
             rx.form(
                 rx.vstack(
                     rx.cond(~editing, form_field("Name", "name", errors, placeholder="gpt-4o-mini")),
                     rx.grid(
                         rx.vstack(rx.text("Provider", size="2", weight="medium"),
                                   rx.select(ModelsState.providers, name="provider", default_value=form["provider"],
-                                            width="100%"),
+                                            width="100%", on_change=ModelsState.find_upstream),
                                   rx.cond(errors["provider"], rx.text(errors["provider"], size="1", color_scheme="red")),
                                   spacing="1", width="100%"),
                         rx.cond(~editing, rx.vstack(rx.text("Kind", size="2", weight="medium"),
@@ -76,7 +76,8 @@ def _dialog() -> rx.Component:
                                                     spacing="1", width="100%")),
                         columns="2", spacing="2", width="100%"),
                     form_field("Upstream model", "upstream_model", errors, placeholder="gpt-4o-mini",
-                               default_value=form["upstream_model"], hint="Azure: the deployment name."),
+                               default_value=form["upstream_model"], suggestions=ModelsState.upstream_choices,
+                               hint=ModelsState.upstream_hint),
                     form_field("Fallbacks, in order", "fallbacks", errors, placeholder="model-b, model-c",
                                default_value=form["fallbacks"], hint="Tried in this order when this model fails."),
                     rx.grid(

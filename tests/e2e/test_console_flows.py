@@ -74,6 +74,10 @@ def test_operator_configures_a_tenant_and_watches_its_traffic(console, page: Pag
     # A model, with a validation error first.
     nav(page, "Models")
     page.click("#new-model-button")
+    # The upstream's own models are offered (a datalist: pick one, or type any name).
+    expect(page.locator("#upstream_model-choices option[value='fake-chat']")).to_have_count(1, timeout=15_000)
+    expect(page.get_by_text(re.compile(r"\d+ models? found on fake"))).to_be_visible()
+    expect(page.get_by_text("`model`")).to_have_count(0)  # help text rendered, not raw backticks
     page.fill("input[name=name]", "bad name")
     page.fill("input[name=upstream_model]", "fake-chat")
     page.click("#save-model")
