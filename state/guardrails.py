@@ -86,6 +86,41 @@ class GuardrailsState(SessionState):
     test_output: str = ""
     segments: list[Segment] = []
 
+    delete_name: str = ""  # the policy a confirmation is asked for
+
+    @rx.var
+    def delete_message(self) -> str:
+        """What deleting the chosen policy means (and why it cannot be while attached)."""
+        row = next((r for r in self.rows if r.name == self.delete_name), None)
+        if row is not None and row.attached != "nowhere":
+            return (f"{self.delete_name} is attached to {row.attached}. Detach it from those first: a policy "
+                    "in use cannot be deleted.")
+        return f"Delete the policy {self.delete_name}? Its recorded verdicts are kept."
+
+    @rx.event
+    def ask_delete(self, name: str):
+        """Ask for confirmation before deleting a policy."""
+        self.delete_name = name
+
+    @rx.event
+    def cancel_delete(self):
+        """Close the confirmation."""
+        self.delete_name = ""
+
+    @rx.event
+    async def delete(self):
+        """Delete the policy (refused while it is attached)."""
+        name, self.delete_name = self.delete_name, ""
+        try:
+            await self.tenant_call(platform().guardrails.delete, name)
+        except GatehouseError as exc:
+            yield failure(exc)
+            return
+        if self.selected == name:
+            self.selected = ""
+        yield rx.toast.success(f"Policy {name} deleted")
+        yield GuardrailsState.load
+
     @rx.event
     async def load(self):
         """Policies, attachable things and recent verdicts."""

@@ -79,6 +79,40 @@ class PromptsState(SessionState):
         """Version numbers of the selected prompt, newest first."""
         return [str(v.version) for v in self.versions]
 
+    delete_name: str = ""  # the prompt a confirmation is asked for
+
+    @rx.var
+    def delete_message(self) -> str:
+        """What deleting the chosen prompt means."""
+        row = next((r for r in self.rows if r.name == self.delete_name), None)
+        labels = f" Its labels ({row.labels}) go with it." if row is not None and row.labels != "-" else ""
+        return (f"Delete {self.delete_name} and all {row.latest if row else 'its'} version(s)?{labels} "
+                "Applications that render it, or name it in a chat call, will get 404 from then on.")
+
+    @rx.event
+    def ask_delete(self, name: str):
+        """Ask for confirmation before deleting a prompt."""
+        self.delete_name = name
+
+    @rx.event
+    def cancel_delete(self):
+        """Close the confirmation."""
+        self.delete_name = ""
+
+    @rx.event
+    async def delete(self):
+        """Delete the prompt and its versions."""
+        name, self.delete_name = self.delete_name, ""
+        try:
+            await self.tenant_call(platform().prompts.delete, name)
+        except GatehouseError as exc:
+            yield failure(exc)
+            return
+        if self.selected == name:
+            self.selected = ""
+        yield rx.toast.success(f"Prompt {name} deleted")
+        yield PromptsState.load
+
     @rx.event
     async def load(self):
         """Prompts of the active tenant."""

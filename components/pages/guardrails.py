@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.shell import shell
-from components.widgets import data_table, empty_state, form_error, no_tenant, page_header
+from components.widgets import confirm_dialog, data_table, empty_state, form_error, no_tenant, page_header
 from state.guardrails import GuardrailsState, PolicyRow, Segment, VerdictRow
 
 ACTION_COLORS = (("block", "red"), ("mask", "amber"), ("flag", "blue"), "green")
@@ -21,8 +21,11 @@ def _card(row: PolicyRow) -> rx.Component:
                 rx.spacer(),
                 rx.button("Test", size="1", variant=rx.cond(GuardrailsState.selected == row.name, "solid", "soft"),
                           on_click=GuardrailsState.select(row.name)),
-                rx.cond(GuardrailsState.can_write, rx.button(rx.icon("pencil", size=14), "Edit", size="1",
-                                                             variant="soft", on_click=GuardrailsState.edit_policy(row.name))),
+                rx.cond(GuardrailsState.can_write, rx.fragment(
+                    rx.button(rx.icon("pencil", size=14), "Edit", size="1", variant="soft",
+                              on_click=GuardrailsState.edit_policy(row.name)),
+                    rx.button(rx.icon("trash_2", size=14), "Delete", size="1", variant="soft", color_scheme="red",
+                              on_click=GuardrailsState.ask_delete(row.name), class_name="delete-policy"))),
                 align="center", width="100%"),
             rx.text(row.rules, size="1", font_family="var(--code-font-family)"),
             rx.text("Attached to ", row.attached, size="1", color_scheme="gray"),
@@ -153,4 +156,6 @@ def guardrails_page() -> rx.Component:
                 width="100%", spacing="4"),
         ),
         _editor(),
+        confirm_dialog(GuardrailsState.delete_name != "", "Delete policy", GuardrailsState.delete_message, "Delete",
+                       GuardrailsState.delete, GuardrailsState.cancel_delete),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.shell import shell
-from components.widgets import data_table, empty_state, form_error, no_tenant, page_header
+from components.widgets import confirm_dialog, data_table, empty_state, form_error, no_tenant, page_header
 from state.prompts import PromptRow, PromptsState, VersionRow
 
 
@@ -17,6 +17,10 @@ def _row(row: PromptRow) -> rx.Component:
         rx.table.cell(f"v{row.latest}"),
         rx.table.cell(rx.text(row.labels, size="1")),
         rx.table.cell(rx.text(row.updated, size="1", color_scheme="gray")),
+        rx.table.cell(rx.cond(PromptsState.can_write,
+                              rx.icon_button(rx.icon("trash_2", size=14), size="1", variant="soft", color_scheme="red",
+                                             on_click=PromptsState.ask_delete(row.name), class_name="delete-prompt",
+                                             aria_label=f"Delete {row.name}"))),
         align="center",
         background=rx.cond(PromptsState.selected == row.name, "var(--accent-2)", "transparent"),
     )
@@ -156,11 +160,13 @@ def prompts_page() -> rx.Component:
                 empty_state("file_text", "No prompts yet",
                             "Keep prompts here instead of in code: versioned, labelled, rendered per request."),
                 rx.vstack(
-                    data_table(["Name", "Description", "Latest", "Labels", "Updated"],
+                    data_table(["Name", "Description", "Latest", "Labels", "Updated", ""],
                                rx.foreach(PromptsState.rows, _row), "prompts-table"),
                     rx.cond(PromptsState.selected != "", _detail()),
                     width="100%", spacing="4"),
             ),
         ),
         _editor(),
+        confirm_dialog(PromptsState.delete_name != "", "Delete prompt", PromptsState.delete_message, "Delete",
+                       PromptsState.delete, PromptsState.cancel_delete),
     )

@@ -124,3 +124,19 @@ def test_prompts_guardrails_and_traces_from_the_console(console, page: Page, sho
     page.locator(".event-row").filter(has_text="web search").click()
     expect(page.locator(".event-payloads")).to_contain_text("meteo.fr", timeout=15_000)
     shot(page, "25-trace")
+
+    # Deleting: a policy in use is explained and kept; a prompt goes after a confirmation.
+    nav(page, "Guardrails")
+    page.locator(".delete-policy").first.click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("attached to models: gpt-test")
+    shot(page, "26-delete-policy-in-use")
+    page.click("#confirm-button")
+    expect(page.locator("[data-sonner-toast]")).to_contain_text("attached", timeout=15_000)
+    expect(page.locator("#policies-list")).to_contain_text("no-codes")
+    nav(page, "Prompts")
+    page.locator(".delete-prompt").first.click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("Delete support-answer and all 2 version(s)?")
+    page.click("#confirm-button")
+    expect(page.get_by_text("No prompts yet")).to_be_visible(timeout=15_000)
+    gone = httpx.post(base + "/v1/prompts/support-answer/render", headers=client, json={"variables": {}})
+    assert gone.status_code == 404
