@@ -44,6 +44,11 @@ class OverviewState(SessionState):
     loading: bool = False
     _token_names: dict[str, str] = {}  # backend only: token id -> name, for the top-spenders chart
 
+    @rx.var
+    def tick_interval(self) -> int:
+        """Every chart of the page labels the same buckets (about eight labels, whatever its width)."""
+        return max(0, len(self.points) // 8 - 1) if len(self.points) > 8 else 0
+
     @rx.event
     async def set_range(self, value: str | list[str]):
         """24 h, 7 d or 30 d."""

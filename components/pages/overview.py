@@ -18,7 +18,9 @@ def _axes(tick_formatter: str | None = None) -> list[rx.Component]:
     y_axis = (rx.recharts.y_axis(tick_line=False, font_size=11, width=68, tick_formatter=tick_formatter)
               if tick_formatter else rx.recharts.y_axis(tick_line=False, font_size=11, width=56))
     return [rx.recharts.cartesian_grid(stroke_dasharray="3 3", vertical=False),
-            rx.recharts.x_axis(data_key="label", tick_line=False, font_size=11, min_tick_gap=16),
+            # A fixed interval, not recharts' width-dependent one: charts of one range share their dates.
+            rx.recharts.x_axis(data_key="label", tick_line=False, font_size=11,
+                               interval=OverviewState.tick_interval),
             y_axis, rx.recharts.graphing_tooltip()]
 
 
@@ -51,9 +53,9 @@ def _cost_chart() -> rx.Component:
 
 def _latency_chart() -> rx.Component:
     return rx.recharts.line_chart(
-        rx.recharts.line(data_key="p50", name="p50", stroke="var(--accent-9)", dot={"r": 2},
+        rx.recharts.line(data_key="p50", name="p50", stroke="var(--accent-9)", stroke_width=2.5, dot={"r": 3},
                          is_animation_active=False, connect_nulls=True),
-        rx.recharts.line(data_key="p95", name="p95", stroke="var(--orange-9)", dot={"r": 2},
+        rx.recharts.line(data_key="p95", name="p95", stroke="var(--orange-9)", stroke_width=2.5, dot={"r": 3},
                          is_animation_active=False, connect_nulls=True),
         rx.recharts.line(data_key="error_rate", name="errors %", stroke="var(--red-9)", dot=False,
                          is_animation_active=False, y_axis_id="right"),
