@@ -46,8 +46,8 @@ class OverviewState(SessionState):
 
     @rx.var
     def tick_interval(self) -> int:
-        """Every chart of the page labels the same buckets (about eight labels, whatever its width)."""
-        return max(0, len(self.points) // 8 - 1) if len(self.points) > 8 else 0
+        """Every chart of the page labels the same buckets, whatever its width."""
+        return max(0, -(-len(self.points) // 5) - 1)  # about five labels: they fit the narrowest chart
 
     @rx.event
     async def set_range(self, value: str | list[str]):

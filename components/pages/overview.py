@@ -12,6 +12,8 @@ HEIGHT = 220
 # Milliseconds as short labels ("950 ms", "2.6 s", "12 s"): a long "12000ms" is clipped by the axis
 # width and reads as a wrong, out-of-order value ("000ms"). A no-break space keeps "650 ms" on one line.
 MS_TICK = "(v) => v >= 1000 ? `${(v / 1000).toFixed(v >= 10000 ? 0 : 1)}\\u00a0s` : `${Math.round(v)}\\u00a0ms`"
+# Dollars: small amounts keep their significant digits without a long axis label.
+USD_TICK = "(v) => v === 0 ? '0' : v < 0.01 ? `$${v.toPrecision(2)}` : `$${v.toFixed(2)}`"
 
 
 def _axes(tick_formatter: str | None = None) -> list[rx.Component]:
@@ -48,7 +50,7 @@ def _tokens_chart() -> rx.Component:
 def _cost_chart() -> rx.Component:
     return rx.recharts.bar_chart(
         rx.recharts.bar(data_key="cost", name="cost ($)", fill="var(--grass-9)", is_animation_active=False),
-        *_axes(), data=OverviewState.points, width="100%", height=HEIGHT)
+        *_axes(USD_TICK), data=OverviewState.points, width="100%", height=HEIGHT)
 
 
 def _latency_chart() -> rx.Component:
@@ -90,7 +92,7 @@ def _dashboard() -> rx.Component:
             stat_card("Error rate", OverviewState.error_rate, "triangle_alert", "failed requests (4xx, 5xx)"),
             stat_card("Blocked", OverviewState.blocked, "shield", "by guardrails, not errors"),
             stat_card("Avg latency", OverviewState.avg_latency, "timer", "end to end, per request"),
-            columns="6", spacing="3", width="100%",
+            columns="3", spacing="3", width="100%",
         ),
         rx.cond(
             OverviewState.has_traffic,
