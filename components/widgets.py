@@ -195,7 +195,7 @@ def data_table(headers: list[str], body: rx.Component, table_id: str) -> rx.Comp
 def pagination_bar(page: rx.Var, pages: rx.Var, total: rx.Var, on_prev, on_next) -> rx.Component:
     """'Page x of y' with previous / next buttons."""
     return rx.hstack(
-        rx.text(f"{total} request(s)", size="2", color_scheme="gray"),
+        rx.text(rx.cond(total == 1, "1 request", f"{total} requests"), size="2", color_scheme="gray"),
         rx.spacer(),
         rx.button(rx.icon("chevron_left", size=16), "Previous", size="1", variant="soft", on_click=on_prev,
                   disabled=page <= 1, id="page-prev"),

@@ -22,6 +22,11 @@ def platform() -> Platform:
     return current_platform()
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 event', '2 events' (nouns of this console take an s)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def failure(exc: Exception):
     """What a console event shows for a failed service call: a toast, or the login page when the
     session is gone (a page's data loads run next to the login check; no "invalid token" toast)."""

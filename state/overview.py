@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import reflex as rx
 
 from gateway_app.core.errors import GatehouseError
-from state.base import failure, in_thread, platform
+from state.base import counted, failure, in_thread, platform
 from state.session import SessionState
 
 RANGES = {"24h": (timedelta(hours=24), "hour"), "7d": (timedelta(days=7), "day"), "30d": (timedelta(days=30), "day")}
@@ -43,6 +43,14 @@ class OverviewState(SessionState):
     tenant_plan: str = ""
     loading: bool = False
     _token_names: dict[str, str] = {}  # backend only: token id -> name, for the top-spenders chart
+
+    @rx.var
+    def facts(self) -> str:
+        """Users and tokens of the tenant (and tenants of the gateway, for platform admins)."""
+        text = f"{counted(self.user_count, 'user')} · {counted(self.token_count, 'active token')}"
+        if self.is_platform_admin:
+            text += f" · {counted(self.tenant_count, 'tenant')} on this gateway"
+        return text
 
     @rx.var
     def tick_interval(self) -> int:

@@ -86,7 +86,9 @@ class PromptsState(SessionState):
         """What deleting the chosen prompt means."""
         row = next((r for r in self.rows if r.name == self.delete_name), None)
         labels = f" Its labels ({row.labels}) go with it." if row is not None and row.labels != "-" else ""
-        return (f"Delete {self.delete_name} and all {row.latest if row else 'its'} version(s)?{labels} "
+        versions = "its only version" if row is not None and row.latest == 1 else (
+            f"all {row.latest} versions" if row is not None else "all its versions")
+        return (f"Delete {self.delete_name} and {versions}?{labels} "
                 "Applications that render it, or name it in a chat call, will get 404 from then on.")
 
     @rx.event

@@ -8,7 +8,7 @@ import reflex as rx
 
 from gateway_app.core.errors import GatehouseError
 from gateway_app.services.providers import ProviderCreate, ProviderOut, ProviderUpdate
-from state.base import failure, in_thread, parse_form, platform
+from state.base import counted, failure, in_thread, parse_form, platform
 from state.session import SessionState
 
 TYPES = ["openai", "openai-compatible", "azure-openai", "anthropic"]
@@ -156,7 +156,7 @@ class ProvidersState(SessionState):
             principal = await in_thread(self.principal)
             result = await platform().providers.test_connection(principal, self.tenant_arg(), provider_id)
             ok = result.ok
-            message = (f"Connected in {result.latency_ms:.0f} ms · {len(result.models)} model(s): "
+            message = (f"Connected in {result.latency_ms:.0f} ms · {counted(len(result.models), 'model')}: "
                        f"{', '.join(result.models[:5])}{'…' if len(result.models) > 5 else ''}"
                        if result.ok else f"Failed: {result.error}")
         except GatehouseError as exc:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import reflex as rx
 
 from gateway_app.core.errors import GatehouseError
-from state.base import failure, platform
+from state.base import counted, failure, platform
 from state.session import SessionState
 
 RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -55,11 +55,6 @@ def _pretty(value) -> str:
     if value is None or value == "":
         return ""
     return value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, default=str)
-
-
-def counted(n: int, noun: str) -> str:
-    """'1 event', '2 events'."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _duration(ms: float | None) -> str:

@@ -128,11 +128,7 @@ def overview_page() -> rx.Component:
             rx.heading(OverviewState.tenant_name, size="4"),
             status_badge(OverviewState.tenant_status),
             rx.badge(OverviewState.tenant_plan, variant="outline"),
-            rx.text(f"{OverviewState.user_count} user(s) · {OverviewState.token_count} active token(s)", size="2",
-                    color_scheme="gray"),
-            rx.cond(OverviewState.is_platform_admin,
-                    rx.text(f"· {OverviewState.tenant_count} tenant(s) on this gateway", size="2",
-                            color_scheme="gray")),
+            rx.text(OverviewState.facts, size="2", color_scheme="gray", id="tenant-facts"),
             align="center", spacing="3", wrap="wrap",
         ),
     )

@@ -132,7 +132,8 @@ def _license_dialog() -> rx.Component:
 def tenants_page() -> rx.Component:
     """List with search, create dialog, suspend/resume with confirmation."""
     return shell(
-        page_header("Tenants", f"{TenantsState.total} tenant(s) on this gateway", _create_dialog()),
+        page_header("Tenants", rx.cond(TenantsState.total == 1, "1 tenant on this gateway",
+                                       f"{TenantsState.total} tenants on this gateway"), _create_dialog()),
         rx.input(rx.input.slot(rx.icon("search", size=16)), placeholder="Search by slug or name",
                  value=TenantsState.search, on_change=TenantsState.set_search.debounce(300), width="320px"),
         rx.cond(

@@ -135,7 +135,7 @@ def test_prompts_guardrails_and_traces_from_the_console(console, page: Page, sho
     expect(page.locator("#policies-list")).to_contain_text("no-codes")
     nav(page, "Prompts")
     page.locator(".delete-prompt").first.click()
-    expect(page.get_by_role("alertdialog")).to_contain_text("Delete support-answer and all 2 version(s)?")
+    expect(page.get_by_role("alertdialog")).to_contain_text("Delete support-answer and all 2 versions?")
     page.click("#confirm-button")
     expect(page.get_by_text("No prompts yet")).to_be_visible(timeout=15_000)
     gone = httpx.post(base + "/v1/prompts/support-answer/render", headers=client, json={"variables": {}})
