@@ -94,9 +94,10 @@ class TracesState(SessionState):
         finally:
             self.loading = False
         self.total = page.total
-        self.rows = [SessionRow(id=s.id, name=s.name or s.id, user=s.user or "-", status=s.status,
+        self.rows = [SessionRow(id=s.id, name=s.name or s.id, user=s.user or "-", status="idle" if s.idle else s.status,
                                 tags=", ".join(s.tags), started=s.started_at.strftime("%m-%d %H:%M:%S"),
-                                duration=_duration(s.duration_ms) if s.ended_at else "running", events=s.events,
+                                duration=_duration(s.duration_ms) if s.ended_at else ("idle" if s.idle else "running"),
+                                events=s.events,
                                 tokens=s.prompt_tokens + s.completion_tokens, cost=f"${s.cost_usd:.6f}")
                      for s in page.items]
 
@@ -149,10 +150,11 @@ class TraceDetailState(SessionState):
             return
         finally:
             self.loading = False
-        self.name, self.status, self.user = detail.name or detail.id, detail.status, detail.user or "-"
+        self.name, self.user = detail.name or detail.id, detail.user or "-"
+        self.status = "idle" if detail.idle else detail.status
         self.tags = ", ".join(detail.tags)
         self.started = detail.started_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-        self.duration = _duration(detail.duration_ms) if detail.ended_at else "running"
+        self.duration = _duration(detail.duration_ms) if detail.ended_at else ("idle" if detail.idle else "running")
         self.totals = (f"{counted(detail.events, 'event')} · {counted(detail.errors, 'error')} · "
                        f"{detail.prompt_tokens + detail.completion_tokens} tokens · ${detail.cost_usd:.6f}")
         starts = [e.started_at for e in detail.event_list]

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     gc_thresholds: str = Field(default="10000,10,10", pattern=r"^\d{1,7},\d{1,4},\d{1,4}$",
                                description="gc.set_threshold for serving processes (generation 0 size, "
                                            "then how many collections of the younger generation each)")
+    trace_idle_minutes: int = Field(default=30, ge=1, le=10_080,
+                                    description="a running trace session with nothing new this long shows as idle")
     writer_process: bool = Field(default=True, description="usage and token last-used written by a process of "
                                                            "its own per gateway process (SQLite)")
     max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=1024**3,

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import anyio
 
@@ -148,7 +149,7 @@ def build_platform(settings: Settings) -> Platform:
         playground=PlaygroundService(access, inference),
         prompts=PromptService(access, generation),
         guardrails=GuardrailService(access, generation, inference.judge_for, max_scan_chars=scan_limit),
-        traces=TraceQueries(access),
+        traces=TraceQueries(access, idle_after=timedelta(minutes=settings.trace_idle_minutes)),
         trace_recorder=trace_recorder,
         verdict_recorder=verdict_recorder,
         guarding=guarding,

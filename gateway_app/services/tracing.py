@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -203,6 +203,8 @@ class SessionSummary(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
+    last_activity_at: datetime  # the session's start or its latest event
+    idle: bool = False  # running, but nothing new for TRACE_IDLE_MINUTES
 
 
 class EventOut(BaseModel):
@@ -245,10 +247,18 @@ def _ms(start: datetime, end: datetime | None) -> float | None:
     return round((end - start).total_seconds() * 1000, 2) if end else None
 
 
-def _summary(session: TraceSession, totals: dict) -> dict:
+def _summary(session: TraceSession, totals: dict, idle_before: datetime) -> dict:
+    # A session nobody closed is "running" for ever; one with nothing new since `idle_before` is idle.
+    last = max((t for t in (totals.pop("last_event_at", None), session.started_at) if t is not None),
+               default=session.started_at)
+    idle = session.status == "running" and session.ended_at is None and _aware(last) < _aware(idle_before)
     return dict(id=session.id, name=session.name, user=session.user, status=session.status, tags=session.tags,
                 metadata=session.metadata, started_at=session.started_at, ended_at=session.ended_at,
-                duration_ms=_ms(session.started_at, session.ended_at), **totals)
+                duration_ms=_ms(session.started_at, session.ended_at), last_activity_at=last, idle=idle, **totals)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def build_tree(events: list[EventOut]) -> list[EventOut]:
@@ -268,8 +278,9 @@ def build_tree(events: list[EventOut]) -> list[EventOut]:
 class TraceQueries:
     """Reading sessions for the management API and the console."""
 
-    def __init__(self, access: TenantAccess) -> None:
+    def __init__(self, access: TenantAccess, idle_after: timedelta = timedelta(minutes=30)) -> None:
         self._access = access
+        self._idle_after = idle_after
 
     def list(self, actor: Principal, tenant: str | None, *, since: datetime | None = None,
              until: datetime | None = None, user: str | None = None, tag: str | None = None,
@@ -280,7 +291,9 @@ class TraceQueries:
         with self._access.open(actor, tenant) as uow:
             rows = uow.traces.list_sessions(offset=offset, limit=limit, **filters)
             total = uow.traces.count_sessions(**filters)
-        return SessionPage(items=[SessionSummary(**_summary(s, t)) for s, t in rows], total=total)
+        now = precise_now()
+        return SessionPage(items=[SessionSummary(**_summary(s, t, now - self._idle_after)) for s, t in rows],
+                           total=total)
 
     def get(self, actor: Principal, tenant: str | None, session_id: str) -> SessionDetail:
         """One session with its event tree and totals."""
@@ -297,6 +310,9 @@ class TraceQueries:
         totals = {"events": len(flat), "errors": sum(e.status == "error" for e in flat),
                   "prompt_tokens": sum(e.prompt_tokens for e in flat),
                   "completion_tokens": sum(e.completion_tokens for e in flat),
-                  "cost_usd": round(sum(e.cost_usd for e in flat), 8)}
-        return SessionDetail(**_summary(session, totals), event_list=flat, tree=build_tree(flat))
+                  "cost_usd": round(sum(e.cost_usd for e in flat), 8),
+                  "last_event_at": max((t for e in flat for t in (e.started_at, e.ended_at) if t is not None),
+                                       default=None)}
+        return SessionDetail(**_summary(session, totals, precise_now() - self._idle_after), event_list=flat,
+                             tree=build_tree(flat))
 

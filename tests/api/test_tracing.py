@@ -140,3 +140,21 @@ async def test_sessions_are_per_tenant(admin, client, platform, gateway):
     assert a["name"] == "A" and a["events"] == 0
     assert b["events"] == 1 and b["event_list"][0]["name"] == "from B"
     assert (await admin.call("GET", "/traces/sessions/nope", tenant="acme")).status_code == 404
+
+
+async def test_a_running_session_with_nothing_new_for_a_while_is_idle(admin, client, platform, gateway):
+    from datetime import UTC, datetime, timedelta
+
+    headers = _auth(gateway["token"])
+    old = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    await client.post("/v1/tracing/sessions", headers=headers, json={"id": "forgotten", "started_at": old})
+    await client.post("/v1/tracing/sessions", headers=headers, json={"id": "busy", "started_at": old})
+    await client.post("/v1/tracing/sessions/busy/events", headers=headers, json={"events": [{"id": "now"}]})
+    await client.post("/v1/tracing/sessions", headers=headers, json={"id": "done", "started_at": old})
+    await client.patch("/v1/tracing/sessions/done", headers=headers, json={"status": "completed"})
+    platform.trace_recorder.writer.flush()
+    page = (await admin.call("GET", "/traces/sessions", tenant="acme", expect=200)).json()
+    idle = {s["id"]: s["idle"] for s in page["items"]}
+    assert idle == {"forgotten": True, "busy": False, "done": False}  # the default: 30 minutes without news
+    detail = (await admin.call("GET", "/traces/sessions/forgotten", tenant="acme", expect=200)).json()
+    assert detail["idle"] and detail["status"] == "running"

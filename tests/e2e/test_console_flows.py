@@ -201,3 +201,48 @@ def test_member_sees_read_only_views(console, page: Page, shot):
     expect(page.locator("#new-model-button")).to_have_count(0)
     nav(page, "Playground")
     expect(page.get_by_text("Playground unavailable")).to_be_visible(timeout=15_000)
+
+
+def test_projects_are_created_renamed_limited_and_deleted(console, page: Page, shot):
+    base = console.url
+    headers = admin_api(base, "projco")
+    httpx.post(base + "/admin/v1/tenants", headers=headers, json={"slug": "projco", "name": "Proj Co"}).raise_for_status()
+    login(page, base, ADMIN_EMAIL, ADMIN_PASSWORD)
+    page.click("#tenant-switcher")
+    page.get_by_role("option", name="projco").click()
+    expect(page.locator("#tenant-switcher")).to_contain_text("projco", timeout=15_000)
+
+    nav(page, "Projects")
+    expect(page.get_by_text("No projects yet")).to_be_visible(timeout=15_000)
+    page.click("#new-project-button")
+    page.fill("input[name=name]", "web")
+    page.fill("input[name=rpm]", "100")
+    page.click("#save-project")
+    table = page.locator("#projects-table")
+    expect(table).to_contain_text("100 req/min", timeout=15_000)
+    page.locator(".edit-project").first.click()
+    expect(page.locator("input[name=name]")).to_have_value("web")
+    page.fill("input[name=name]", "web-app")
+    page.fill("input[name=monthly_budget_usd]", "50")
+    page.click("#save-project")
+    expect(table).to_contain_text("web-app", timeout=15_000)
+    expect(table).to_contain_text("100 req/min · $50/month")
+
+    # A token in the project: the project cannot go while the token is active, and says why.
+    httpx.post(base + "/admin/v1/api-tokens", headers=headers,
+               json={"name": "frontend", "project": "web-app"}).raise_for_status()
+    page.reload()
+    expect(table).to_contain_text("frontend", timeout=15_000)
+    shot(page, "27-projects")
+    page.locator(".delete-project").first.click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("holds 1 active token (frontend)")
+    page.click("#confirm-button")
+    expect(page.locator("[data-sonner-toast]")).to_contain_text("revoke them first", timeout=15_000)
+    token_id = httpx.get(base + "/admin/v1/api-tokens", headers=headers).json()[0]["id"]
+    httpx.delete(base + f"/admin/v1/api-tokens/{token_id}", headers=headers).raise_for_status()
+    page.reload()
+    expect(table).to_contain_text("none", timeout=15_000)
+    page.locator(".delete-project").first.click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("Delete the project web-app?")
+    page.click("#confirm-button")
+    expect(page.get_by_text("No projects yet")).to_be_visible(timeout=15_000)

@@ -112,13 +112,16 @@ class SqlTraceRepository:
         if ids:
             agg = select(TracingEvent.session_id, func.count(), func.sum(TracingEvent.prompt_tokens),
                          func.sum(TracingEvent.completion_tokens), func.sum(TracingEvent.cost_usd),
-                         func.sum(func.iif(TracingEvent.status == "error", 1, 0))) \
+                         func.sum(func.iif(TracingEvent.status == "error", 1, 0)),
+                         func.max(TracingEvent.started_at), func.max(TracingEvent.ended_at)) \
                 .where(TracingEvent.session_id.in_(ids)).group_by(TracingEvent.session_id)
-            for sid, count, prompt, completion, cost, errors in self._session.exec(agg):
+            for sid, count, prompt, completion, cost, errors, started, ended in self._session.exec(agg):
                 totals[sid] = {"events": int(count), "prompt_tokens": int(prompt or 0),
                                "completion_tokens": int(completion or 0), "cost_usd": float(cost or 0),
-                               "errors": int(errors or 0)}
-        empty = {"events": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "errors": 0}
+                               "errors": int(errors or 0),
+                               "last_event_at": max((t for t in (started, ended) if t is not None), default=None)}
+        empty = {"events": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "errors": 0,
+                 "last_event_at": None}
         return [(_session(r), totals.get(r.id, empty)) for r in rows]
 
     def count_sessions(self, *, since: datetime | None = None, until: datetime | None = None, user: str | None = None,
