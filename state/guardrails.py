@@ -13,6 +13,8 @@ from gateway_app.services.guardrails.service import PolicyCreate, PolicyUpdate
 from state.base import failure, field_errors, in_thread, platform
 from state.session import SessionState
 
+RULE_KINDS = ("regex", "keyword", "pii", "llm_judge")
+
 TEMPLATES = {
     "pii": {"type": "pii", "entities": ["email", "phone", "credit_card", "iban", "ip", "secret"], "action": "mask",
             "direction": "both"},
@@ -55,6 +57,43 @@ class Segment:
     text: str = ""
     hit: bool = False
     label: str = ""
+
+
+def rule_errors(exc: ValidationError) -> list[str]:
+    """A policy's validation errors as an operator reads them: 'Rule 2 (keyword): action must be
+    one of block, mask, flag.' rather than 'rules.1.keyword.action: Input should be ...'."""
+    out = []
+    for error in exc.errors():
+        loc = list(error.get("loc", ()))
+        if not loc or loc[0] != "rules":
+            continue
+        if len(loc) < 2 or not isinstance(loc[1], int):
+            out.append(f"Rules: {_words(error)}.")
+            continue
+        where, rest = f"Rule {loc[1] + 1}", loc[2:]
+        if rest and isinstance(rest[0], str) and rest[0] in RULE_KINDS:
+            where, rest = f"{where} ({rest[0]})", rest[1:]
+        field = " ".join(str(part).replace("_", " ") for part in rest)
+        out.append(f"{where}: {field + ' ' if field else ''}{_words(error)}.")
+    return out
+
+
+def _words(error: dict) -> str:
+    kind, message = error.get("type", ""), str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+    context = error.get("ctx") or {}
+    if kind == "missing":
+        return "is missing"
+    if kind == "extra_forbidden":
+        return "is not a setting of this kind of rule"
+    if kind == "union_tag_invalid":
+        return f"the type must be one of {', '.join(RULE_KINDS)}"
+    if kind == "union_tag_not_found":
+        return f"needs a type ({', '.join(RULE_KINDS)})"
+    if kind == "literal_error" and "expected" in context:
+        return "must be one of " + str(context["expected"]).replace("'", "").replace(" or ", ", ")
+    if kind == "list_type":
+        return "must be a list"
+    return message[0].lower() + message[1:] if message else "is not valid"
 
 
 class GuardrailsState(SessionState):
@@ -212,9 +251,10 @@ class GuardrailsState(SessionState):
                        else PolicyUpdate(mode=self.edit_mode, rules=rules))
         except ValidationError as exc:
             errors = field_errors(exc)
-            self.edit_errors = {"name": errors.pop("name")} if "name" in errors else {}
-            if errors:
-                self.edit_errors["rules"] = "; ".join(f"{k}: {v}" for k, v in errors.items())
+            self.edit_errors = {"name": errors["name"]} if "name" in errors else {}
+            described = rule_errors(exc)
+            if described:
+                self.edit_errors["rules"] = " ".join(described)
             return
         self.saving = True
         yield

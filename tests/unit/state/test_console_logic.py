@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from gateway_app.db.records import UsageRecord
 from gateway_app.services.inference.usage import rollups_of
 from gateway_app.providers.sse import parse_sse
@@ -61,3 +63,21 @@ async def test_usage_pages_filters_and_series(platform, admin):
 
     sparks = usage.model_sparklines(ADMIN, "acme")
     assert sum(sparks["a"]) + sum(sparks["b"]) == 60 and len(sparks["a"]) == 24
+
+
+def test_policy_errors_read_as_sentences_about_numbered_rules():
+    from pydantic import ValidationError
+
+    from gateway_app.services.guardrails.service import PolicyCreate
+    from state.guardrails import rule_errors
+
+    with pytest.raises(ValidationError) as info:
+        PolicyCreate(name="p", rules=[{"type": "keyword", "keywords": ["a"]},
+                                      {"type": "keyword", "keywords": ["a"], "action": "zap"},
+                                      {"type": "nope"}, {"type": "regex"}, {"type": "pii", "colour": 1}])
+    assert rule_errors(info.value) == [
+        "Rule 2 (keyword): action must be one of block, mask, flag.",
+        "Rule 3: the type must be one of regex, keyword, pii, llm_judge.",
+        "Rule 4 (regex): pattern is missing.",
+        "Rule 5 (pii): colour is not a setting of this kind of rule.",
+    ]
