@@ -11,9 +11,9 @@ from pydantic import ValidationError
 from gateway_app.core.errors import GatehouseError
 from gateway_app.services.guardrails.service import PolicyCreate, PolicyUpdate
 from state.base import failure, field_errors, in_thread, platform
+from state.rule_editor import RuleCard, cards, changed, parse_rules, rule_errors
 from state.session import SessionState
 
-RULE_KINDS = ("regex", "keyword", "pii", "llm_judge")
 
 TEMPLATES = {
     "pii": {"type": "pii", "entities": ["email", "phone", "credit_card", "iban", "ip", "secret"], "action": "mask",
@@ -59,43 +59,6 @@ class Segment:
     label: str = ""
 
 
-def rule_errors(exc: ValidationError) -> list[str]:
-    """A policy's validation errors as an operator reads them: 'Rule 2 (keyword): action must be
-    one of block, mask, flag.' rather than 'rules.1.keyword.action: Input should be ...'."""
-    out = []
-    for error in exc.errors():
-        loc = list(error.get("loc", ()))
-        if not loc or loc[0] != "rules":
-            continue
-        if len(loc) < 2 or not isinstance(loc[1], int):
-            out.append(f"Rules: {_words(error)}.")
-            continue
-        where, rest = f"Rule {loc[1] + 1}", loc[2:]
-        if rest and isinstance(rest[0], str) and rest[0] in RULE_KINDS:
-            where, rest = f"{where} ({rest[0]})", rest[1:]
-        field = " ".join(str(part).replace("_", " ") for part in rest)
-        out.append(f"{where}: {field + ' ' if field else ''}{_words(error)}.")
-    return out
-
-
-def _words(error: dict) -> str:
-    kind, message = error.get("type", ""), str(error.get("msg", "is not valid")).removeprefix("Value error, ")
-    context = error.get("ctx") or {}
-    if kind == "missing":
-        return "is missing"
-    if kind == "extra_forbidden":
-        return "is not a setting of this kind of rule"
-    if kind == "union_tag_invalid":
-        return f"the type must be one of {', '.join(RULE_KINDS)}"
-    if kind == "union_tag_not_found":
-        return f"needs a type ({', '.join(RULE_KINDS)})"
-    if kind == "literal_error" and "expected" in context:
-        return "must be one of " + str(context["expected"]).replace("'", "").replace(" or ", ", ")
-    if kind == "list_type":
-        return "must be a list"
-    return message[0].lower() + message[1:] if message else "is not valid"
-
-
 class GuardrailsState(SessionState):
     """State of /guardrails."""
 
@@ -109,6 +72,7 @@ class GuardrailsState(SessionState):
     edit_name: str = ""
     edit_mode: str = "enforce"
     edit_rules: str = "[]"
+    show_json: bool = False
     edit_errors: dict[str, str] = {}
     saving: bool = False
     # attachments
@@ -221,6 +185,50 @@ class GuardrailsState(SessionState):
     def set_field(self, name: str, value: str):
         """Editor fields."""
         setattr(self, f"edit_{name}", value)
+
+    @rx.var
+    def rule_cards(self) -> list[RuleCard]:
+        """The rules being edited, as cards with their problems (none while the JSON does not parse)."""
+        rules = parse_rules(self.edit_rules)
+        return cards(rules) if rules is not None else []
+
+    @rx.var
+    def rules_unreadable(self) -> bool:
+        """The JSON view holds something that is not a list of rules."""
+        return parse_rules(self.edit_rules) is None
+
+    def _edit_rule(self, index: int, fn) -> None:
+        rules = parse_rules(self.edit_rules)
+        if rules is None or not 0 <= index < len(rules):
+            return
+        rules[index] = fn(rules[index])
+        self.edit_rules = json.dumps(rules, indent=2)
+
+    @rx.event
+    def set_rule(self, index: int, field: str, value):
+        """One field of one rule, from the editor's cards."""
+        self._edit_rule(index, lambda rule: changed(rule, field, value))
+
+    @rx.event
+    def toggle_entity(self, index: int, entity: str, checked: bool):
+        """A PII rule looks for this kind of data, or stops looking."""
+        def toggle(rule: dict) -> dict:
+            chosen = [e for e in rule.get("entities") or [] if e != entity]
+            return {**rule, "entities": [*chosen, entity] if checked else chosen}
+        self._edit_rule(index, toggle)
+
+    @rx.event
+    def remove_rule(self, index: int):
+        """Drop a rule."""
+        rules = parse_rules(self.edit_rules)
+        if rules is not None and 0 <= index < len(rules):
+            del rules[index]
+            self.edit_rules = json.dumps(rules, indent=2)
+
+    @rx.event
+    def toggle_json(self):
+        """Show or hide the rules as JSON."""
+        self.show_json = not self.show_json
 
     @rx.event
     def add_rule(self, kind: str):

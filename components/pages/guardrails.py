@@ -7,6 +7,7 @@ import reflex as rx
 from components.shell import shell
 from components.widgets import confirm_dialog, data_table, empty_state, form_error, no_tenant, page_header
 from state.guardrails import GuardrailsState, PolicyRow, Segment, VerdictRow
+from state.rule_editor import ENTITIES
 
 ACTION_COLORS = (("block", "red"), ("mask", "amber"), ("flag", "blue"), "green")
 
@@ -32,6 +33,72 @@ def _card(row: PolicyRow) -> rx.Component:
             spacing="2", width="100%"),
         width="100%",
     )
+
+
+KIND_LABELS = (("pii", "Personal data"), ("regex", "Pattern"), ("keyword", "Keywords"), ("llm_judge", "Model judge"))
+_TEXT_HELP = (("keyword", "One word or phrase per line."),
+              ("regex", "RE2 syntax (linear time: no look-arounds or back-references)."),
+              ("llm_judge", "What the judge model checks the text against."), "")
+
+
+def _select(value, options: list[str], on_change, label: str) -> rx.Component:
+    return rx.vstack(rx.text(label, size="1", color_scheme="gray"),
+                     rx.select(options, value=value, on_change=on_change, size="1"), spacing="0")
+
+
+def _rule_card(card) -> rx.Component:
+    index = card.index
+    text_field = rx.cond(
+        card.type == "regex",
+        rx.input(value=card.text, on_change=lambda v: GuardrailsState.set_rule(index, "text", v), size="1",
+                 width="100%", font_family="var(--code-font-family)", class_name="rule-text"),
+        rx.text_area(value=card.text, on_change=lambda v: GuardrailsState.set_rule(index, "text", v), rows="3",
+                     width="100%", size="1", class_name="rule-text"))
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.text("Rule ", index + 1, size="2", weight="bold"),
+                rx.badge(rx.match(card.type, *KIND_LABELS, card.type), variant="soft"),
+                rx.spacer(),
+                rx.icon_button(rx.icon("x", size=12), size="1", variant="ghost", color_scheme="gray",
+                               on_click=GuardrailsState.remove_rule(index), aria_label="Remove rule"),
+                width="100%", align="center"),
+            rx.hstack(
+                _select(card.direction, ["input", "output", "both"],
+                        lambda v: GuardrailsState.set_rule(index, "direction", v), "Checks"),
+                _select(card.action, rx.cond(card.type == "llm_judge", ["block", "flag"], ["block", "mask", "flag"]),
+                        lambda v: GuardrailsState.set_rule(index, "action", v), "Then"),
+                rx.cond(card.type == "llm_judge", rx.vstack(
+                    rx.text("Judge model", size="1", color_scheme="gray"),
+                    rx.input(value=card.model, on_change=lambda v: GuardrailsState.set_rule(index, "model", v),
+                             size="1"), spacing="0")),
+                spacing="3", align="end"),
+            rx.cond(card.type == "pii",
+                    rx.flex(*[rx.checkbox(entity.replace("_", " "), checked=card.entities.contains(entity), size="1",
+                                          on_change=lambda checked, e=entity: GuardrailsState.toggle_entity(
+                                              index, e, checked)) for entity in ENTITIES],
+                            wrap="wrap", spacing="3"),
+                    rx.vstack(text_field, rx.text(rx.match(card.type, *_TEXT_HELP), size="1", color_scheme="gray"),
+                              spacing="1", width="100%")),
+            rx.cond(card.problem != "", rx.text(card.problem, size="1", color_scheme="red", class_name="rule-problem")),
+            spacing="2", width="100%"),
+        width="100%", size="1", class_name="rule-card")
+
+
+def _rules_editor() -> rx.Component:
+    return rx.vstack(
+        rx.cond(GuardrailsState.rules_unreadable,
+                rx.callout("The JSON below is not a list of rules; fix it or start again.", icon="triangle_alert",
+                           color_scheme="amber", size="1"),
+                rx.vstack(rx.foreach(GuardrailsState.rule_cards, _rule_card), spacing="2", width="100%",
+                          id="rule-cards")),
+        rx.button(rx.cond(GuardrailsState.show_json, "Hide JSON", "Edit as JSON"), size="1", variant="ghost",
+                  on_click=GuardrailsState.toggle_json, id="toggle-json"),
+        rx.cond(GuardrailsState.show_json | GuardrailsState.rules_unreadable,
+                rx.text_area(value=GuardrailsState.edit_rules,
+                             on_change=lambda v: GuardrailsState.set_field("rules", v), rows="10", width="100%",
+                             font_family="var(--code-font-family)", id="policy-rules")),
+        spacing="2", width="100%")
 
 
 def _checks(title: str, kind: str, options, chosen) -> rx.Component:
@@ -62,11 +129,10 @@ def _editor() -> rx.Component:
                     spacing="2", width="100%"),
                 rx.cond(errors["name"], rx.text(errors["name"], size="1", color_scheme="red", class_name="field-error")),
                 rx.hstack(rx.text("Add a rule:", size="1", color_scheme="gray"),
-                          *[rx.button(kind, size="1", variant="soft", on_click=GuardrailsState.add_rule(kind),
-                                      id=f"add-{kind}") for kind in ("pii", "regex", "keyword", "llm_judge")],
+                          *[rx.button(label, size="1", variant="soft", on_click=GuardrailsState.add_rule(kind),
+                                      id=f"add-{kind}") for kind, label in KIND_LABELS],
                           spacing="2", align="center"),
-                rx.text_area(value=GuardrailsState.edit_rules, on_change=lambda v: GuardrailsState.set_field("rules", v),
-                             rows="12", width="100%", font_family="var(--code-font-family)", id="policy-rules"),
+                _rules_editor(),
                 rx.cond(errors["rules"], rx.text(errors["rules"], size="1", color_scheme="red", class_name="field-error")),
                 _checks("Models", "models", GuardrailsState.model_names, GuardrailsState.attach_models),
                 _checks("API tokens", "tokens", GuardrailsState.token_choices, GuardrailsState.attach_tokens),

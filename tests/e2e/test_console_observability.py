@@ -82,8 +82,24 @@ def test_prompts_guardrails_and_traces_from_the_console(console, page: Page, sho
     nav(page, "Guardrails")
     page.click("#new-policy-button")
     page.fill("#policy-name", "no-codes")
-    page.fill("#policy-rules", json.dumps([{"type": "keyword", "keywords": ["launch code"], "action": "block"},
-                                           {"type": "pii", "entities": ["email"], "action": "mask"}]))
+    # Built with the rule editor, no JSON: the template's PII rule (mask), then a keyword rule that blocks.
+    page.click("#add-keyword")
+    keyword = page.locator(".rule-card").nth(1)
+    keyword.locator(".rule-text").fill("launch code")
+    keyword.get_by_role("combobox").nth(1).click()
+    page.get_by_role("option", name="block", exact=True).click()
+    # A pattern RE2 cannot run is explained while it is typed, before any save.
+    page.click("#add-regex")
+    pattern = page.locator(".rule-card").nth(2)
+    pattern.locator(".rule-text").fill("(?<=secret)\\w+")
+    expect(pattern.locator(".rule-problem")).to_contain_text("look-behind is not supported", timeout=10_000)
+    shot(page, "22a-rule-editor")
+    pattern.get_by_role("button", name="Remove rule").click()
+    expect(page.locator(".rule-card")).to_have_count(2)
+    page.click("#toggle-json")
+    rules = json.loads(page.locator("#policy-rules").input_value())
+    assert [(r["type"], r["action"]) for r in rules] == [("pii", "mask"), ("keyword", "block")]
+    assert rules[1]["keywords"] == ["launch code"]
     page.get_by_role("checkbox", name="gpt-test").click()
     page.click("#save-policy")
     expect(page.locator("#policies-list")).to_contain_text("models: gpt-test", timeout=15_000)

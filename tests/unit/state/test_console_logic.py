@@ -69,7 +69,7 @@ def test_policy_errors_read_as_sentences_about_numbered_rules():
     from pydantic import ValidationError
 
     from gateway_app.services.guardrails.service import PolicyCreate
-    from state.guardrails import rule_errors
+    from state.rule_editor import rule_errors
 
     with pytest.raises(ValidationError) as info:
         PolicyCreate(name="p", rules=[{"type": "keyword", "keywords": ["a"]},
@@ -81,3 +81,17 @@ def test_policy_errors_read_as_sentences_about_numbered_rules():
         "Rule 4 (regex): pattern is missing.",
         "Rule 5 (pii): colour is not a setting of this kind of rule.",
     ]
+
+
+def test_rule_cards_edit_the_policy_and_say_what_is_wrong_as_it_is_typed():
+    from state.rule_editor import cards, changed
+
+    rules = [{"type": "keyword", "keywords": ["a"], "action": "flag"}, {"type": "regex", "pattern": "x"}]
+    rules[0] = changed(rules[0], "text", "launch code\n\n  api key ")
+    rules[1] = changed(rules[1], "text", "(?<=secret)\\w+")
+    keyword, pattern = cards(rules)
+    assert rules[0]["keywords"] == ["launch code", "api key"] and keyword.text == "launch code\napi key"
+    assert keyword.problem == ""
+    assert pattern.problem.startswith("Look-ahead/look-behind is not supported")  # RE2, as saving runs it
+    rules[0] = changed(rules[0], "text", "")
+    assert cards(rules)[0].problem == "Keywords must have at least one entry."
