@@ -1,6 +1,7 @@
 """Prompts, guardrails and the trace viewer in a real browser."""
 
 import json
+import time
 
 import httpx
 from playwright.sync_api import Page, expect
@@ -119,7 +120,12 @@ def test_prompts_guardrails_and_traces_from_the_console(console, page: Page, sho
     shot(page, "23-playground-blocked")
     # The block is counted as blocked, apart from errors, on the Overview and in Usage.
     nav(page, "Overview")
-    expect(page.locator("#stat-blocked")).to_contain_text("1", timeout=15_000)
+    deadline = time.monotonic() + 20  # the usage row lands within the writer's interval (~1 s)
+    while time.monotonic() < deadline and page.locator("#stat-blocked").inner_text().split()[1:2] != ["1"]:
+        page.wait_for_timeout(500)
+        page.reload()
+        page.locator("#stat-blocked").wait_for(timeout=15_000)
+    expect(page.locator("#stat-blocked")).to_contain_text("1")
     expect(page.locator("#stat-error-rate")).to_contain_text("0.0%")
     shot(page, "23b-overview-blocked")
     nav(page, "Usage")

@@ -286,7 +286,8 @@ class InferenceService:
             async for chunk in stream:
                 if ctx.trace is not None:
                     text.append(parse_sse(chunk)[0])
-                if wants_usage and stream.stats.usage is None and chunk.endswith(_DONE_EVENT):
+                if (wants_usage and stream.stats.usage is None and chunk.endswith(_DONE_EVENT)
+                        and parse_sse(chunk)[1] is None):  # (a translated stream may carry it with [DONE])
                     # The client asked for usage and the upstream sent none (llama.cpp does not):
                     # send the figures the gateway records, marked as an estimate.
                     if len(chunk) > len(_DONE_EVENT):
