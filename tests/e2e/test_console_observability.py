@@ -86,13 +86,13 @@ def test_prompts_guardrails_and_traces_from_the_console(console, page: Page, sho
     # Built with the rule editor, no JSON: the template's PII rule (mask), then a keyword rule that blocks.
     page.click("#add-keyword")
     keyword = page.locator(".rule-card").nth(1)
-    keyword.locator(".rule-text").fill("launch code")
+    keyword.locator("textarea").fill("launch code")
     keyword.get_by_role("combobox").nth(1).click()
     page.get_by_role("option", name="block", exact=True).click()
     # A pattern RE2 cannot run is explained while it is typed, before any save.
     page.click("#add-regex")
     pattern = page.locator(".rule-card").nth(2)
-    pattern.locator(".rule-text").fill("(?<=secret)\\w+")
+    pattern.locator("input").fill("(?<=secret)\\w+")
     expect(pattern.locator(".rule-problem")).to_contain_text("look-behind is not supported", timeout=10_000)
     shot(page, "22a-rule-editor")
     pattern.get_by_role("button", name="Remove rule").click()
