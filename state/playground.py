@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import time
 
@@ -12,6 +14,8 @@ from gateway_app.core.ids import fast_id
 from gateway_app.providers.sse import parse_sse
 from state.base import in_thread, platform
 from state.session import SessionState
+
+UI_INTERVAL = 0.05  # seconds between updates of the answer being streamed into the browser
 
 
 @dataclasses.dataclass
@@ -79,6 +83,18 @@ class PlaygroundState(SessionState):
         self.turns = []
         self.prompt_note = ""
 
+    async def _show_while(self, done: asyncio.Event, parts: list[str]) -> None:
+        """Show the answer so far every UI_INTERVAL until `done` (the caller shows the final text)."""
+        shown = 0
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), UI_INTERVAL)
+            if len(parts) != shown and not done.is_set():
+                shown = len(parts)
+                text = "".join(parts)
+                async with self:
+                    self.turns = [*self.turns[:-1], ChatTurn("assistant", text)]
+
     @rx.event(background=True)
     async def send(self, form: dict | None = None):
         """Send the draft and stream the answer into the conversation as it arrives."""
@@ -94,21 +110,30 @@ class PlaygroundState(SessionState):
             jwt, tenant = self.jwt, self.tenant_arg()
         playground = platform().playground
         started, first, usage, answer = time.perf_counter(), None, None, ""
+        parts: list[str] = []  # the answer's pieces as they arrive
         try:
             principal = await in_thread(platform().auth.authenticate, jwt)
             identity = await in_thread(playground.identity, principal, tenant)
             stream = await playground.chat(identity, model, messages, temperature=temperature,
                                            request_id=fast_id("play"))
-            async for chunk in stream.chunks:
-                delta, chunk_usage, error = parse_sse(chunk)
-                if error:
-                    raise GatehouseError(error.get("message", "the upstream failed"))
-                usage = chunk_usage or usage
-                if delta:
-                    first = first or time.perf_counter()
-                    answer += delta
-                    async with self:
-                        self.turns = [*self.turns[:-1], ChatTurn("assistant", answer)]
+            # The stream is read as fast as the upstream sends; the browser gets the text so far at
+            # most every UI_INTERVAL. (A state update per token, each one a round of Reflex's delta
+            # and the browser's render, held the stream back: 20 tokens of a local model took 10 s.)
+            reading = asyncio.Event()
+            pusher = asyncio.create_task(self._show_while(reading, parts))
+            try:
+                async for chunk in stream.chunks:
+                    delta, chunk_usage, error = parse_sse(chunk)
+                    if error:
+                        raise GatehouseError(error.get("message", "the upstream failed"))
+                    usage = chunk_usage or usage
+                    if delta:
+                        first = first or time.perf_counter()
+                        parts.append(delta)
+            finally:
+                reading.set()
+                await pusher
+            answer = "".join(parts)
             prompt = int((usage or {}).get("prompt_tokens") or 0)
             completion = int((usage or {}).get("completion_tokens") or 0)
             cost = await playground.cost(identity, model, prompt, completion)
@@ -121,7 +146,7 @@ class PlaygroundState(SessionState):
                 self.turns = [*self.turns[:-1], ChatTurn("assistant", answer, stats)]
         except GatehouseError as exc:
             async with self:
-                self.turns = [*self.turns[:-1], ChatTurn("assistant", answer or exc.message, "", failed=True)]
+                self.turns = [*self.turns[:-1], ChatTurn("assistant", "".join(parts) or exc.message, "", failed=True)]
         finally:
             async with self:
                 self.streaming = False

@@ -175,6 +175,29 @@ def test_operator_configures_a_tenant_and_watches_its_traffic(console, page: Pag
     page.get_by_role("row", name=re.compile("globex")).get_by_role("button", name="License").click()
     expect(page.locator("#save-license")).to_be_visible(timeout=15_000)
     shot(page, "17-tenant-license")
+    page.keyboard.press("Escape")
+
+    nav(page, "Playground")
+    # On a fast upstream the first words show within a second of pressing Send, and the answer keeps up.
+    upstream.always(Behaviour(chunks=40, chunk_delay=0.01, content=ANSWER, usage_in_stream=False))
+    answers = page.locator(".turn-assistant")
+    before = answers.count()
+    page.fill("#playground-input", "Again")
+    started = time.monotonic()
+    page.click("#playground-send")
+    first_word = ANSWER.split()[0]
+    while time.monotonic() - started < 5 and not (answers.count() > before
+                                                  and first_word in answers.last.inner_text()):
+        time.sleep(0.01)
+    first_words = time.monotonic() - started
+    assert first_words < 1.0, f"first words after {first_words:.2f} s"
+    while time.monotonic() - started < 10 and ANSWER not in answers.last.inner_text():
+        time.sleep(0.01)
+    whole = time.monotonic() - started
+    # 40 pieces over 0.4 s: the browser gets the text in a few updates, not one round trip per piece.
+    assert whole < 2.0, f"the whole answer after {whole:.2f} s (first words after {first_words:.2f} s)"
+    print(f"playground: first words {first_words:.2f} s, whole answer {whole:.2f} s")
+    upstream.reset()
 
 
 def test_member_sees_read_only_views(console, page: Page, shot):
