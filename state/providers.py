@@ -34,7 +34,6 @@ class ProviderRow:
     enabled: bool = True
     breaker: str = "closed"
     requests: int = 0
-    error_rate: str = "-"
     traffic: str = ""
     type_label: str = ""
     health: str = "healthy"
@@ -50,7 +49,6 @@ def _row(provider: ProviderOut, health: dict) -> ProviderRow:
         timeout_s=f"{provider.options.timeout_s:g}", max_retries=str(provider.options.max_retries),
         enabled=provider.enabled, breaker=provider.breaker.state,
         requests=stats.requests if stats else 0,
-        error_rate=f"{stats.error_rate * 100:.1f}%" if stats and stats.requests else "-",
         traffic=(f"Last hour: {stats.requests} request{'s' if stats.requests != 1 else ''}, "
                  f"{stats.errors} error{'s' if stats.errors != 1 else ''}" if stats and stats.requests
                  else "No requests in the last hour"),

@@ -37,6 +37,7 @@ log = get_logger("core.writer_process")
 
 FEED_INTERVAL = 0.1  # seconds between frames of records (the lag it adds is this, at most)
 MAX_FRAME_ITEMS = 20_000
+STATS_REUSE_SECONDS = 0.2
 _HEADER = struct.Struct("!I")
 
 
@@ -79,6 +80,7 @@ class WriterProcess:
         self._feeder: threading.Thread | None = None
         self._stopping = self._stopped = False
         self._last_stats: dict[str, dict] = {}
+        self._stats_at = float("-inf")
         self.restarts = 0
         self.writers = {name: RemoteBatchWriter(name, self) for name in names}
         self.dropped = dict.fromkeys(names, 0)
@@ -122,13 +124,16 @@ class WriterProcess:
         if not self._send_queued():
             return False
         reply = self._request("flush", max(0.1, deadline - time.monotonic()), wait=timeout)
+        self._stats_at = float("-inf")  # what the child reports now differs
         return bool(reply)
 
     def stats(self) -> dict[str, dict]:
         """Counters per writer from the child (the last ones known if it does not answer quickly)."""
-        reply = self._request("stats", None, wait=2.0)
-        if isinstance(reply, dict):
-            self._last_stats = reply
+        # One round trip serves every writer of a readiness check (they ask one after another).
+        if time.monotonic() - self._stats_at > STATS_REUSE_SECONDS:
+            reply = self._request("stats", None, wait=2.0)
+            if isinstance(reply, dict):
+                self._last_stats, self._stats_at = reply, time.monotonic()
         queued: dict[str, int] = {}
         for name, *_ in list(self._queue):
             queued[name] = queued.get(name, 0) + 1

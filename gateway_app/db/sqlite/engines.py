@@ -8,6 +8,7 @@ closed, so the open set follows the active tenants instead of thrashing at a fix
 
 from __future__ import annotations
 
+import functools
 import resource
 import threading
 import time
@@ -82,20 +83,16 @@ def make_engine(path: Path, *, create: bool, busy_timeout_ms: int = DEFAULT_BUSY
 
 
 _TENANT_STATEMENTS = LRUCache(2000)
-_shared_dialect: list[Dialect] = []
-_dialect_lock = threading.Lock()
 
 
+@functools.cache
 def _tenant_dialect() -> Dialect:
     """The dialect every tenant engine uses, initialised once on an in-memory database."""
-    with _dialect_lock:
-        if not _shared_dialect:
-            probe = create_engine("sqlite://")
-            with probe.connect():  # the first connection initialises the dialect (server version, ...)
-                pass
-            probe.dispose()
-            _shared_dialect.append(probe.dialect)
-        return _shared_dialect[0]
+    probe = create_engine("sqlite://")
+    with probe.connect():  # the first connection initialises the dialect (server version, ...)
+        pass
+    probe.dispose()
+    return probe.dialect
 
 
 class EngineCache:
@@ -135,31 +132,30 @@ class EngineCache:
                 while len(self._engines) > self._max:
                     retired.append(self._engines.popitem(last=False)[1][0])
             if now >= self._next_sweep:
-                self._next_sweep = now + min(60.0, self._idle)
-                while self._engines:
-                    oldest, (candidate, used) = next(iter(self._engines.items()))
-                    if now - used < self._idle:
-                        break
-                    del self._engines[oldest]
-                    retired.append(candidate)
+                retired.extend(self._take_idle(now))
         for old in retired:  # outside the lock: closing connections is I/O
             old.dispose()
         return engine
 
     def sweep(self) -> int:
         """Dispose engines unused for idle_seconds (also done by get() now and then); returns how many."""
-        now = self._clock()
-        retired: list[Engine] = []
         with self._lock:
-            while self._engines:
-                oldest, (candidate, used) = next(iter(self._engines.items()))
-                if now - used < self._idle:
-                    break
-                del self._engines[oldest]
-                retired.append(candidate)
+            retired = self._take_idle(self._clock())
         for old in retired:
             old.dispose()
         return len(retired)
+
+    def _take_idle(self, now: float) -> list[Engine]:
+        """Remove the engines unused for idle_seconds (oldest first in LRU order); caller holds the lock."""
+        self._next_sweep = now + min(60.0, self._idle)
+        retired = []
+        while self._engines:
+            oldest, (candidate, used) = next(iter(self._engines.items()))
+            if now - used < self._idle:
+                break
+            del self._engines[oldest]
+            retired.append(candidate)
+        return retired
 
     def discard(self, path: Path) -> None:
         """Dispose and forget the engine of a file (before deleting the file)."""

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from gateway_app.db.records import BLOCKED_ERROR_TYPE, FileRecord, ModelRecord, ProviderRecord, UsageRecord, UsageRollup
 from gateway_app.db.sqlite.base_repository import SqlRepository, record_of
-from gateway_app.db.sqlite.usage_sql import insert_usage, merge_rollups
+from gateway_app.db.sqlite.usage_sql import dbapi_cursor, insert_usage, merge_rollups
 from gateway_app.db.tables.tenant import Model, ModelUsageLog, ProviderConfig, StoredFile, UsageHourly
 
 class SqlProviderRepository(SqlRepository[ProviderConfig, ProviderRecord]):
@@ -47,11 +47,11 @@ class SqlUsageRepository:
 
     def add_many(self, records: Sequence[UsageRecord]) -> None:
         """Insert usage rows (one per request)."""
-        insert_usage(_cursor(self._session), records)
+        insert_usage(dbapi_cursor(self._session), records)
 
     def merge_rollups(self, rollups: Sequence[UsageRollup]) -> None:
         """Add roll-up deltas to the stored hourly rows (creating them when missing)."""
-        merge_rollups(_cursor(self._session), rollups)
+        merge_rollups(dbapi_cursor(self._session), rollups)
 
     @staticmethod
     def _filtered(query, model: str | None, token_id: str | None, status: str | None, since: datetime | None):
@@ -116,8 +116,3 @@ class SqlFileRepository(SqlRepository[StoredFile, FileRecord]):
         if purpose:
             query = query.where(StoredFile.purpose == purpose)
         return [self._to_record(r) for r in self._session.exec(query)]
-
-
-def _cursor(session):
-    """A DB-API cursor inside the unit of work's transaction (no SQLAlchemy result processing)."""
-    return session.connection().connection.dbapi_connection.cursor()

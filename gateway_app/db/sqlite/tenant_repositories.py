@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlmodel import select
 
 from gateway_app.db.records import ApiTokenRecord, AuditRecord, ProjectRecord, UserRecord
 from gateway_app.db.sqlite.base_repository import SqlRepository
+from gateway_app.db.sqlite.usage_sql import dbapi_cursor, touch_tokens
 from gateway_app.db.tables.tenant import ApiToken, AuditLog, Project, User
 
 
@@ -55,8 +56,7 @@ class SqlApiTokenRepository(SqlRepository[ApiToken, ApiTokenRecord]):
         return int(self._session.exec(query).one())
 
     def touch_many(self, last_used: Sequence[tuple[str, object]]) -> None:
-        for token_id, when in last_used:
-            self._session.exec(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=when))
+        touch_tokens(dbapi_cursor(self._session), last_used)
 
 
 class SqlAuditRepository(SqlRepository[AuditLog, AuditRecord]):

@@ -26,6 +26,11 @@ _USAGE_INSERT = (f"INSERT INTO model_usage_logs ({', '.join(_USAGE_COLUMNS)}) "
 _TOUCH = "UPDATE api_tokens SET last_used_at = ? WHERE id = ?"
 
 
+def dbapi_cursor(session):
+    """A DB-API cursor inside a unit of work's transaction (no SQLAlchemy result processing)."""
+    return session.connection().connection.dbapi_connection.cursor()
+
+
 def sqlite_value(value):
     """A value as the ORM stores it (datetimes: naive UTC text, like the UtcDateTime column type)."""
     if isinstance(value, datetime):
