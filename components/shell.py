@@ -98,6 +98,7 @@ def sidebar() -> rx.Component:
         width="250px",
         min_width="250px",
         height="100vh",
+        overflow_y="auto",  # a short window scrolls the navigation, not the page past the sidebar
         padding="1.25em",
         spacing="4",
         position="sticky",
