@@ -73,8 +73,8 @@ def sidebar() -> rx.Component:
         rx.box(brand("5"), padding_bottom="0.5em"),
         _tenant_switcher(),
         rx.separator(),
-        rx.vstack(*items, spacing="1", width="100%"),
-        rx.spacer(),
+        # The navigation scrolls on a short window; the user block and Log out stay in view.
+        rx.vstack(*items, spacing="1", width="100%", flex="1", min_height="0", overflow_y="auto"),
         rx.separator(),
         rx.hstack(
             rx.avatar(fallback=SessionState.email[:2].upper(), size="2", radius="full"),
@@ -98,7 +98,7 @@ def sidebar() -> rx.Component:
         width="250px",
         min_width="250px",
         height="100vh",
-        overflow_y="auto",  # a short window scrolls the navigation, not the page past the sidebar
+        overflow="hidden",
         padding="1.25em",
         spacing="4",
         position="sticky",

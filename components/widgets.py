@@ -149,8 +149,8 @@ def form_dialog(*, trigger: rx.Component, title: str, description: str, fields: 
 
 
 def confirm_dialog(open_: rx.Var, title: str, message: rx.Var | str, confirm_label: rx.Var | str,
-                   on_confirm, on_cancel, danger: bool = True) -> rx.Component:
-    """A modal asking to confirm a destructive action."""
+                   on_confirm, on_cancel, danger: bool = True, blocked: rx.Var | bool = False) -> rx.Component:
+    """A modal asking to confirm a destructive action; `blocked`: the action cannot be done (button off)."""
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
             rx.alert_dialog.title(title),
@@ -158,7 +158,7 @@ def confirm_dialog(open_: rx.Var, title: str, message: rx.Var | str, confirm_lab
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray", on_click=on_cancel)),
                 rx.alert_dialog.action(rx.button(confirm_label, color_scheme="red" if danger else "indigo",
-                                                 on_click=on_confirm, id="confirm-button")),
+                                                 on_click=on_confirm, id="confirm-button", disabled=blocked)),
                 spacing="3",
                 justify="end",
                 margin_top="1em",

@@ -27,11 +27,18 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+LOGIN_AND_BACK = ("window.location.pathname.startsWith('/login') || window.location.assign('/login' + "
+                  "(window.location.pathname === '/' ? '' : '?next=' + "
+                  "encodeURIComponent(window.location.pathname + window.location.search)))")
+
+
 def failure(exc: Exception):
     """What a console event shows for a failed service call: a toast, or the login page when the
     session is gone (a page's data loads run next to the login check; no "invalid token" toast)."""
     if isinstance(exc, AuthenticationFailed):
-        return rx.redirect("/login")
+        # To the login page and back to this page afterwards (the browser knows where it is; a
+        # plain redirect here used to override the page's own `/login?next=...`).
+        return rx.call_script(LOGIN_AND_BACK)
     return rx.toast.error(getattr(exc, "message", None) or str(exc))
 
 

@@ -9,20 +9,23 @@ import reflex as rx
 from pydantic import ValidationError
 
 from gateway_app.core.errors import GatehouseError
+from gateway_app.services.guardrails.rules import KIND_WORDS
 from gateway_app.services.guardrails.service import PolicyCreate, PolicyUpdate
 from state.base import failure, field_errors, in_thread, platform
 from state.rule_editor import RuleCard, cards, changed, parse_rules, rule_errors
 from state.session import SessionState
 
 
+# What "Add rule" starts from: choices pre-set, but nothing the operator has not typed (keywords,
+# patterns and rubrics start empty, and the rule says what is missing until they are filled in).
 TEMPLATES = {
     "pii": {"type": "pii", "entities": ["email", "phone", "credit_card", "iban", "ip", "secret"], "action": "mask",
             "direction": "both"},
-    "regex": {"type": "regex", "pattern": "(?i)internal only", "action": "block", "direction": "input"},
-    "keyword": {"type": "keyword", "keywords": ["password", "api key"], "action": "flag", "case_sensitive": False,
+    "regex": {"type": "regex", "pattern": "", "action": "block", "direction": "input"},
+    "keyword": {"type": "keyword", "keywords": [], "action": "block", "case_sensitive": False,
                 "word_boundary": True, "direction": "both"},
-    "llm_judge": {"type": "llm_judge", "model": "gpt-4o-mini", "rubric": "Deny medical or legal advice.",
-                  "timeout_s": 5, "fail_mode": "open", "action": "block", "direction": "output"},
+    "llm_judge": {"type": "llm_judge", "model": "", "rubric": "", "timeout_s": 5, "fail_mode": "open",
+                  "action": "block", "direction": "output"},
 }
 
 
@@ -92,6 +95,12 @@ class GuardrailsState(SessionState):
     delete_name: str = ""  # the policy a confirmation is asked for
 
     @rx.var
+    def delete_blocked(self) -> bool:
+        """The chosen policy is attached somewhere: it cannot be deleted."""
+        row = next((r for r in self.rows if r.name == self.delete_name), None)
+        return row is not None and row.attached != "nowhere"
+
+    @rx.var
     def delete_message(self) -> str:
         """What deleting the chosen policy means (and why it cannot be while attached)."""
         row = next((r for r in self.rows if r.name == self.delete_name), None)
@@ -146,7 +155,7 @@ class GuardrailsState(SessionState):
             self.loading = False
         self.rows = [PolicyRow(
             name=p.name, mode=p.mode, enabled=p.enabled,
-            rules=" → ".join(f"{r['type']}:{r.get('action', 'block')}" for r in p.rules),
+            rules=" → ".join(f"{KIND_WORDS.get(r['type'], r['type'])}: {r.get('action', 'block')}" for r in p.rules),
             attached=" · ".join(f"{k}: {', '.join(v)}" for k, v in p.attached.model_dump().items() if v) or "nowhere",
         ) for p in policies]
         self.verdicts = [VerdictRow(at=v.at.strftime("%m-%d %H:%M:%S"), policy=v.policy, direction=v.direction,
@@ -155,10 +164,10 @@ class GuardrailsState(SessionState):
 
     @rx.event
     def new_policy(self):
-        """Editor for a new policy, starting from a PII rule."""
+        """Editor for a new policy, with no rules yet."""
         self.editor_open, self.editor_new, self.edit_errors = True, True, {}
         self.edit_name, self.edit_mode = "", "enforce"
-        self.edit_rules = json.dumps([TEMPLATES["pii"]], indent=2)
+        self.edit_rules = "[]"  # a new policy starts empty: the operator adds the rules it needs
         self.attach_models, self.attach_tokens, self.attach_projects = [], [], []
 
     @rx.event

@@ -127,6 +127,12 @@ class ProjectsState(SessionState):
         yield ProjectsState.load
 
     @rx.var
+    def delete_blocked(self) -> bool:
+        """The chosen project holds active tokens: it cannot be deleted."""
+        row = next((r for r in self.rows if r.id == self.delete_id), None)
+        return bool(row is not None and row.token_count)
+
+    @rx.var
     def delete_message(self) -> str:
         """What deleting the chosen project means."""
         row = next((r for r in self.rows if r.id == self.delete_id), None)

@@ -41,6 +41,10 @@ class ProviderRow:
     test_ok: bool = False
 
 
+def _url_of(rows: list, provider_id: str) -> str:
+    return next((r.base_url for r in rows if r.id == provider_id), "")
+
+
 def _row(provider: ProviderOut, health: dict) -> ProviderRow:
     stats = health.get(provider.id)
     return ProviderRow(
@@ -89,6 +93,8 @@ class ProvidersState(SessionState):
             self.rows = [_row(p, health) for p in providers]
             for row in self.rows:
                 row.test_result, row.test_ok = results.get(row.id, ("", False))
+                if row.test_result and not row.test_ok:
+                    row.health = "failing"  # the last test failed: not "healthy" next to it
         except GatehouseError as exc:
             self.error = exc.message
         finally:
@@ -159,9 +165,13 @@ class ProvidersState(SessionState):
                        if result.ok else f"Failed: {result.error}")
         except GatehouseError as exc:
             ok, message = False, exc.message
+        if not ok and "404" in message and not _url_of(self.rows, provider_id).rstrip("/").endswith("/v1"):
+            message += " · OpenAI-compatible servers usually answer under /v1: try the base URL ending in /v1"
         for row in self.rows:
             if row.id == provider_id:
                 row.test_result, row.test_ok = message, ok
+                # The badge says what the operator just saw, not only the request path's breaker.
+                row.health = row.health if ok else "failing"
         self.rows = list(self.rows)
         self.testing_id = ""
         yield (rx.toast.success if ok else rx.toast.error)(message[:120])
@@ -176,6 +186,11 @@ class ProvidersState(SessionState):
             return
         self.delete_models = [m.name for m in models if m.provider_id == provider_id]
         self.delete_id, self.delete_name = provider_id, name
+
+    @rx.var
+    def delete_blocked(self) -> bool:
+        """Models still use the chosen provider: it cannot be deleted."""
+        return bool(self.delete_models)
 
     @rx.var
     def delete_message(self) -> str:

@@ -162,6 +162,7 @@ class TraceDetailState(SessionState):
         origin = min(starts, default=detail.started_at)
         span = max(((max(ends) - origin).total_seconds() if ends else 0.0), 0.001)
         rows: list[EventRow] = []
+        session_open = detail.ended_at is None and not detail.idle
 
         def walk(nodes, depth: int) -> None:
             for node in nodes:
@@ -170,7 +171,9 @@ class TraceDetailState(SessionState):
                 tokens = node.prompt_tokens + node.completion_tokens
                 rows.append(EventRow(
                     id=node.id, type=node.type, name=node.name or node.id, status=node.status, depth=depth,
-                    duration=_duration(node.duration_ms), tokens=str(tokens) if tokens else "",
+                    # An event sent without an end inside a finished session never ran on: no duration.
+                    duration=_duration(node.duration_ms) if node.duration_ms is not None or session_open else "-",
+                    tokens=str(tokens) if tokens else "",
                     cost=f"${node.cost_usd:.6f}" if node.cost_usd else "", offset_pct=round(min(offset, 99.5), 2),
                     width_pct=round(max(length, 0.5), 2), input=_pretty(node.input), output=_pretty(node.output),
                     metadata=_pretty(node.metadata) if node.metadata else "", orphan=node.orphan))

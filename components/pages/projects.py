@@ -99,5 +99,5 @@ def projects_page() -> rx.Component:
         ),
         _dialog(),
         confirm_dialog(ProjectsState.delete_id != "", "Delete project", ProjectsState.delete_message, "Delete",
-                       ProjectsState.delete, ProjectsState.cancel_delete),
+                       ProjectsState.delete, ProjectsState.cancel_delete, blocked=ProjectsState.delete_blocked),
     )

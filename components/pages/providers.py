@@ -25,13 +25,14 @@ def _card(row: ProviderRow) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(
-                rx.heading(row.name, size="4"),
+                rx.heading(row.name, size="4", white_space="nowrap"),
                 rx.badge(row.type_label, variant="outline"),
                 rx.cond(row.enabled, rx.fragment(), rx.badge("disabled", color_scheme="gray")),
                 rx.spacer(),
                 _breaker(row),
                 align="center",
                 width="100%",
+                wrap="wrap",
             ),
             rx.text(row.base_url, size="2", color_scheme="gray", font_family="var(--code-font-family)"),
             rx.hstack(
@@ -63,6 +64,7 @@ def _card(row: ProviderRow) -> rx.Component:
             width="100%",
         ),
         width="100%",
+        class_name="provider-card",
     )
 
 
@@ -141,5 +143,5 @@ def providers_page() -> rx.Component:
         _dialog(),
         confirm_dialog(ProvidersState.delete_id != "", "Delete provider",
                        ProvidersState.delete_message, "Delete",
-                       ProvidersState.delete, ProvidersState.cancel_delete),
+                       ProvidersState.delete, ProvidersState.cancel_delete, blocked=ProvidersState.delete_blocked),
     )

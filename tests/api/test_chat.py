@@ -54,6 +54,19 @@ async def test_streaming_without_usage_hides_the_usage_chunk_but_still_measures_
     assert record.stream and record.completion_tokens > 0 and record.prompt_tokens > 0
 
 
+async def test_the_estimate_counts_the_chat_format_and_never_passes_max_tokens(sdk, upstream):
+    from tests.support.fake_upstream import Behaviour
+
+    upstream.always(Behaviour(usage_in_stream=False, chunks=30, content=" ".join(["word"] * 30)))
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name two colors."}]
+    stream = await sdk.chat.completions.create(model="gpt-test", messages=messages, max_tokens=12, stream=True,
+                                               stream_options={"include_usage": True})
+    usage = [chunk async for chunk in stream][-1].usage
+    assert usage.completion_tokens == 12  # 30 pieces arrived; the request capped the answer at 12 tokens
+    # 25 characters (~6 tokens) plus the format's ~4 a message and 3 for the reply, as OpenAI counts.
+    assert usage.prompt_tokens == 25 // 4 + 1 + 2 * 4 + 3
+
+
 async def test_a_stream_whose_upstream_sends_no_usage_ends_with_the_recorded_estimate(sdk, upstream, platform):
     from tests.support.fake_upstream import Behaviour
 

@@ -39,7 +39,7 @@ async def test_saving_a_pattern_re2_cannot_run_is_a_422_naming_the_rule(admin, g
     unnamed = await admin.call("POST", "/guardrails", tenant="acme", json={"name": "p", "rules": [
         {"type": "keyword", "keywords": ["fine"]}, {"type": "regex", "pattern": pattern}]})
     assert unnamed.status_code == 422, unnamed.text
-    assert "rule 'regex#2'" in unnamed.json()["detail"] and words in unnamed.json()["detail"]
+    assert "Rule 2 · Pattern:" in unnamed.json()["detail"] and words in unnamed.json()["detail"]
     assert unnamed.json()["errors"][0]["field"] == "rules"
     named = await admin.call("POST", "/guardrails", tenant="acme", json={"name": "p", "rules": [
         {"type": "regex", "name": "ssn-ish", "pattern": pattern, "ignore_case": True}]})
@@ -47,7 +47,7 @@ async def test_saving_a_pattern_re2_cannot_run_is_a_422_naming_the_rule(admin, g
     await _policy(admin, "ok", [{"type": "regex", "pattern": r"\bfine\b"}])
     patched = await admin.call("PATCH", "/guardrails/ok", tenant="acme", json={"rules": [
         {"type": "regex", "pattern": pattern}]})
-    assert patched.status_code == 422 and "rule 'regex#1'" in patched.json()["detail"]
+    assert patched.status_code == 422 and "Rule 1 · Pattern:" in patched.json()["detail"]
     assert (await admin.call("GET", "/guardrails/ok", tenant="acme")).json()["rules"][0]["pattern"] == r"\bfine\b"
 
 
@@ -132,8 +132,8 @@ async def test_a_stored_rule_re2_refuses_is_skipped_and_logged(admin, platform, 
         assert allowed.choices[0].message.content == "echo: password"
         with pytest.raises(openai.BadRequestError) as info:
             await sdk.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "forbidden"}])
-        assert "keyword#2" in info.value.body["message"]
+        assert "Rule 2 · Keywords" in info.value.body["message"]
     finally:
         await sdk.close()
     skipped = [r for r in caplog.records if r.getMessage().startswith("guardrail rule skipped")]
-    assert skipped and skipped[0].rule == "regex#1" and "look-ahead" in skipped[0].reason
+    assert skipped and skipped[0].rule == "Rule 1 · Pattern" and "look-ahead" in skipped[0].reason

@@ -57,6 +57,10 @@ async def test_input_block_never_reaches_the_upstream(admin, platform, upstream,
     # An intended block is counted as blocked, not as an error, wherever usage is summed or filtered.
     [row] = (await admin.call("GET", "/usage", tenant="acme", expect=200)).json()["rows"]
     assert (row["requests"], row["errors"], row["blocked"]) == (2, 0, 1)
+    # Latency is the answered request's alone: the block (a millisecond, no model call) is left out.
+    with platform.store.tenant("acme") as uow:
+        answered = [r for r in uow.usage.recent(limit=10) if r.status == 200][0]
+    assert row["avg_latency_ms"] == pytest.approx(answered.latency_ms, abs=0.01)
     assert [r["status"] for r in (await admin.call("GET", "/usage/requests?status=blocked", tenant="acme",
                                                      expect=200)).json()] == [400]
     assert (await admin.call("GET", "/usage/requests?status=error", tenant="acme", expect=200)).json() == []

@@ -57,6 +57,8 @@ def test_admin_logs_in_creates_a_tenant_and_a_user(console, page: Page, shot):
     expect(page.get_by_role("heading", name="Acme Corp")).to_be_visible(timeout=15_000)
     shot(page, "07-overview-tenant")
 
+    # On a 720-pixel window the navigation scrolls; Log out stays on screen without scrolling.
+    expect(page.locator("#logout-button")).to_be_in_viewport(ratio=1)
     page.click("#logout-button")
     expect(page.get_by_text("You have been logged out.")).to_be_visible(timeout=15_000)
 
@@ -86,6 +88,26 @@ def test_ended_session_returns_to_login_with_a_message(console, page: Page):
     page.click("#login-button")
     expect(page).to_have_url(re.compile(r"/users/?$"), timeout=20_000)  # back where the operator was going
     expect(page.get_by_role("heading", name="Users")).to_be_visible()
+
+
+def test_every_page_asked_for_while_logged_out_is_where_the_login_leads(console, browser):
+    # A fresh browser each time: no session, then the login page, then the page asked for.
+    base = console.url
+    for path, heading in (("/usage", "Usage"), ("/models", "Models"), ("/traces", "Traces"),
+                          ("/guardrails", "Guardrails"), ("/projects", "Projects"), ("/prompts", "Prompts"),
+                          ("/tenants", "Tenants"), ("/providers", "Providers")):
+        context = browser.new_context()
+        page = context.new_page()
+        try:
+            page.goto(base + path)
+            expect(page).to_have_url(re.compile(rf"/login/?\?next=%2F{path[1:]}(%2F)?$"), timeout=15_000)
+            page.fill("#email", ADMIN_EMAIL)
+            page.fill("#password", ADMIN_PASSWORD)
+            page.click("#login-button")
+            expect(page).to_have_url(re.compile(rf"{path}/?$"), timeout=20_000)
+            expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+        finally:
+            context.close()
 
 
 def test_login_never_sends_the_operator_to_another_site(console, page: Page):

@@ -71,6 +71,21 @@ def test_operator_configures_a_tenant_and_watches_its_traffic(console, page: Pag
     expect(page.locator(".provider-traffic")).to_have_text("No requests in the last hour")
     shot(page, "10-providers")
 
+    # A base URL without /v1: the test fails, the badge says so, the hint names the fix; then it goes.
+    page.click("#new-provider-button")
+    page.fill("input[name=name]", "typo")
+    page.fill("input[name=base_url]", upstream.url.removesuffix("/v1"))
+    page.click("#save-provider")
+    card = page.locator(".provider-card").filter(has_text="typo")
+    expect(card).to_be_visible(timeout=15_000)
+    card.get_by_role("button", name="Test connection").click()
+    expect(card.locator(".test-result")).to_contain_text("try the base URL ending in /v1", timeout=15_000)
+    expect(card.locator(".provider-health")).to_have_text("failing")
+    card.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("Delete typo?")
+    page.click("#confirm-button")
+    expect(page.locator(".provider-card").filter(has_text="typo")).to_have_count(0, timeout=15_000)
+
     # A model, with a validation error first.
     nav(page, "Models")
     page.click("#new-model-button")
@@ -283,8 +298,8 @@ def test_projects_are_created_renamed_limited_and_deleted(console, page: Page, s
     shot(page, "27-projects")
     page.locator(".delete-project").first.click()
     expect(page.get_by_role("alertdialog")).to_contain_text("holds 1 active token (frontend)")
-    page.click("#confirm-button")
-    expect(page.locator("[data-sonner-toast]")).to_contain_text("revoke them first", timeout=15_000)
+    expect(page.locator("#confirm-button")).to_be_disabled()  # explained, and not offered
+    page.get_by_role("button", name="Cancel").click()
     token_id = httpx.get(base + "/admin/v1/api-tokens", headers=headers).json()[0]["id"]
     httpx.delete(base + f"/admin/v1/api-tokens/{token_id}", headers=headers).raise_for_status()
     page.reload()

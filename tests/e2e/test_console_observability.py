@@ -41,6 +41,8 @@ def test_prompts_guardrails_and_traces_from_the_console(console, page: Page, sho
         {"id": "call", "parent_id": "plan", "type": "tool", "name": "weather api", "status": "error"}]})
     httpx.post(base + "/v1/chat/completions", headers={**client, "x-session-id": session, "x-parent-event-id": "plan"},
                json={"model": "gpt-test", "messages": [{"role": "user", "content": "summarise"}]}).raise_for_status()
+    httpx.patch(base + f"/v1/tracing/sessions/{session}", headers=client,
+                json={"status": "completed"}).raise_for_status()
 
     login(page, base, ADMIN_EMAIL, ADMIN_PASSWORD)
     _choose_tenant(page)
@@ -83,8 +85,12 @@ def test_prompts_guardrails_and_traces_from_the_console(console, page: Page, sho
     nav(page, "Guardrails")
     page.click("#new-policy-button")
     page.fill("#policy-name", "no-codes")
-    # Built with the rule editor, no JSON: the template's PII rule (mask), then a keyword rule that blocks.
+    # Built with the rule editor, no JSON: a new policy starts empty, then a PII rule (mask) and a
+    # keyword rule that says what is missing until a keyword is typed.
+    expect(page.locator("#no-rules")).to_be_visible()
+    page.click("#add-pii")
     page.click("#add-keyword")
+    expect(page.locator(".rule-card").nth(1).locator(".rule-problem")).to_be_visible()
     keyword = page.locator(".rule-card").nth(1)
     keyword.locator("textarea").fill("launch code")
     keyword.get_by_role("combobox").nth(1).click()
@@ -143,6 +149,9 @@ def test_prompts_guardrails_and_traces_from_the_console(console, page: Page, sho
     expect(page.locator("#event-tree")).to_contain_text("weather api", timeout=15_000)
     expect(page.locator("#session-totals")).to_contain_text("4 events · 1 error ·")
     expect(page.locator(".event-row")).to_have_count(4)
+    # Events sent without an end, in a session that ended: no duration, not "running".
+    expect(page.locator(".event-row").filter(has_text="weather api")).not_to_contain_text("running")
+    expect(page.locator("#event-tree")).not_to_contain_text("running")
     page.locator(".event-row").filter(has_text="web search").click()
     expect(page.locator(".event-payloads")).to_contain_text("meteo.fr", timeout=15_000)
     shot(page, "25-trace")
@@ -152,8 +161,8 @@ def test_prompts_guardrails_and_traces_from_the_console(console, page: Page, sho
     page.locator(".delete-policy").first.click()
     expect(page.get_by_role("alertdialog")).to_contain_text("attached to models: gpt-test")
     shot(page, "26-delete-policy-in-use")
-    page.click("#confirm-button")
-    expect(page.locator("[data-sonner-toast]")).to_contain_text("attached", timeout=15_000)
+    expect(page.locator("#confirm-button")).to_be_disabled()  # explained, and not offered
+    page.get_by_role("button", name="Cancel").click()
     expect(page.locator("#policies-list")).to_contain_text("no-codes")
     nav(page, "Prompts")
     page.locator(".delete-prompt").first.click()

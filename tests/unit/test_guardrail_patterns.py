@@ -133,7 +133,7 @@ def test_non_ascii_offsets_and_lone_surrogates():
 def test_patterns_re2_cannot_run_are_refused_by_rule_name(pattern, reason):
     with pytest.raises(ValueError) as info:
         check_patterns([RegexRule(type="regex", pattern="fine"), RegexRule(type="regex", pattern=pattern)])
-    assert "rule 'regex#2'" in str(info.value) and reason in str(info.value)
+    assert "Rule 2 · Pattern:" in str(info.value) and reason in str(info.value)
     with pytest.raises(ValueError, match="rule 'mine'"):
         check_patterns([RegexRule(type="regex", name="mine", pattern=pattern)])
 
@@ -149,11 +149,11 @@ async def test_stored_rules_re2_refuses_are_skipped_and_the_rest_apply():
     policy = CompiledPolicy("old", "enforce", [{"type": "regex", "pattern": r"foo(?=bar)"},
                                                {"type": "keyword", "keywords": ["forbidden"]},
                                                {"type": "regex", "pattern": r"(x)\1", "name": "doubled"}])
-    assert [label for label, _ in policy.skipped] == ["regex#1", "doubled"]
+    assert [label for label, _ in policy.skipped] == ["Rule 1 · Pattern", "doubled"]
     assert "look-ahead" in policy.skipped[0][1]
     assert (await evaluate([policy], "foobar", "input")).action == "allow"
     blocked = await evaluate([policy], "a forbidden word", "input")
-    assert blocked.action == "block" and blocked.matches[0].rule == "keyword#2", "labels keep stored positions"
+    assert blocked.action == "block" and blocked.matches[0].rule == "Rule 2 · Keywords", "labels keep stored positions"
 
 
 async def test_large_texts_are_matched_off_the_event_loop(monkeypatch):

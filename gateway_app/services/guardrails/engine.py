@@ -18,6 +18,7 @@ from gateway_app.services.guardrails.patterns import PatternError, Subject, find
 from gateway_app.services.guardrails.pii import scan_pii
 from gateway_app.services.guardrails.rules import (
     STRENGTH,
+    unnamed_label,
     CompiledPattern,
     JudgeRule,
     KeywordRule,
@@ -178,8 +179,8 @@ class CompiledPolicy:
 def rule_label_of(raw: object, index: int) -> str:
     """The label of a stored rule, even one that no longer validates."""
     if isinstance(raw, dict):
-        return str(raw.get("name") or f"{raw.get('type', 'rule')}#{index + 1}")
-    return f"rule#{index + 1}"
+        return str(raw.get("name") or unnamed_label(raw.get("type"), index))
+    return unnamed_label(None, index)
 
 
 def _weight(rule, pattern: CompiledPattern | None) -> int:

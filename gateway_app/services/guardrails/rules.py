@@ -98,9 +98,23 @@ class CompiledPattern:
     trail: bool = False
 
 
+KIND_WORDS = {"regex": "Pattern", "keyword": "Keywords", "pii": "Personal data", "llm_judge": "Model judge"}
+
+
+def unnamed_label(kind: object, index: int) -> str:
+    """An unnamed rule as the console's rule editor shows it: 'Rule 2 · Pattern'."""
+    word = KIND_WORDS.get(kind) if isinstance(kind, str) else None
+    return f"Rule {index + 1} · {word}" if word else f"Rule {index + 1}"
+
+
+def repr_name(name: str) -> str:
+    """A named rule in a sentence: rule 'ssn-ish'."""
+    return f"rule '{name}'"
+
+
 def rule_label(rule: RuleBase, index: int) -> str:
-    """How verdicts and errors name a rule: its name, or `<type>#<position>`."""
-    return rule.name or f"{getattr(rule, 'type', 'rule')}#{index + 1}"
+    """How verdicts and errors name a rule: its name, or its position and kind."""
+    return rule.name or unnamed_label(getattr(rule, "type", None), index)
 
 
 def keyword_pattern(rule: KeywordRule) -> CompiledPattern:
@@ -133,7 +147,7 @@ def check_patterns(rules: list) -> list:
                 compile_rule(rule)
             except PatternError as exc:
                 what = "the keyword list" if isinstance(rule, KeywordRule) else "the pattern"
-                problems.append(f"rule '{rule_label(rule, index)}': {str(exc).replace('the pattern', what, 1)}")
+                problems.append(f"{rule_label(rule, index) if not rule.name else repr_name(rule.name)}: {str(exc).replace('the pattern', what, 1)}")
     if problems:
         raise ValueError("; ".join(problems))
     return rules

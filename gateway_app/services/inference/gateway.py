@@ -72,8 +72,13 @@ def _stream_usage(stats, request: dict) -> tuple[int, int]:
     """Prompt and completion tokens of a stream: the upstream's, or estimated from what was relayed."""
     if stats.usage is not None:
         return _usage_numbers(stats.usage)
-    prompt = estimate_tokens({"messages": request.get("messages"), "max_tokens": 1})
-    return prompt, stats.content_events  # roughly a token per event
+    messages = request.get("messages") or []
+    # ~4 characters a token, plus the chat format's own tokens (about 4 a message and 3 to prime the
+    # reply, as OpenAI counts them); the output is about a token per event, never past the cap asked.
+    prompt = estimate_tokens({"messages": messages, "max_tokens": 1}) - 1 + 4 * len(messages) + 3
+    cap = request.get("max_completion_tokens") or request.get("max_tokens")
+    completion = stats.content_events if not isinstance(cap, int) else min(stats.content_events, cap)
+    return prompt, completion
 
 
 def _estimated_usage_event(request_id: str, model: str, prompt: int, completion: int) -> bytes:

@@ -149,7 +149,7 @@ class Guarding:
     def _blocked(verdict: Verdict, what: str) -> GuardrailViolation:
         rules = sorted({m.rule for m in verdict.matches if m.policy == verdict.policy and m.action == "block"})
         return GuardrailViolation(f"{what} was blocked by guardrail policy '{verdict.policy}'"
-                                  f" (rule: {', '.join(rules) or 'policy'})", verdict.policy or "")
+                                  f" ({', '.join(rules) or 'the policy'})", verdict.policy or "")
 
     async def check_input(self, ctx: CallContext, policies: list[CompiledPolicy], payload: dict, model: str,
                           judge: JudgeCall | None, field_name: str = "messages") -> dict:

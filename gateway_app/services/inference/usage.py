@@ -51,9 +51,16 @@ def rollups_of(records: Sequence[UsageRecord]) -> list[UsageRollup]:
         rollup.prompt_tokens += record.prompt_tokens
         rollup.completion_tokens += record.completion_tokens
         rollup.cost_usd += record.cost_usd
-        rollup.latency_ms_sum += record.latency_ms
-        rollup.latency_buckets[latency_bucket(record.latency_ms)] += 1
+        if record.error_type != BLOCKED_ERROR_TYPE:  # a block answers in a millisecond: not the models' latency
+            rollup.latency_ms_sum += record.latency_ms
+            rollup.latency_buckets[latency_bucket(record.latency_ms)] += 1
     return list(groups.values())
+
+
+def _average(items: Sequence[UsageRollup], digits: int = 2) -> float | None:
+    """Mean latency of the answered requests (guardrail blocks are left out)."""
+    timed = sum(r.requests - r.blocked for r in items)
+    return round(sum(r.latency_ms_sum for r in items) / timed, digits) if timed > 0 else None
 
 
 def percentile_ms(buckets: Sequence[int], fraction: float) -> float | None:
@@ -209,7 +216,7 @@ class UsageQueries:
                 prompt_tokens=prompt,
                 completion_tokens=completion, total_tokens=prompt + completion,
                 cost_usd=round(sum(r.cost_usd for r in items), 8),
-                avg_latency_ms=round(sum(r.latency_ms_sum for r in items) / requests, 2) if requests else None,
+                avg_latency_ms=_average(items),
                 p50_latency_ms=percentile_ms(buckets, 0.5), p95_latency_ms=percentile_ms(buckets, 0.95)))
         return UsageSummary(start=start, end=end, group_by=group_by, rows=rows)
 
@@ -266,8 +273,7 @@ class UsageQueries:
                 point.completion_tokens = sum(r.completion_tokens for r in items)
                 point.total_tokens = point.prompt_tokens + point.completion_tokens
                 point.cost_usd = round(sum(r.cost_usd for r in items), 6)
-                point.avg_latency_ms = round(sum(r.latency_ms_sum for r in items) / point.requests, 1) \
-                    if point.requests else None
+                point.avg_latency_ms = _average(items, 1)
                 point.p50_latency_ms = percentile_ms(buckets, 0.5)
                 point.p95_latency_ms = percentile_ms(buckets, 0.95)
             points.append(point)
