@@ -23,7 +23,7 @@ export REFLEX_CHECK_LATEST_VERSION := 0
 export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test test-fast test-e2e system-test-deps migrate lint lock clean bench bench-tenants bench-wrk
+.PHONY: help setup run test test-fast test-e2e system-test-deps migrate lint lock clean bench bench-tenants bench-vector bench-wrk
 
 help:
 	@echo "make run        serve console + APIs on http://127.0.0.1:$(PORT) (SQLite + memory cache)"
@@ -94,6 +94,11 @@ bench: setup bench-wrk
 	$(PY) -m bench.login_flood_bench
 	$(PY) -m bench.lookup_bench
 	$(PY) -m bench.tenants_bench
+	$(PY) -m bench.vector_bench
+
+# Vector stores: ingestion chunks/s and search p50/p99 at 10k and 100k chunks (embedded Chroma).
+bench-vector: setup
+	$(PY) -m bench.vector_bench
 
 # One serve-api worker, the same load over 1, 100 and 1,000 tenants (about 6 minutes, 4 of them creating tenants).
 bench-tenants: setup bench-wrk

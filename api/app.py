@@ -24,7 +24,7 @@ from api.routes.admin import (
     usage,
     users,
 )
-from api.routes.client import chat, files, observe
+from api.routes.client import chat, files, observe, vector_stores
 from api.routes.client.chat import ClientHotPath
 from api.routes.client import models as client_models
 from gateway_app.core.config import Settings, load_settings
@@ -84,7 +84,7 @@ def create_api(platform: Platform | None = None, *, settings: Settings | None = 
     _not_found_catchall(admin)
     app.include_router(admin)
     client = APIRouter(prefix="/v1")
-    for module in (chat, client_models, files, observe):
+    for module in (chat, client_models, files, observe, vector_stores):
         client.include_router(module.router)
     _not_found_catchall(client)
     app.include_router(client)

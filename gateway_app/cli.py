@@ -144,9 +144,19 @@ def cmd_serve_api(args) -> int:
     # never load Alembic (about 12 MB each).
     subprocess.run([sys.executable, "-m", "gateway_app", "init"], check=True)
     os.environ[DATA_PREPARED_ENV] = "1"
-    uvicorn.run("gateway_app.cli:api_factory", factory=True, host=args.host, port=args.port,
-                workers=args.workers, loop="uvloop", http="httptools", lifespan="on",
-                access_log=False, log_config=None, timeout_graceful_shutdown=settings.shutdown_grace_seconds)
+    owner = None
+    if args.workers > 1 and settings.vector_provider == "embedded":
+        # Embedded Chroma is not process-safe: the workers share one owner of the vector files.
+        from gateway_app.services.vector.vector_owner import start_owner
+
+        owner = start_owner(settings.data_dir / "vectors")
+    try:
+        uvicorn.run("gateway_app.cli:api_factory", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, loop="uvloop", http="httptools", lifespan="on",
+                    access_log=False, log_config=None, timeout_graceful_shutdown=settings.shutdown_grace_seconds)
+    finally:
+        if owner is not None:
+            owner.shutdown()
     return 0
 
 

@@ -15,7 +15,7 @@ from gateway_app.core.config import Settings, load_settings
 from gateway_app.services.platform import Platform, start_platform, stop_platform
 from tests.support.api import AdminApi
 from tests.support.fake_upstream import FakeUpstream
-from tests.support.processes import RedisServer
+from tests.support.processes import ChromaServer, RedisServer
 
 ADMIN_EMAIL = "root@example.com"
 ADMIN_PASSWORD = "root-password-123"
@@ -104,5 +104,13 @@ def upstream(upstream_server):
 def redis_server(tmp_path_factory: pytest.TempPathFactory):
     """A real redis-server for the whole session, stopped at the end."""
     server = RedisServer.start(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real Chroma server (`chroma run`) for the whole session, stopped at the end."""
+    server = ChromaServer.start(tmp_path_factory.mktemp("chroma"))
     yield server
     server.stop()

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     mongodb_uri: str = "mongodb://127.0.0.1:27017"
     cache_provider: Literal["none", "memory", "redis"] = "memory"
     redis_url: str = ""
+    # Vector stores: embedded Chroma under DATA_DIR/vectors/<tenant>/, or a Chroma server.
+    vector_provider: Literal["embedded", "chroma-server"] = "embedded"
+    chroma_url: str = ""
+    vector_ingestion_queue: int = Field(default=10_000, ge=1, le=1_000_000)
+    vector_ingestion_workers: int = Field(default=2, ge=1, le=32)
     jwt_secret: str = DEV_JWT_SECRET
     jwt_ttl_minutes: int = Field(default=480, ge=1, le=7 * 24 * 60)
     encryption_key: str = DEV_ENCRYPTION_KEY
@@ -117,6 +122,8 @@ class Settings(BaseSettings):
     def _check_combinations(self) -> Settings:
         if self.cache_provider == "redis" and not self.redis_url:
             raise ValueError("REDIS_URL: required when CACHE_PROVIDER=redis")
+        if self.vector_provider == "chroma-server" and not self.chroma_url.startswith(("http://", "https://")):
+            raise ValueError("CHROMA_URL: an http(s):// URL is required when VECTOR_PROVIDER=chroma-server")
         if self.env == "production":
             if self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32:
                 raise ValueError("JWT_SECRET: set a random secret of 32+ characters in production")

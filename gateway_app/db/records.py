@@ -323,3 +323,47 @@ class GuardrailVerdictRecord:
     model: str = ""
     id: str = field(default_factory=lambda: fast_id("gdv"))
     at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class VectorStoreRecord:
+    """A vector store (OpenAI's object); its chunks live in Chroma, one collection per store."""
+
+    id: str
+    name: str
+    embedding_model: str
+    metadata: dict = field(default_factory=dict)
+    expires_after: dict | None = None  # {"anchor": "last_active_at", "days": N}
+    expires_at: datetime | None = None
+    dimensions: int | None = None  # fixed by the first vectors written
+    usage_bytes: int = 0
+    created_at: datetime = field(default_factory=utcnow)
+    last_active_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class VectorFileRecord:
+    """A file in a vector store: its ingestion status, attributes and chunking."""
+
+    store_id: str
+    file_id: str
+    status: str = "in_progress"  # in_progress | completed | cancelled | failed
+    attributes: dict = field(default_factory=dict)
+    chunking: dict = field(default_factory=dict)  # {"max_tokens": M, "overlap": O}
+    batch_id: str | None = None
+    token_id: str = ""  # whose embedding calls (usage, quotas) ingestion makes
+    usage_bytes: int = 0
+    chunks: int = 0
+    last_error: dict | None = None  # {"code", "message"}
+    lease_until: datetime | None = None  # a process is ingesting it until then
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class VectorFileBatchRecord:
+    """A batch of files added to a vector store together."""
+
+    id: str
+    store_id: str
+    status: str = "in_progress"  # in_progress | completed | cancelled | failed
+    created_at: datetime = field(default_factory=utcnow)

@@ -1,4 +1,8 @@
-"""Files API through a provider, recorded per tenant so no other tenant can see or reach them."""
+"""Files API, recorded per tenant so no other tenant can see or reach them.
+
+Files for vector stores (purposes `assistants` and `user_data`) stay with the gateway, which
+ingests them; the other purposes (batch, fine-tune, ...) go to a provider's files API.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +19,13 @@ from gateway_app.providers.base import ProviderSpec, UpstreamError
 from gateway_app.providers.factory import FILES_TYPES, RuntimeFactory
 from gateway_app.providers.http import clean_text
 from gateway_app.services.client_auth import ClientIdentity
+from gateway_app.services.file_storage import LOCAL_PROVIDER, LocalFileStorage, new_file_id
 from gateway_app.services.inference.errors import client_error
 from gateway_app.services.providers import provider_spec
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+LOCAL_PURPOSES = ("assistants", "user_data")  # read by the gateway's own vector store ingestion
 
 
 def file_object(record: FileRecord) -> dict:
@@ -38,8 +44,10 @@ def _size_of(file: BinaryIO) -> int:
 class FileService:
     """Upload, list, read and delete files for the calling token's tenant."""
 
-    def __init__(self, store: DataStore, box: SecretBox, pool: RuntimePool, runtimes: RuntimeFactory) -> None:
+    def __init__(self, store: DataStore, box: SecretBox, pool: RuntimePool, runtimes: RuntimeFactory,
+                 storage: LocalFileStorage) -> None:
         self._store = store
+        self.storage = storage
         self._box = box
         self._pool = pool
         self._runtimes = runtimes
@@ -79,16 +87,13 @@ class FileService:
             raise InvalidInput("the file is empty", param="file")
         if size > MAX_FILE_BYTES:
             raise InvalidInput("the file is larger than 512 MB", param="file")
-        spec = await anyio.to_thread.run_sync(self._provider, identity.tenant_slug, provider)
-        client = await self._client(spec)
         name = clean_text(filename, 255) or "upload"
-        try:
-            uploaded = await client.create(name, file, size, purpose)
-        except UpstreamError as exc:
-            raise client_error(exc, f"files@{spec.name}") from None
-        record = FileRecord(id=uploaded.id, provider_id=spec.key.split(":", 1)[1], filename=uploaded.filename or name,
-                            purpose=uploaded.purpose if uploaded.purpose in PURPOSES else purpose,
-                            bytes=uploaded.bytes or size)
+        if purpose in LOCAL_PURPOSES and provider is None:
+            record = FileRecord(id=new_file_id(), provider_id=LOCAL_PROVIDER, filename=name, purpose=purpose,
+                                bytes=size)
+            record.bytes = await anyio.to_thread.run_sync(self.storage.save, identity.tenant_slug, record.id, file)
+        else:
+            record = await self._upload_to_provider(identity, name, file, size, purpose, provider)
 
         def save() -> None:
             with self._store.tenant(identity.tenant_slug) as uow:
@@ -97,6 +102,18 @@ class FileService:
 
         await anyio.to_thread.run_sync(save)
         return file_object(record)
+
+    async def _upload_to_provider(self, identity: ClientIdentity, name: str, file: BinaryIO, size: int, purpose: str,
+                                  provider: str | None) -> FileRecord:
+        spec = await anyio.to_thread.run_sync(self._provider, identity.tenant_slug, provider)
+        client = await self._client(spec)
+        try:
+            uploaded = await client.create(name, file, size, purpose)
+        except UpstreamError as exc:
+            raise client_error(exc, f"files@{spec.name}") from None
+        return FileRecord(id=uploaded.id, provider_id=spec.key.split(":", 1)[1], filename=uploaded.filename or name,
+                          purpose=uploaded.purpose if uploaded.purpose in PURPOSES else purpose,
+                          bytes=uploaded.bytes or size)
 
     async def list(self, identity: ClientIdentity, purpose: str | None = None) -> dict:
         """The tenant's files, newest first."""
@@ -114,6 +131,8 @@ class FileService:
     async def content(self, identity: ClientIdentity, file_id: str) -> bytes:
         """The file's bytes, fetched from its provider."""
         record = await anyio.to_thread.run_sync(self._record, identity.tenant_slug, file_id)
+        if record.provider_id == LOCAL_PROVIDER:
+            return await anyio.to_thread.run_sync(self.storage.read, identity.tenant_slug, file_id)
         spec = await anyio.to_thread.run_sync(self._provider, identity.tenant_slug, None, record.provider_id)
         try:
             return await (await self._client(spec)).content(file_id)
@@ -121,14 +140,17 @@ class FileService:
             raise client_error(exc, f"files@{spec.name}") from None
 
     async def delete(self, identity: ClientIdentity, file_id: str) -> dict:
-        """Delete at the provider, then forget it."""
+        """Delete at the provider (or here), then forget it. Its chunks stay in vector stores, as OpenAI's do."""
         record = await anyio.to_thread.run_sync(self._record, identity.tenant_slug, file_id)
-        spec = await anyio.to_thread.run_sync(self._provider, identity.tenant_slug, None, record.provider_id)
-        try:
-            await (await self._client(spec)).delete(file_id)
-        except UpstreamError as exc:
-            if exc.status != 404:
-                raise client_error(exc, f"files@{spec.name}") from None
+        if record.provider_id == LOCAL_PROVIDER:
+            await anyio.to_thread.run_sync(self.storage.delete, identity.tenant_slug, file_id)
+        else:
+            spec = await anyio.to_thread.run_sync(self._provider, identity.tenant_slug, None, record.provider_id)
+            try:
+                await (await self._client(spec)).delete(file_id)
+            except UpstreamError as exc:
+                if exc.status != 404:
+                    raise client_error(exc, f"files@{spec.name}") from None
 
         def forget() -> None:
             with self._store.tenant(identity.tenant_slug) as uow:

@@ -34,7 +34,14 @@ from gateway_app.services.auth import AuthService, FirstAdmin, first_admin_notic
 from gateway_app.providers.base import UpstreamError
 from gateway_app.providers.factory import RuntimeFactory
 from gateway_app.services.client_auth import TokenResolver
+from gateway_app.services.file_storage import LocalFileStorage
 from gateway_app.services.files import FileService
+from gateway_app.services.vector.chroma_layer import VectorLayer
+from gateway_app.services.vector.embedder import Embedder
+from gateway_app.services.vector.ingestion import Ingestion
+from gateway_app.services.vector.search import VectorSearch
+from gateway_app.services.vector.stores import VectorStoreService
+from gateway_app.services.vector.vector_owner import SharedVectorLayer, layer_from_environment
 from gateway_app.services.inference.catalog import ModelCatalog
 from gateway_app.services.inference.gateway import InferenceService
 from gateway_app.services.inference.quotas import QuotaGuard
@@ -90,6 +97,10 @@ class Platform:
     verdict_recorder: VerdictRecorder
     guarding: Guarding
     prompt_renderer: PromptRenderer
+    vector_layer: VectorLayer | SharedVectorLayer
+    vector_stores: VectorStoreService
+    vector_search: VectorSearch
+    ingestion: Ingestion
     gc_pauses: GcPauses = field(default_factory=GcPauses)
     first_admin: FirstAdmin | None = None
     started_at: float = field(default_factory=time.time)
@@ -130,12 +141,20 @@ def build_platform(settings: Settings) -> Platform:
                         trace_recorder, prompt_renderer)
     inference = InferenceService(catalog, QuotaGuard(cache, store), usage_recorder, breakers, pool, guarding,
                                  runtimes)
+    storage = LocalFileStorage(settings.data_dir / "files")
+    server = settings.chroma_url if settings.vector_provider == "chroma-server" else ""
+    # A worker of `serve-api --workers N` uses the embedded files through the master's one owner.
+    layer = (None if server else layer_from_environment()) or VectorLayer(settings.data_dir / "vectors", server)
+    embedder = Embedder(inference)
+    ingestion = Ingestion(store, storage, layer, embedder, max_queue=settings.vector_ingestion_queue,
+                          workers=settings.vector_ingestion_workers)
+    vector_stores = VectorStoreService(store, catalog, layer, ingestion)
     return Platform(
         settings=settings, store=store, cache=cache, generation=generation,
         lifecycle=Lifecycle(), health=HealthRegistry(), breakers=breakers, outbound=outbound,
         runtime_pool=pool, tasks=TaskRegistry(spill_dir=settings.data_dir / "spill"),
         auth=AuthService(store, jwt, generation, hasher, throttle),
-        tenants=TenantService(store, generation),
+        tenants=TenantService(store, generation, on_delete=(layer.drop_tenant, storage.drop_tenant)),
         users=UserService(store, access, generation, hasher),
         projects=ProjectService(access, generation),
         tokens=TokenService(store, access, generation),
@@ -145,7 +164,7 @@ def build_platform(settings: Settings) -> Platform:
         inference=inference,
         usage=UsageQueries(access),
         usage_recorder=usage_recorder,
-        files=FileService(store, box, pool, runtimes),
+        files=FileService(store, box, pool, runtimes, storage),
         playground=PlaygroundService(access, inference),
         prompts=PromptService(access, generation),
         guardrails=GuardrailService(access, generation, inference.judge_for, max_scan_chars=scan_limit),
@@ -154,6 +173,10 @@ def build_platform(settings: Settings) -> Platform:
         verdict_recorder=verdict_recorder,
         guarding=guarding,
         prompt_renderer=prompt_renderer,
+        vector_layer=layer,
+        vector_stores=vector_stores,
+        vector_search=VectorSearch(store, vector_stores, layer, embedder),
+        ingestion=ingestion,
     )
 
 
@@ -210,6 +233,7 @@ async def start_platform(settings: Settings | None = None, *, install_signals: b
     platform.tasks.add(platform.usage_recorder.writer)
     platform.tasks.add(platform.trace_recorder.writer)
     platform.tasks.add(platform.verdict_recorder.writer)
+    platform.ingestion.start()
     set_current_platform(platform)
     # Everything built so far lives as long as the process: keep it out of the collector's scans.
     # (Full collections over these objects showed up as ~150 ms stalls at p99 under load.)
@@ -242,6 +266,12 @@ def _register_health_checks(platform: Platform) -> None:
     platform.health.register("database", database, required=True)
     # A cache outage degrades to misses and local counters: reported, but the gateway stays ready.
     platform.health.register("cache", cache, required=False)
+    if platform.vector_layer.mode == "chroma-server":
+        async def vectors() -> str:
+            await anyio.to_thread.run_sync(platform.vector_layer.ping)
+            return platform.vector_layer.mode
+
+        platform.health.register("vectors", vectors, required=False)
 
 
 HOUSEKEEPING_SECONDS = 30.0
@@ -277,6 +307,7 @@ def _start_housekeeping(platform: Platform) -> Callable[[], Awaitable[None]]:
 
 def _register_shutdown(platform: Platform) -> None:
     lifecycle = platform.lifecycle
+    lifecycle.on_shutdown("vector_ingestion", platform.ingestion.stop)
     lifecycle.on_shutdown("housekeeping", _start_housekeeping(platform))
     lifecycle.on_shutdown("tasks", lambda: anyio.to_thread.run_sync(platform.tasks.stop_all))
     lifecycle.on_shutdown("invalidation", platform.generation.stop)

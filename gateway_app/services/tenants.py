@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -91,9 +92,11 @@ class TenantPage(BaseModel):
 class TenantService:
     """Create, list, change and delete tenants (platform admins only)."""
 
-    def __init__(self, store: DataStore, generation: Generation) -> None:
+    def __init__(self, store: DataStore, generation: Generation,
+                 on_delete: Sequence[Callable[[str], None]] = ()) -> None:
         self._store = store
         self._generation = generation
+        self._on_delete = tuple(on_delete)  # what else keeps tenant data: vectors, stored files
 
     def list(self, actor: Principal, search: str = "", offset: int = 0, limit: int = 50) -> TenantPage:
         """Tenants matching a search on slug or name."""
@@ -174,5 +177,10 @@ class TenantService:
             uow.token_index.delete_tenant(slug)
             uow.commit()
         self._store.drop_tenant_store(slug)
+        for drop in self._on_delete:
+            try:
+                drop(slug)
+            except Exception:  # noqa: BLE001 - the tenant is gone either way; leftovers are logged
+                log.exception("could not remove a deleted tenant's data", extra={"tenant": slug})
         self._generation.notify(slug)
         log.info("tenant deleted", extra={"tenant": slug, "by": actor.email})

@@ -52,7 +52,7 @@ async def test_bad_purpose_and_empty_file(sdk):
 async def test_a_large_upload_streams_through_from_the_spooled_file(sdk, upstream):
     # Past Starlette's 1 MB spool threshold the upload sits in a temporary file; it is streamed from there.
     content = bytes(range(256)) * (3 * 1024 * 1024 // 256)
-    created = await sdk.files.create(file=("big.bin", content), purpose="assistants")
+    created = await sdk.files.create(file=("big.bin", content), purpose="batch")
     assert created.bytes == len(content)
     assert int(upstream.calls("/v1/files")[0].headers["Content-Length"]) > len(content)
     assert (await sdk.files.content(created.id)).content == content

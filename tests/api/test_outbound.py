@@ -61,7 +61,7 @@ async def exercise(client: httpx.AsyncClient, admin: AdminApi, token: str, file_
                                     json={"model": "gpt-test", "messages": HELLO, "stream": True}),
         "embeddings": await client.post("/v1/embeddings", headers=bearer, json={"model": "embed-test", "input": "x"}),
         "upload": await client.post("/v1/files", headers=bearer, files={"file": ("a.txt", b"hello")},
-                                    data={"purpose": "assistants"}),
+                                    data={"purpose": "batch"}),
         "content": await client.get(f"/v1/files/{file_id}/content", headers=bearer),
         "delete": await client.delete(f"/v1/files/{file_id}", headers=bearer),
     }
@@ -69,7 +69,7 @@ async def exercise(client: httpx.AsyncClient, admin: AdminApi, token: str, file_
 
 async def upload(client: httpx.AsyncClient, token: str) -> str:
     response = await client.post("/v1/files", headers={"Authorization": f"Bearer {token}"},
-                                 files={"file": ("a.txt", b"hello")}, data={"purpose": "assistants"})
+                                 files={"file": ("a.txt", b"hello")}, data={"purpose": "batch"})
     assert response.status_code == 200, response.text
     return response.json()["id"]
 

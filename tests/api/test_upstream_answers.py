@@ -117,10 +117,10 @@ async def test_files_answers_follow_the_same_rules(client, gateway, upstream):
     bearer = {"Authorization": f"Bearer {gateway['token']}"}
     upstream.script(Behaviour(raw=Raw(200, b"SECRET-TEXT", "text/plain")))
     response = await client.post("/v1/files", headers=bearer, files={"file": ("a.txt", b"hi")},
-                                 data={"purpose": "assistants"})
+                                 data={"purpose": "batch"})
     assert response.status_code == 502 and "SECRET" not in response.text
     upstream.always(Behaviour(raw=Raw(500, HTML, "text/html")))
     response = await client.post("/v1/files", headers=bearer, files={"file": ("a.txt", b"hi")},
-                                 data={"purpose": "assistants"})
+                                 data={"purpose": "batch"})
     assert response.status_code == 502 and "SECRET" not in response.text and "HTTP 500" in response.text
     assert len(upstream.calls("/v1/files")) == 4, "the first try, then two retries (HTTP 500 is retryable)"

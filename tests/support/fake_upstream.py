@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
+import re
 import threading
 import time
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -24,6 +27,15 @@ class Raw:
     body: bytes = b""
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
+
+
+def word_vector(text: str, dims: int) -> list[float]:
+    """A deterministic embedding: hashed word counts, normalised (texts sharing words are near)."""
+    counts = [0.0] * dims
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        counts[zlib.crc32(word.encode()) % dims] += 1.0
+    norm = math.sqrt(sum(c * c for c in counts)) or 1.0
+    return [round(c / norm, 6) if any(counts) else 1.0 / math.sqrt(dims) for c in counts]
 
 
 @dataclass
@@ -254,9 +266,8 @@ class FakeUpstream:
             return failure
         inputs = body.get("input")
         inputs = [inputs] if isinstance(inputs, str) else list(inputs or [])
-        dims = int(body.get("dimensions") or 8)
-        data = [{"object": "embedding", "index": i,
-                 "embedding": [round(((len(str(text)) + k) % 7) / 7, 4) for k in range(dims)]}
+        dims = int(body.get("dimensions") or 256)
+        data = [{"object": "embedding", "index": i, "embedding": word_vector(str(text), dims)}
                 for i, text in enumerate(inputs)]
         tokens = sum(len(str(t).split()) for t in inputs)
         return web.json_response({"object": "list", "data": data, "model": body.get("model"),

@@ -89,3 +89,51 @@ class RedisServer:
                 return
             time.sleep(0.05)
         os.kill(self.pid, signal.SIGKILL)
+
+
+@dataclass
+class ChromaServer:
+    """`chroma run` (the chromadb package's server) on a free loopback port."""
+
+    port: int
+    proc: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        """Its base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(cls, directory: Path) -> ChromaServer:
+        """Start it with data under `directory`; wait for the heartbeat."""
+        import sys
+
+        import httpx
+
+        binary = Path(sys.executable).with_name("chroma")
+        directory.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        log = open(directory / "chroma.log", "wb")  # noqa: SIM115 - lives as long as the server
+        proc = subprocess.Popen([str(binary), "run", "--path", str(directory / "data"), "--host", "127.0.0.1",
+                                 "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"chroma run exited: {(directory / 'chroma.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    return cls(port=port, proc=proc)
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        proc.kill()
+        raise TimeoutError("chroma run did not answer its heartbeat")
+
+    def stop(self) -> None:
+        """Terminate it (by its PID)."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()

@@ -30,6 +30,7 @@ from gateway_app.db.sqlite.tenant_repositories import (
     SqlUserRepository,
 )
 from gateway_app.db.sqlite.tracing_repositories import SqlTraceRepository
+from gateway_app.db.sqlite.vector_repositories import SqlVectorStoreRepository
 
 
 def _is_busy(exc: BaseException | None) -> bool:
@@ -106,3 +107,4 @@ class SqlTenantUnitOfWork(SqlUnitOfWork):
         self.traces = SqlTraceRepository(session)
         self.prompts = SqlPromptRepository(session)
         self.guardrails = SqlGuardrailRepository(session)
+        self.vector_stores = SqlVectorStoreRepository(session)

@@ -276,3 +276,51 @@ class GuardrailVerdict(TenantTable, table=True):
     request_id: str = Field(default="", max_length=128)
     token_id: str = Field(default="", max_length=64)
     model: str = Field(default="", max_length=200)
+
+
+class VectorIndex(TenantTable, table=True):
+    """vector_indexes: a vector store's metadata (its chunks are in Chroma)."""
+
+    __tablename__ = "vector_indexes"
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(default="", max_length=256)
+    embedding_model: str = Field(max_length=200)
+    metadata_: dict = Field(default_factory=dict, sa_column=Column("metadata", JSON, nullable=False))
+    expires_after: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    dimensions: int | None = Field(default=None)
+    usage_bytes: int = Field(default=0)
+    created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime, index=True)
+    last_active_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
+
+
+class VectorStoreFile(TenantTable, table=True):
+    """vector_store_files: one file in one store, with its ingestion status."""
+
+    __tablename__ = "vector_store_files"
+    __table_args__ = (Index("ix_vector_store_files_status", "status", "created_at"),)
+
+    store_id: str = Field(primary_key=True, max_length=40)
+    file_id: str = Field(primary_key=True, max_length=200, index=True)
+    status: str = Field(default="in_progress", max_length=20)
+    attributes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    chunking: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    batch_id: str | None = Field(default=None, max_length=40, index=True)
+    token_id: str = Field(default="", max_length=64)
+    usage_bytes: int = Field(default=0)
+    chunks: int = Field(default=0)
+    last_error: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    lease_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
+
+
+class VectorFileBatch(TenantTable, table=True):
+    """vector_file_batches."""
+
+    __tablename__ = "vector_file_batches"
+
+    id: str = Field(primary_key=True, max_length=40)
+    store_id: str = Field(max_length=40, index=True)
+    status: str = Field(default="in_progress", max_length=20)
+    created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
