@@ -56,7 +56,9 @@ async def gatehouse_lifespan():
         api.state.holder.platform = None
 
 
-app = rx.App(api_transformer=_mount_console)
+# Toasts at the top centre: at the bottom right they covered the Playground's Send button, at the top
+# right they would cover the pages' action buttons.
+app = rx.App(api_transformer=_mount_console, toaster=rx.toast.provider(position="top-center", close_button=True))
 app.register_lifespan_task(gatehouse_lifespan)
 
 app.add_page(login_page, route="/login", title="Sign in · Gatehouse", on_load=SessionState.skip_login_if_signed_in)
