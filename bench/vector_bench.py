@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.vector_bench [--files 40] [--sizes 10000 100000] [--queries 200]
 
 In one process: the platform on a temporary DATA_DIR (embedded Chroma) and the fake upstream on
-loopback, whose embeddings cost nothing (hashed word counts, 256 dimensions). Prints:
+loopback in its own process, whose embeddings cost next to nothing (hashed word counts, 256
+dimensions). Prints:
 - ingestion: files of ~25 chunks each added at once; chunks per second end to end, and the share
   of that time spent waiting for the embedding upstream;
 - search at each size (chunks of random unit vectors written straight into one store): p50/p99 of
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import random
 import statistics
 import sys
@@ -45,12 +47,38 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def _run(args) -> None:
+def _serve_upstream(conn) -> None:
+    """The fake upstream in its own process (its work must not count as the gateway's)."""
     upstream = FakeUpstream().start()
+    conn.send(upstream.port)
+    while True:
+        time.sleep(3600)
+
+
+class _Upstream:
+    def __init__(self) -> None:
+        parent, child = multiprocessing.get_context("spawn").Pipe()
+        self.proc = multiprocessing.get_context("spawn").Process(target=_serve_upstream, args=(child,), daemon=True)
+        self.proc.start()
+        self.port = parent.recv()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.join(10)
+
+
+async def _run(args) -> None:
+    upstream = _Upstream()
     data = Path(tempfile.mkdtemp(prefix="vector-bench-"))
     settings = load_settings(env="test", data_dir=data, admin_email="bench@example.com",
                              admin_password="bench-password-1", log_level="WARNING",
                              provider_allowed_hosts=f"127.0.0.1:{upstream.port}", writer_process=False)
+    owner = None
+    if args.owner:
+        from gateway_app.services.vector.vector_owner import start_owner
+
+        owner = start_owner(data / "vectors")
     platform = await start_platform(settings, install_signals=False)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_api(platform)),
@@ -133,6 +161,8 @@ async def _run(args) -> None:
     finally:
         await stop_platform(platform)
         upstream.stop()
+        if owner is not None:
+            owner.shutdown()
 
 
 def main() -> None:
@@ -140,6 +170,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=40)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--owner", action="store_true", help="Chroma in its own process (the vector owner)")
     asyncio.run(_run(parser.parse_args()))
 
 

@@ -194,8 +194,12 @@ class Ingestion:
                 raise GatehouseError(f"the embedding model {claimed.store.embedding_model!r} now returns {dims} "
                                      f"dimensions; the store holds {claimed.store.dimensions}")
             metadata = attribute_metadata(claimed.file.attributes)
+            # Chunk ids are the file's id and position: writing again replaces them. Older chunks can
+            # outlast that only when a resumed or re-added file had more of them.
+            stale = job.identity is None or claimed.file.chunks > len(chunks)
             await anyio.to_thread.run_sync(self._write, job, [c.text for c in chunks], vectors,
-                                           [{FILE_KEY: job.file_id, CHUNK_KEY: c.index, **metadata} for c in chunks])
+                                           [{FILE_KEY: job.file_id, CHUNK_KEY: c.index, **metadata} for c in chunks],
+                                           stale)
             size = sum(len(c.text.encode()) for c in chunks)
             await anyio.to_thread.run_sync(self._complete, job, len(chunks), size, dims)
         except asyncio.CancelledError:
@@ -218,8 +222,10 @@ class Ingestion:
                 uow.vector_stores.update_file(job.store_id, job.file_id, {"lease_until": None})
                 uow.commit()
 
-    def _write(self, job: Job, texts: list[str], vectors: list[list[float]], metadatas: list[dict]) -> None:
-        self._layer.delete_file(job.tenant, job.store_id, job.file_id)  # a resumed file starts over
+    def _write(self, job: Job, texts: list[str], vectors: list[list[float]], metadatas: list[dict],
+               stale: bool) -> None:
+        if stale:  # a delete by metadata costs as much as the write: only when something may be left
+            self._layer.delete_file(job.tenant, job.store_id, job.file_id)
         ids = [f"{job.file_id}:{m[CHUNK_KEY]}" for m in metadatas]
         self._layer.upsert(job.tenant, job.store_id, ids, vectors, texts, metadatas)
 

@@ -20,6 +20,7 @@ MAX_RECORDS = 1000
 MAX_RECORD_TEXT = 100_000
 MAX_DIMENSIONS = 16_384
 RANKERS = ("auto", "default-2024-11-15", "none")
+TOUCH_EVERY_SECONDS = 60
 
 
 def _int(value: object, name: str, low: int, high: int, default: int) -> int:
@@ -64,6 +65,9 @@ class VectorSearch:
         return await anyio.to_thread.run_sync(self._stores.record, identity, store_id)
 
     def _touch(self, identity: ClientIdentity, record: VectorStoreRecord) -> None:
+        # last_active_at (expiry's anchor) moves at most once a minute: not a write per search.
+        if (utcnow() - record.last_active_at).total_seconds() < TOUCH_EVERY_SECONDS:
+            return
         with self._store.tenant(identity.tenant_slug) as uow:
             uow.vector_stores.update(record.id, {"last_active_at": utcnow()})
             uow.commit()

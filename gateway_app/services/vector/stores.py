@@ -211,9 +211,10 @@ class VectorStoreService:
                 if batch_id is None:
                     raise Conflict(f"file {file_id!r} is already in vector store {store_id!r}", param="file_id")
                 uow.vector_stores.delete_file(store_id, file_id)  # a batch re-adds it (new attributes, chunking)
+            # `chunks` keeps the count already in Chroma, so ingestion knows to clear what it will not overwrite.
             added.append(uow.vector_stores.add_file(VectorFileRecord(
                 store_id=store_id, file_id=file_id, attributes=attributes, chunking=chunking, batch_id=batch_id,
-                token_id=identity.token_id)))
+                token_id=identity.token_id, chunks=existing.chunks if existing else 0)))
         if added:
             uow.vector_stores.update(store_id, {"last_active_at": utcnow()})
         return added
