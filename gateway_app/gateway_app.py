@@ -13,6 +13,7 @@ from components.pages.models import models_page
 from components.pages.overview import overview_page
 from components.pages.playground import playground_page
 from components.pages.projects import projects_page
+from components.pages.vector_stores import vector_stores_page
 from components.pages.prompts import prompts_page
 from components.pages.providers import providers_page
 from components.pages.tenants import tenants_page
@@ -26,6 +27,7 @@ from state.models import ModelsState
 from state.overview import OverviewState
 from state.playground import PlaygroundState
 from state.projects import ProjectsState
+from state.vector_stores import VectorStoresState
 from state.prompts import PromptsState
 from state.providers import ProvidersState
 from state.session import SessionState
@@ -72,6 +74,7 @@ PAGES = (
     (models_page, "/models", "Models", ModelsState),
     (prompts_page, "/prompts", "Prompts", PromptsState),
     (guardrails_page, "/guardrails", "Guardrails", GuardrailsState),
+    (vector_stores_page, "/vector-stores", "Vector stores", VectorStoresState),
     (projects_page, "/projects", "Projects", ProjectsState),
     (tokens_page, "/tokens", "API tokens", TokensState),
     (users_page, "/users", "Users", UsersState),

@@ -148,7 +148,7 @@ def build_platform(settings: Settings) -> Platform:
     embedder = Embedder(inference)
     ingestion = Ingestion(store, storage, layer, embedder, max_queue=settings.vector_ingestion_queue,
                           workers=settings.vector_ingestion_workers)
-    vector_stores = VectorStoreService(store, catalog, layer, ingestion)
+    vector_stores = VectorStoreService(store, catalog, layer, ingestion, access)
     return Platform(
         settings=settings, store=store, cache=cache, generation=generation,
         lifecycle=Lifecycle(), health=HealthRegistry(), breakers=breakers, outbound=outbound,

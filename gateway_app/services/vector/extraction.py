@@ -60,7 +60,8 @@ def extract_pages(filename: str, data: bytes) -> list[str]:
     extractor = _EXTRACTORS.get(extension, _plain_text if extension in PLAIN_TEXT_EXTENSIONS else None)
     if extractor is None:
         kind = f"{extension} files" if extension else "files without an extension"
-        raise UnsupportedFile(f"{name}: {kind} are not supported; supported: {', '.join(sorted(SUPPORTED_EXTENSIONS))}")
+        raise UnsupportedFile(f"{name}: {kind} are not supported; supported: plain text, Markdown, HTML, JSON, "
+                              "CSV/TSV, PDF, DOCX and source code (.txt .md .html .json .csv .pdf .docx .py ...)")
     if not data:
         raise InvalidFile(f"no text could be extracted from {name}: the file is empty")
     pages = [_normalize(page) for page in extractor(name, data)]

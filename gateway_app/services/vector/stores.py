@@ -6,12 +6,14 @@ from datetime import datetime, timedelta
 
 import anyio
 
-from gateway_app.core.errors import Conflict, InvalidInput, NotFound
+from gateway_app.core.errors import Conflict, FeatureDisabled, InvalidInput, NotFound
 from gateway_app.db.protocols import DataStore, TenantUnitOfWork
 from gateway_app.db.records import VectorFileBatchRecord, VectorFileRecord, VectorStoreRecord, new_id, utcnow
-from gateway_app.services.client_auth import ClientIdentity
+from gateway_app.services.client_auth import ClientIdentity, Limits
 from gateway_app.services.file_storage import LOCAL_PROVIDER
 from gateway_app.services.inference.catalog import ModelCatalog
+from gateway_app.services.principals import Principal
+from gateway_app.services.tenant_access import TenantAccess
 from gateway_app.services.vector.chroma_layer import VectorLayer
 from gateway_app.services.vector.chunking import chunking_params
 from gateway_app.services.vector.filters import check_attributes
@@ -62,7 +64,9 @@ def page_args(limit: int, order: str) -> tuple[int, str]:
 class VectorStoreService:
     """Create, list, change and delete stores; add, list, change and remove their files."""
 
-    def __init__(self, store: DataStore, catalog: ModelCatalog, layer: VectorLayer, ingestion: Ingestion) -> None:
+    def __init__(self, store: DataStore, catalog: ModelCatalog, layer: VectorLayer, ingestion: Ingestion,
+                 access: TenantAccess) -> None:
+        self._access = access
         self._store = store
         self._catalog = catalog
         self._layer = layer
@@ -92,6 +96,21 @@ class VectorStoreService:
             raise InvalidInput(f"{name!r} is not one of this tenant's embedding models "
                                f"({', '.join(m.name for m in models) or 'none'})", param="embedding_model")
         return name
+
+    def console_identity(self, actor: Principal, tenant: str | None, *, write: bool = False) -> ClientIdentity:
+        """The console user acting on the tenant's stores (members read; embeddings billed to 'console:<user>')."""
+        if write:
+            actor.require_write()
+        record = self._access.check(actor, tenant)
+        if "vector" not in record.features:
+            raise FeatureDisabled("vector stores are not enabled in this tenant's license")
+        return ClientIdentity(token_id=f"console:{actor.user_id}", token_name="Console", tenant_slug=record.slug,
+                              project_id=None, models=None, features=frozenset(record.features), expires_at=None,
+                              license_expires_at=None, tenant_limits=Limits.of(record.limits))
+
+    async def embedding_models(self, identity: ClientIdentity) -> list[str]:
+        """The tenant's embedding models, by name."""
+        return [m.name for m in await self._catalog.visible(identity) if m.kind == "embedding"]
 
     # Stores -----------------------------------------------------------------------------------
 
