@@ -332,3 +332,17 @@ async def test_deleting_the_tenant_removes_its_vectors_and_files(sdk, admin, pla
     assert vectors.is_dir() and (files / done.id).is_file()
     await admin.call("DELETE", "/tenants/acme", expect=204)
     assert not vectors.exists() and not files.exists()
+
+
+async def test_console_members_read_stores_but_cannot_change_them(sdk, admin, platform):
+    from gateway_app.core.errors import PermissionDenied
+
+    store = await _store(sdk, name="team docs")
+    await admin.create_user("acme", "reader@acme.test", role="member", password="member-pass-123")
+    member = platform.auth.authenticate((await platform.auth.login("reader@acme.test", "member-pass-123")).access_token)
+    service = platform.vector_stores
+    reading = service.console_identity(member, None)
+    assert [s["name"] for s in (await service.list(reading))["data"]] == ["team docs"]
+    with pytest.raises(PermissionDenied):
+        service.console_identity(member, None, write=True)
+    assert (await sdk.vector_stores.retrieve(store.id)).name == "team docs"
