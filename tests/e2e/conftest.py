@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import free_port
 from tests.support.servers import ROOT, GatewayProcess
 
 ADMIN_EMAIL = "admin@console.test"
@@ -26,14 +27,22 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture(scope="session")
-def console(tmp_path_factory, upstream_server):
+def llama_port() -> int:
+    """The port a local model may take (tests marked llm start it there): the console allows it."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def console(tmp_path_factory, upstream_server, llama_port):
     """`python -m gateway_app serve` (what `make run` runs) on a free port with a fresh DATA_DIR; of the
-    private addresses, only the fake upstream's port is allowed."""
+    private addresses, only the fake upstream's and the local model's ports are allowed. One per
+    session: a second console would rebuild the shared frontend and point it at its own backend."""
     base = tmp_path_factory.mktemp("console")
+    allowed = f"127.0.0.1:{upstream_server.port},127.0.0.1:{llama_port}"
     process = GatewayProcess.start(["serve", "--host", "127.0.0.1"], base / "data", base / "console.log",
                                    extra_env={"ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": ADMIN_PASSWORD,
                                               "ALLOW_PRIVATE_UPSTREAMS": "false",
-                                              "PROVIDER_ALLOWED_HOSTS": f"127.0.0.1:{upstream_server.port}"})
+                                              "PROVIDER_ALLOWED_HOSTS": allowed})
     process.wait_ready(timeout=600)  # the first start builds the frontend
     yield process
     process.stop()

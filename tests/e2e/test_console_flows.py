@@ -156,6 +156,11 @@ def test_operator_configures_a_tenant_and_watches_its_traffic(console, page: Pag
     nav(page, "Usage")
     table = page.locator("#usage-table")
     expect(table).to_contain_text("backend", timeout=15_000)
+    deadline = time.monotonic() + 15  # usage is written off the request path: reload until it shows
+    while "Playground" not in table.inner_text() and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+        page.reload()
+        expect(table).to_contain_text("backend", timeout=15_000)
     expect(table).to_contain_text("Playground")
     expect(table.locator("tr").filter(has_text="Playground")).to_contain_text(f"{counted[1]} / {counted[2]}")
     expect(page.locator("#page-label")).to_have_text("Page 1 of 1")

@@ -11,35 +11,28 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.e2e.test_console_flows import login, nav
 from tests.support.llm import LlamaServer
-from tests.support.servers import GatewayProcess, configure_over_http
+from tests.support.servers import configure_over_http
 
 pytestmark = pytest.mark.llm
 
 
 @pytest.fixture(scope="module")
-def llama(tmp_path_factory):
-    server = LlamaServer(tmp_path_factory.mktemp("llama") / "llama.log")
+def llama(tmp_path_factory, llama_port):
+    server = LlamaServer(tmp_path_factory.mktemp("llama") / "llama.log", port=llama_port)
     server.wait_ready()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def console_with_llama(llama, tmp_path_factory):
-    """The console (what `make run` serves) with tenant `local`: a provider on the llama server and model `smol`."""
-    base = tmp_path_factory.mktemp("console-llm")
-    process = GatewayProcess.start(["serve", "--host", "127.0.0.1"], base / "data", base / "console.log",
-                                   extra_env={"ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": ADMIN_PASSWORD,
-                                              "ALLOW_PRIVATE_UPSTREAMS": "false",
-                                              "PROVIDER_ALLOWED_HOSTS": f"127.0.0.1:{llama.port}"})
-    process.wait_ready(timeout=600)
-    configure_over_http(process.url, {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}, tenant="local",
+def console_with_llama(console, llama):
+    """The session's console with tenant `local`: a provider on the llama server and model `smol`."""
+    configure_over_http(console.url, {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}, tenant="local",
                         provider={"name": "llama", "type": "openai-compatible", "base_url": llama.url,
                                   "options": {"timeout_s": 120}},
                         models=[{"name": "smol", "upstream_model": "smollm2", "input_price_per_1k": 1.0,
                                  "output_price_per_1k": 2.0}])
-    yield process
-    process.stop()
+    return console
 
 
 def test_playground_streams_a_local_model_and_shows_the_recorded_usage(console_with_llama, page: Page, shot):

@@ -26,10 +26,10 @@ def smollm2_path() -> Path:
 class LlamaServer:
     """`python -m llama_cpp.server` serving the model as 'smollm2'."""
 
-    def __init__(self, log_path: Path) -> None:
+    def __init__(self, log_path: Path, port: int | None = None) -> None:
         if importlib.util.find_spec("llama_cpp") is None:
             raise RuntimeError("llama-cpp-python is not installed: run `make test` (it installs it)")
-        self.port = free_port()
+        self.port = port or free_port()
         self.log_path = log_path
         with open(log_path, "wb") as log:
             self.proc = subprocess.Popen(
