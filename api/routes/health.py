@@ -25,6 +25,7 @@ async def ready(request: Request) -> JSONResponse:
     body = readiness.as_dict()
     # Off-request-path writers: queue depth, written, retried, spilled, dropped (per writer).
     body["writers"] = platform.tasks.stats()
+    body["vector_ingestion"] = platform.ingestion.stats()  # files waiting, ingested, failed (this process)
     body["gc"] = platform.gc_pauses.stats()  # collector pauses per generation: the loop's longest stalls
     open_stats = getattr(platform.store, "open_stats", None)
     if open_stats is not None:  # tenant databases open now / at most (bounded by the open-files limit)

@@ -91,7 +91,7 @@ async def test_every_supported_file_type_is_indexed_and_found(sdk):
     assert len(pages) == 2 and "eleven percent" in pages[0] and "two percent" in pages[1]
 
 
-async def test_bad_files_fail_with_the_reason_and_nothing_is_left_half_indexed(sdk):
+async def test_bad_files_fail_with_the_reason_and_nothing_is_left_half_indexed(sdk, client):
     store = await _store(sdk)
     corrupt = await sdk.vector_stores.files.upload_and_poll(
         vector_store_id=store.id, file=("broken.pdf", b"%PDF-1.7 this is not really a pdf"), poll_interval_ms=POLL)
@@ -107,6 +107,8 @@ async def test_bad_files_fail_with_the_reason_and_nothing_is_left_half_indexed(s
         await sdk.files.create(file=("empty.txt", b""), purpose="assistants")
     counts = (await sdk.vector_stores.retrieve(store.id)).file_counts
     assert (counts.failed, counts.completed, counts.in_progress) == (3, 0, 0)
+    ready = (await client.get("/health/ready")).json()["vector_ingestion"]  # operators see it too
+    assert ready["failed"] == 3 and ready["queued"] == 0 and ready["ingested"] == 0
     failed = await sdk.vector_stores.files.list(vector_store_id=store.id, filter="failed")
     assert len(failed.data) == 3
     assert (await sdk.vector_stores.search(vector_store_id=store.id, query="pdf binary open")).data == []
