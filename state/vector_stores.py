@@ -66,6 +66,14 @@ def _files_text(counts: dict) -> str:
     return " · ".join(parts) or "no files"
 
 
+def _store_rows(page: dict) -> list[StoreRow]:
+    """Rows of a listed page of stores."""
+    return [StoreRow(id=s["id"], name=s["name"] or s["id"], status=s["status"], files=_files_text(s["file_counts"]),
+                     size=_size(s["usage_bytes"]), model=s["embedding_model"],
+                     expires=f"{s['expires_after']['days']} days idle" if s["expires_after"] else "never")
+            for s in page["data"]]
+
+
 class VectorStoresState(SessionState):
     """State of /vector-stores."""
 
@@ -114,11 +122,7 @@ class VectorStoresState(SessionState):
             yield failure(exc)
             return
         self.loading = False
-        self.rows = [StoreRow(id=s["id"], name=s["name"] or s["id"], status=s["status"],
-                              files=_files_text(s["file_counts"]), size=_size(s["usage_bytes"]),
-                              model=s["embedding_model"],
-                              expires=f"{s['expires_after']['days']} days idle" if s["expires_after"] else "never")
-                     for s in page["data"]]
+        self.rows = _store_rows(page)
         wanted = self.router.url.query_parameters.get("store", "")
         if wanted and wanted != self.store_id:
             self.store_id = wanted
@@ -170,11 +174,7 @@ class VectorStoresState(SessionState):
             page = await platform().vector_stores.list(identity, limit=100)
         except GatehouseError:
             return
-        self.rows = [StoreRow(id=s["id"], name=s["name"] or s["id"], status=s["status"],
-                              files=_files_text(s["file_counts"]), size=_size(s["usage_bytes"]),
-                              model=s["embedding_model"],
-                              expires=f"{s['expires_after']['days']} days idle" if s["expires_after"] else "never")
-                     for s in page["data"]]
+        self.rows = _store_rows(page)
 
     # Create -----------------------------------------------------------------------------------
 

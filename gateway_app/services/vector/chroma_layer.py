@@ -44,6 +44,7 @@ class VectorLayer:
         self._root = root
         self._url = chroma_url.rstrip("/")
         self._clients: dict[str, object] = {}
+        self._collections: dict[tuple[str, str], object] = {}  # store ids are never reused
         self._lock = threading.Lock()
         self.mode = "chroma-server" if self._url else "embedded"
 
@@ -83,9 +84,14 @@ class VectorLayer:
                                    settings=chroma_settings())
 
     def collection(self, tenant: str, store_id: str):
-        """The store's collection, created on first use."""
-        return self._client(tenant).get_or_create_collection(store_id, configuration={"hnsw": {"space": "cosine"}},
-                                                             embedding_function=None)
+        """The store's collection, created on first use and kept (a lookup per call cost ~2 ms)."""
+        key = (tenant, store_id)
+        found = self._collections.get(key)
+        if found is None:
+            found = self._client(tenant).get_or_create_collection(
+                store_id, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None)
+            self._collections[key] = found
+        return found
 
     def upsert(self, tenant: str, store_id: str, ids: list[str], embeddings: list[list[float]], texts: list[str],
                metadatas: list[dict]) -> None:
@@ -130,6 +136,7 @@ class VectorLayer:
 
     def drop_store(self, tenant: str, store_id: str) -> None:
         """Delete the store's collection."""
+        self._collections.pop((tenant, store_id), None)
         try:
             self._client(tenant).delete_collection(store_id)
         except Exception:  # noqa: BLE001 - already gone
@@ -139,6 +146,8 @@ class VectorLayer:
         """Forget a deleted tenant's vectors (its directory, embedded; its collections, server)."""
         with self._lock:
             client = self._clients.pop(tenant, None)
+            for key in [k for k in self._collections if k[0] == tenant]:
+                del self._collections[key]
         if not self._url:
             if client is not None:
                 _close(client)

@@ -86,15 +86,15 @@ class VectorStoreService:
         return store_object(record, uow.vector_stores.file_counts([record.id])[record.id])
 
     async def _embedding_model(self, identity: ClientIdentity, name: object) -> str:
-        models = [m for m in await self._catalog.visible(identity) if m.kind == "embedding"]
+        models = await self.embedding_models(identity)
         if name is None:
             if not models:
                 raise InvalidInput("this tenant has no embedding model: add one before creating a vector store",
                                    param="embedding_model")
-            return models[0].name
-        if not isinstance(name, str) or name not in {m.name for m in models}:
+            return models[0]
+        if not isinstance(name, str) or name not in models:
             raise InvalidInput(f"{name!r} is not one of this tenant's embedding models "
-                               f"({', '.join(m.name for m in models) or 'none'})", param="embedding_model")
+                               f"({', '.join(models) or 'none'})", param="embedding_model")
         return name
 
     def console_identity(self, actor: Principal, tenant: str | None, *, write: bool = False) -> ClientIdentity:
