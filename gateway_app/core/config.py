@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     chroma_url: str = ""
     vector_ingestion_queue: int = Field(default=10_000, ge=1, le=1_000_000)
     vector_ingestion_workers: int = Field(default=2, ge=1, le=32)
+    vector_owner_process: bool = Field(default=True, description="embedded Chroma served by a process of its own "
+                                                                 "(its writes hold the GIL: in a serving process "
+                                                                 "they stall requests)")
     jwt_secret: str = DEV_JWT_SECRET
     jwt_ttl_minutes: int = Field(default=480, ge=1, le=7 * 24 * 60)
     encryption_key: str = DEV_ENCRYPTION_KEY

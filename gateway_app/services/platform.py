@@ -41,7 +41,7 @@ from gateway_app.services.vector.embedder import Embedder
 from gateway_app.services.vector.ingestion import Ingestion
 from gateway_app.services.vector.search import VectorSearch
 from gateway_app.services.vector.stores import VectorStoreService
-from gateway_app.services.vector.vector_owner import SharedVectorLayer, layer_from_environment
+from gateway_app.services.vector.vector_owner import OwnedVectorLayer, SharedVectorLayer, layer_from_environment
 from gateway_app.services.inference.catalog import ModelCatalog
 from gateway_app.services.inference.gateway import InferenceService
 from gateway_app.services.inference.quotas import QuotaGuard
@@ -97,7 +97,7 @@ class Platform:
     verdict_recorder: VerdictRecorder
     guarding: Guarding
     prompt_renderer: PromptRenderer
-    vector_layer: VectorLayer | SharedVectorLayer
+    vector_layer: VectorLayer | SharedVectorLayer | OwnedVectorLayer
     vector_stores: VectorStoreService
     vector_search: VectorSearch
     ingestion: Ingestion
@@ -143,8 +143,12 @@ def build_platform(settings: Settings) -> Platform:
                                  runtimes)
     storage = LocalFileStorage(settings.data_dir / "files")
     server = settings.chroma_url if settings.vector_provider == "chroma-server" else ""
-    # A worker of `serve-api --workers N` uses the embedded files through the master's one owner.
-    layer = (None if server else layer_from_environment()) or VectorLayer(settings.data_dir / "vectors", server)
+    # A worker of `serve-api --workers N` uses the embedded files through the master's one owner; a
+    # single process starts its own owner (Chroma's embedded writes hold the GIL).
+    layer = None if server else layer_from_environment()
+    if layer is None and not server and settings.vector_owner_process:
+        layer = OwnedVectorLayer(settings.data_dir / "vectors")
+    layer = layer or VectorLayer(settings.data_dir / "vectors", server)
     embedder = Embedder(inference)
     ingestion = Ingestion(store, storage, layer, embedder, max_queue=settings.vector_ingestion_queue,
                           workers=settings.vector_ingestion_workers)
@@ -266,7 +270,7 @@ def _register_health_checks(platform: Platform) -> None:
     platform.health.register("database", database, required=True)
     # A cache outage degrades to misses and local counters: reported, but the gateway stays ready.
     platform.health.register("cache", cache, required=False)
-    if platform.vector_layer.mode == "chroma-server":
+    if platform.vector_layer.mode != "embedded":  # a Chroma server, or the owner process
         async def vectors() -> str:
             await anyio.to_thread.run_sync(platform.vector_layer.ping)
             return platform.vector_layer.mode
@@ -308,6 +312,8 @@ def _start_housekeeping(platform: Platform) -> Callable[[], Awaitable[None]]:
 def _register_shutdown(platform: Platform) -> None:
     lifecycle = platform.lifecycle
     lifecycle.on_shutdown("vector_ingestion", platform.ingestion.stop)
+    if isinstance(platform.vector_layer, OwnedVectorLayer):
+        lifecycle.on_shutdown("vector_owner", lambda: anyio.to_thread.run_sync(platform.vector_layer.close))
     lifecycle.on_shutdown("housekeeping", _start_housekeeping(platform))
     lifecycle.on_shutdown("tasks", lambda: anyio.to_thread.run_sync(platform.tasks.stop_all))
     lifecycle.on_shutdown("invalidation", platform.generation.stop)

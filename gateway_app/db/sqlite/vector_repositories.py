@@ -87,6 +87,11 @@ class SqlVectorStoreRepository(SqlRepository[VectorIndex, VectorStoreRecord]):
             counts[store_id][status] = n
         return counts
 
+    def batch_counts(self, batch_id: str) -> dict[str, int]:
+        query = (select(VectorStoreFile.status, func.count()).where(VectorStoreFile.batch_id == batch_id)
+                 .group_by(VectorStoreFile.status))
+        return {status: n for status, n in self._session.exec(query)}
+
     # Files ------------------------------------------------------------------------------------
 
     def _file_row(self, store_id: str, file_id: str) -> VectorStoreFile | None:

@@ -1,9 +1,10 @@
-"""Ingestion off the request path: extract, chunk, embed and write each added file, one job at a time.
+"""Ingestion off the request path: extract, chunk and embed each added file; the chunk writer stores it.
 
-A bounded in-process queue fed by the API; files found `in_progress` at start are resumed. A lease
-on the file's row makes sure that of several processes resuming the same file only one ingests it.
-A file is `completed` only once all its chunks are in Chroma; any failure marks it `failed` with
-the reason, and chunks of a file deleted or cancelled meanwhile are removed again.
+A bounded in-process queue fed by the API; files found `in_progress` at start are resumed, and a
+sweep every few minutes takes up files whose lease ran out (their process died) or that no process
+queued. A lease on the file's row makes sure that of several processes taking up the same file only
+one ingests it. A file is `completed` only once all its chunks are in Chroma; any failure marks it
+`failed` with the reason, and chunks of a file deleted or cancelled meanwhile are removed again.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import anyio
 
@@ -22,12 +23,15 @@ from gateway_app.db.records import FileRecord, VectorFileRecord, VectorStoreReco
 from gateway_app.services.client_auth import ClientIdentity, Limits
 from gateway_app.services.file_storage import LocalFileStorage
 from gateway_app.services.vector.chroma_layer import CHUNK_KEY, FILE_KEY, VectorLayer, attribute_metadata
+from gateway_app.services.vector.chunk_writer import ChunkWriter, Embedded
 from gateway_app.services.vector.chunking import TooManyChunks, chunk_pages
 from gateway_app.services.vector.embedder import Embedder
 from gateway_app.services.vector.extraction import ExtractionError, extract_pages
 
 log = get_logger("vector")
 LEASE = timedelta(minutes=15)
+SWEEP_SECONDS = 300.0  # how often a running process looks for files nobody is ingesting
+UNQUEUED_GRACE = timedelta(minutes=10)  # a never-claimed file this old was lost with its process's queue
 RESUME_PAGE = 200
 
 
@@ -61,6 +65,11 @@ class Ingestion:
         self._queue: asyncio.Queue[Job] | None = None
         self._workers = workers
         self._tasks: list[asyncio.Task] = []
+        self._embed_slots: asyncio.Semaphore | None = None  # embedding calls at a time: `workers`
+        self._queued: set[tuple[str, str, str]] = set()  # (tenant, store, file) queued or in work here
+        self._writer = ChunkWriter(layer, self._complete, self._fail_written, self._release_written)
+        self.sweep_seconds = SWEEP_SECONDS
+        self.sweeps = 0  # passes over the tenants' in_progress files, the one at start included
         self.ingested = 0
         self.failed = 0
 
@@ -80,14 +89,22 @@ class Ingestion:
     def enqueue_many(self, identity: ClientIdentity | None, items: list[tuple[str, str]]) -> None:
         """Queue (store_id, file_id) pairs of the identity's tenant."""
         for store_id, file_id in items:
-            self._jobs().put_nowait(Job(identity.tenant_slug if identity else "", store_id, file_id, identity))
+            self._put(Job(identity.tenant_slug if identity else "", store_id, file_id, identity))
+
+    def _put(self, job: Job) -> None:
+        self._queued.add((job.tenant, job.store_id, job.file_id))
+        self._jobs().put_nowait(job)
 
     def start(self) -> None:
         """Start the workers and resume what was in progress (in the running loop)."""
         queue = self._jobs()
+        # Twice as many tasks as embedding calls at a time: while some wait for the upstream, the
+        # others claim, extract and chunk their next file (the upstream then never waits for them).
+        self._embed_slots = asyncio.Semaphore(self._workers)
         self._tasks = [asyncio.create_task(self._work(queue), name=f"vector-ingestion-{i}")
-                       for i in range(self._workers)]
-        self._tasks.append(asyncio.create_task(self._resume(), name="vector-ingestion-resume"))
+                       for i in range(2 * self._workers)]
+        self._tasks.append(asyncio.create_task(self._sweep(), name="vector-ingestion-sweep"))
+        self._writer.start()
 
     async def stop(self) -> None:
         """Stop the workers; files they held stay in_progress and resume at the next start."""
@@ -97,10 +114,12 @@ class Ingestion:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
+        await self._writer.stop()
 
     def stats(self) -> dict:
         """Queue depth and totals (readiness, metrics)."""
-        return {"queued": self._jobs().qsize(), "ingested": self.ingested, "failed": self.failed}
+        return {"queued": self._jobs().qsize() + self._writer.waiting(), "ingested": self.ingested,
+                "failed": self.failed}
 
     async def pages(self, tenant: str, file_id: str) -> list[str]:
         """The parsed text of a stored file, page by page."""
@@ -124,10 +143,27 @@ class Ingestion:
             except Exception:  # noqa: BLE001 - one bad file never stops the worker
                 log.exception("vector ingestion failed", extra={"tenant": job.tenant, "file_id": job.file_id})
             finally:
+                self._queued.discard((job.tenant, job.store_id, job.file_id))
                 queue.task_done()
 
-    async def _resume(self) -> None:
-        """Queue every tenant's in_progress files (their lease decides who ingests them)."""
+    async def _sweep(self) -> None:
+        """At start every in_progress file, then every sweep_seconds the ones nobody is ingesting."""
+        startup = True
+        while True:
+            await self._resume(startup)
+            startup = False
+            self.sweeps += 1
+            await asyncio.sleep(self.sweep_seconds)
+
+    def _abandoned(self, record: VectorFileRecord, now: datetime) -> bool:
+        lease = record.lease_until
+        if lease is not None:
+            return (lease if lease.tzinfo else lease.replace(tzinfo=UTC)) < now
+        created = record.created_at if record.created_at.tzinfo else record.created_at.replace(tzinfo=UTC)
+        return created < now - UNQUEUED_GRACE
+
+    async def _resume(self, startup: bool = True) -> None:
+        """Queue the tenants' in_progress files not queued here (their lease decides who ingests them)."""
         def pending() -> list[tuple[str, VectorFileRecord]]:
             found: list[tuple[str, VectorFileRecord]] = []
             offset = 0
@@ -143,8 +179,12 @@ class Ingestion:
                 offset += RESUME_PAGE
 
         try:
+            now = utcnow()
             for tenant, record in await anyio.to_thread.run_sync(pending):
-                self._jobs().put_nowait(Job(tenant, record.store_id, record.file_id, None))
+                if (tenant, record.store_id, record.file_id) in self._queued:
+                    continue
+                if startup or self._abandoned(record, now):
+                    self._put(Job(tenant, record.store_id, record.file_id, None))
         except Exception:  # noqa: BLE001 - resuming is retried at the next start
             log.exception("could not resume vector ingestion")
 
@@ -160,7 +200,8 @@ class Ingestion:
         if store is None or record is None:
             return None
         if upload is None:
-            self._fail(job, "invalid_file", "the file was deleted before it could be ingested")
+            self._fail_file(job.tenant, job.store_id, job.file_id, "invalid_file",
+                            "the file was deleted before it could be ingested")
             return None
         return Claimed(store, record, upload)
 
@@ -175,7 +216,7 @@ class Ingestion:
                               license_expires_at=None, tenant_limits=limits)
 
     async def ingest(self, job: Job) -> None:
-        """Ingest one file; every outcome is written to its row."""
+        """Claim, extract, chunk and embed one file, then hand it to the writer (which completes its row)."""
         claimed = await anyio.to_thread.run_sync(self._claim, job)
         if claimed is None:
             return
@@ -187,8 +228,9 @@ class Ingestion:
                                                     chunking.get("overlap", 400))
             identity = job.identity or await anyio.to_thread.run_sync(self._identity, job.tenant,
                                                                       claimed.file.token_id)
-            vectors = await self._embedder.embed(identity, claimed.store.embedding_model, [c.text for c in chunks],
-                                                 "vsi")
+            texts = [c.text for c in chunks]
+            async with self._embed_slots:
+                vectors = await self._embedder.embed(identity, claimed.store.embedding_model, texts, "vsi")
             dims = len(vectors[0])
             if claimed.store.dimensions and dims != claimed.store.dimensions:
                 raise GatehouseError(f"the embedding model {claimed.store.embedding_model!r} now returns {dims} "
@@ -196,81 +238,89 @@ class Ingestion:
             metadata = attribute_metadata(claimed.file.attributes)
             # Chunk ids are the file's id and position: writing again replaces them. Older chunks can
             # outlast that only when a resumed or re-added file had more of them.
-            stale = job.identity is None or claimed.file.chunks > len(chunks)
-            await anyio.to_thread.run_sync(self._write, job, [c.text for c in chunks], vectors,
-                                           [{FILE_KEY: job.file_id, CHUNK_KEY: c.index, **metadata} for c in chunks],
-                                           stale)
-            size = sum(len(c.text.encode()) for c in chunks)
-            await anyio.to_thread.run_sync(self._complete, job, len(chunks), size, dims)
+            item = Embedded(job.tenant, job.store_id, job.file_id, [f"{job.file_id}:{c.index}" for c in chunks],
+                            texts, vectors, [{FILE_KEY: job.file_id, CHUNK_KEY: c.index, **metadata} for c in chunks],
+                            stale=job.identity is None or claimed.file.chunks > len(chunks), dims=dims)
+            await self._writer.put(item)
         except asyncio.CancelledError:
-            self._release(job)  # stopping: the next start (this process or another) takes it up at once
+            self._release_file(job.tenant, job.store_id, job.file_id)  # the next start takes it up at once
             raise
         except ExtractionError as exc:
-            await anyio.to_thread.run_sync(self._fail, job, exc.code, exc.message)
+            await anyio.to_thread.run_sync(self._fail_file, job.tenant, job.store_id, job.file_id, exc.code, exc.message)
         except TooManyChunks as exc:
-            await anyio.to_thread.run_sync(self._fail, job, "invalid_file", str(exc))
+            await anyio.to_thread.run_sync(self._fail_file, job.tenant, job.store_id, job.file_id, "invalid_file",
+                                           str(exc))
         except GatehouseError as exc:
-            await anyio.to_thread.run_sync(self._fail, job, "server_error", exc.message)
+            await anyio.to_thread.run_sync(self._fail_file, job.tenant, job.store_id, job.file_id, "server_error",
+                                           exc.message)
         except Exception:
             log.exception("vector ingestion failed", extra={"tenant": job.tenant, "file_id": job.file_id})
-            await anyio.to_thread.run_sync(self._fail, job, "server_error", "the file could not be indexed")
+            await anyio.to_thread.run_sync(self._fail_file, job.tenant, job.store_id, job.file_id, "server_error",
+                                           "the file could not be indexed")
 
-    def _release(self, job: Job) -> None:
-        with contextlib.suppress(Exception), self._store.tenant(job.tenant) as uow:
-            record = uow.vector_stores.get_file(job.store_id, job.file_id)
+    def _fail_written(self, item: Embedded, code: str, message: str) -> None:
+        self._fail_file(item.tenant, item.store_id, item.file_id, code, message)
+
+    def _release_written(self, item: Embedded) -> None:
+        self._release_file(item.tenant, item.store_id, item.file_id)
+
+    def _release_file(self, tenant: str, store_id: str, file_id: str) -> None:
+        with contextlib.suppress(Exception), self._store.tenant(tenant) as uow:
+            record = uow.vector_stores.get_file(store_id, file_id)
             if record is not None and record.status == "in_progress":
-                uow.vector_stores.update_file(job.store_id, job.file_id, {"lease_until": None})
+                uow.vector_stores.update_file(store_id, file_id, {"lease_until": None})
                 uow.commit()
 
-    def _write(self, job: Job, texts: list[str], vectors: list[list[float]], metadatas: list[dict],
-               stale: bool) -> None:
-        if stale:  # a delete by metadata costs as much as the write: only when something may be left
-            self._layer.delete_file(job.tenant, job.store_id, job.file_id)
-        ids = [f"{job.file_id}:{m[CHUNK_KEY]}" for m in metadatas]
-        self._layer.upsert(job.tenant, job.store_id, ids, vectors, texts, metadatas)
-
-    def _complete(self, job: Job, chunks: int, size: int, dims: int) -> None:
-        with self._store.tenant(job.tenant) as uow:
-            record = uow.vector_stores.get_file(job.store_id, job.file_id)
-            store = uow.vector_stores.get(job.store_id)
-            if record is None or store is None or record.status != "in_progress":
-                gone = True
-            else:
-                gone = False
-                uow.vector_stores.update_file(job.store_id, job.file_id, {
-                    "status": "completed", "chunks": chunks, "usage_bytes": size, "lease_until": None,
+    def _complete(self, tenant: str, store_id: str, items: list[Embedded]) -> None:
+        """Mark written files completed, in one transaction for the store (called by the writer)."""
+        gone: list[Embedded] = []
+        with self._store.tenant(tenant) as uow:
+            store = uow.vector_stores.get(store_id)
+            size, dims, batches = 0, 0, set()
+            for item in items:
+                record = uow.vector_stores.get_file(store_id, item.file_id) if store is not None else None
+                if record is None or record.status != "in_progress":
+                    gone.append(item)
+                    continue
+                uow.vector_stores.update_file(store_id, item.file_id, {
+                    "status": "completed", "chunks": len(item.ids), "usage_bytes": item.size, "lease_until": None,
                     "last_error": None})
-                uow.vector_stores.update(job.store_id, {"usage_bytes": store.usage_bytes + size,
-                                                        "dimensions": store.dimensions or dims,
-                                                        "last_active_at": utcnow()})
-                self._settle_batch(uow, job.store_id, record.batch_id)
+                size, dims = size + item.size, dims or item.dims
+                batches.add(record.batch_id)
+            if store is not None and len(gone) < len(items):
+                uow.vector_stores.update(store_id, {"usage_bytes": store.usage_bytes + size,
+                                                    "dimensions": store.dimensions or dims, "last_active_at": utcnow()})
+                for batch_id in batches:
+                    self._settle_batch(uow, batch_id)
                 uow.commit()
-        if gone:  # deleted or cancelled while it was being indexed: nothing of it stays searchable
-            self._layer.delete_file(job.tenant, job.store_id, job.file_id)
-            return
-        self.ingested += 1
+        if store is None:  # deleted while its files were written: the write recreated the collection
+            self._layer.drop_store(tenant, store_id)
+        else:  # deleted or cancelled while being indexed: nothing of them stays searchable
+            for item in gone:
+                self._layer.delete_file(tenant, store_id, item.file_id)
+        self.ingested += len(items) - len(gone)
 
-    def _fail(self, job: Job, code: str, message: str) -> None:
-        self.failed += 1
-        with self._store.tenant(job.tenant) as uow:
-            record = uow.vector_stores.get_file(job.store_id, job.file_id)
+    def _fail_file(self, tenant: str, store_id: str, file_id: str, code: str, message: str) -> None:
+        with self._store.tenant(tenant) as uow:
+            record = uow.vector_stores.get_file(store_id, file_id)
             if record is None or record.status != "in_progress":
-                return
-            uow.vector_stores.update_file(job.store_id, job.file_id, {
+                return  # deleted or cancelled meanwhile: not a failure of ingestion
+            uow.vector_stores.update_file(store_id, file_id, {
                 "status": "failed", "lease_until": None, "last_error": {"code": code, "message": message[:1000]}})
-            self._settle_batch(uow, job.store_id, record.batch_id)
+            self._settle_batch(uow, record.batch_id)
             uow.commit()
+        self.failed += 1
         with contextlib.suppress(Exception):
-            self._layer.delete_file(job.tenant, job.store_id, job.file_id)
+            self._layer.delete_file(tenant, store_id, file_id)
 
     @staticmethod
-    def _settle_batch(uow, store_id: str, batch_id: str | None) -> None:
+    def _settle_batch(uow, batch_id: str | None) -> None:
         if not batch_id:
             return
-        files = uow.vector_stores.list_files(store_id, batch_id=batch_id, limit=10_000)
-        if any(f.status == "in_progress" for f in files):
+        counts = uow.vector_stores.batch_counts(batch_id)
+        if counts.get("in_progress"):
             return
         batch = uow.vector_stores.get_batch(batch_id)
         if batch is not None and batch.status == "in_progress":
-            status = "failed" if files and all(f.status == "failed" for f in files) else "completed"
-            uow.vector_stores.update_batch(batch_id, {"status": status})
+            failed_only = counts and set(counts) == {"failed"}
+            uow.vector_stores.update_batch(batch_id, {"status": "failed" if failed_only else "completed"})

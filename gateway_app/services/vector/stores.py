@@ -339,11 +339,7 @@ class VectorStoreService:
         return record
 
     def _batch_object(self, uow: TenantUnitOfWork, record: VectorFileBatchRecord) -> dict:
-        files = uow.vector_stores.list_files(record.store_id, batch_id=record.id, limit=MAX_BATCH_FILES + 1)
-        counts: dict[str, int] = {}
-        for f in files:
-            counts[f.status] = counts.get(f.status, 0) + 1
-        return batch_object(record, counts)
+        return batch_object(record, uow.vector_stores.batch_counts(record.id))
 
     async def create_batch(self, identity: ClientIdentity, store_id: str, body: dict) -> dict:
         """POST /v1/vector_stores/{id}/file_batches: file_ids (shared attributes) or files (each its own)."""

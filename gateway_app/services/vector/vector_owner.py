@@ -2,13 +2,16 @@
 
 Embedded Chroma is not process-safe: two processes must never open the same path. With
 `serve-api --workers N` and no Chroma server, the master starts one owner process holding the
-per-tenant embedded clients (the same `DATA_DIR/vectors/<tenant>/` layout as a single process) and
+per-tenant embedded clients; a single serving process starts its own (VECTOR_OWNER_PROCESS), because
+Chroma's embedded writes hold the GIL (about 0.5 ms a chunk: a 1,000-chunk write froze every
+request of the process for half a second) (the same `DATA_DIR/vectors/<tenant>/` layout as a single process) and
 the workers call it over an authenticated loopback connection (multiprocessing's manager: the
 layer's methods, their arguments and results pickled, HMAC-authenticated with a per-run key).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import secrets
 import signal
@@ -55,14 +58,21 @@ _OwnerManager.register("layer", callable=_the_layer)
 
 
 def start_owner(root: Path) -> BaseManager:
-    """Start the owner process on a free loopback port; its address and key go into the environment."""
-    key = secrets.token_bytes(32)
-    manager = _OwnerManager(address=("127.0.0.1", 0), authkey=key)
-    manager.start(initializer=_init_owner, initargs=(str(root),))
+    """Start the owner process on a free loopback port; its address and key go into the environment
+    (for the worker processes a master starts)."""
+    manager, key = _spawn(root)
     host, port = manager.address
     os.environ[OWNER_ENV] = f"{host}:{port}"
     os.environ[KEY_ENV] = key.hex()
     return manager
+
+
+def _spawn(root: Path) -> tuple[BaseManager, bytes]:
+    # Spawned, not forked: a serving process has threads whose locks a fork would copy held.
+    key = secrets.token_bytes(32)
+    manager = _OwnerManager(address=("127.0.0.1", 0), authkey=key, ctx=multiprocessing.get_context("spawn"))
+    manager.start(initializer=_init_owner, initargs=(str(root),))
+    return manager, key
 
 
 class SharedVectorLayer:
@@ -98,3 +108,49 @@ def layer_from_environment() -> SharedVectorLayer | None:
     """The owner's layer when this process is a worker of a master that started one."""
     address, key = os.environ.get(OWNER_ENV), os.environ.get(KEY_ENV)
     return SharedVectorLayer(address, key) if address and key else None
+
+
+class OwnedVectorLayer:
+    """The VectorLayer of a single serving process, in an owner process it starts on first use."""
+
+    mode = "embedded (owner process)"
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._manager: BaseManager | None = None
+        self._shared: SharedVectorLayer | None = None
+        self._lock = threading.Lock()
+
+    def _layer(self) -> SharedVectorLayer:
+        with self._lock:
+            if self._shared is None:
+                self._manager, key = _spawn(self._root)
+                host, port = self._manager.address
+                self._shared = SharedVectorLayer(f"{host}:{port}", key.hex())
+            return self._shared
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def call(*args, **kwargs):  # bound now (tenant deletion keeps drop_tenant), started when called
+            return getattr(self._layer(), name)(*args, **kwargs)
+
+        return call
+
+    @property
+    def started(self) -> bool:
+        """Whether the owner process runs (it starts with the first vector call)."""
+        return self._shared is not None
+
+    def ping(self) -> None:
+        """Raise unless the owner answers (not started yet: nothing to check)."""
+        if self._shared is not None:
+            self._shared.ping()
+
+    def close(self) -> None:
+        """Stop the owner process (after ingestion has stopped)."""
+        with self._lock:
+            if self._manager is not None:
+                self._manager.shutdown()
+            self._manager = self._shared = None
