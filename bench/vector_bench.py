@@ -159,8 +159,8 @@ async def _run(args) -> None:
                         busy += time.perf_counter() - since
 
             embedder.embed = timed
-            owner = getattr(platform.vector_layer, "_manager", None)
             await asyncio.to_thread(platform.vector_layer.count, "acme", store["id"])  # the owner is up
+            owner = getattr(platform.vector_layer, "_manager", None)
             owner_pid = owner._process.pid if owner is not None else None  # noqa: SLF001
             lag = asyncio.create_task(_loop_lag())
             started, cpu_gateway, cpu_upstream = time.perf_counter(), _cpu(), _cpu(upstream.proc.pid)
