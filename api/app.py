@@ -18,13 +18,14 @@ from api.routes.admin import (
     projects,
     prompts,
     providers,
+    rag_modules,
     tenants,
     tokens,
     traces,
     usage,
     users,
 )
-from api.routes.client import chat, files, observe, vector_stores
+from api.routes.client import chat, files, observe, rag, vector_stores
 from api.routes.client.chat import ClientHotPath
 from api.routes.client import models as client_models
 from gateway_app.core.config import Settings, load_settings
@@ -79,12 +80,13 @@ def create_api(platform: Platform | None = None, *, settings: Settings | None = 
 
     app.include_router(health.router)
     admin = APIRouter(prefix="/admin/v1")
-    for module in (auth, tenants, users, projects, tokens, providers, models, usage, prompts, guardrails, traces):
+    for module in (auth, tenants, users, projects, tokens, providers, models, usage, prompts, guardrails, traces,
+                   rag_modules):
         admin.include_router(module.router)
     _not_found_catchall(admin)
     app.include_router(admin)
     client = APIRouter(prefix="/v1")
-    for module in (chat, client_models, files, observe, vector_stores):
+    for module in (chat, client_models, files, observe, rag, vector_stores):
         client.include_router(module.router)
     _not_found_catchall(client)
     app.include_router(client)

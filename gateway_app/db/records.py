@@ -367,3 +367,23 @@ class VectorFileBatchRecord:
     store_id: str
     status: str = "in_progress"  # in_progress | completed | cancelled | failed
     created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class RagModuleRecord:
+    """A RAG module: which stores to search, how, and which chat model answers."""
+
+    name: str
+    model: str  # a chat model of the tenant
+    vector_store_ids: list[str] = field(default_factory=list)
+    description: str = ""
+    prompt: dict | None = None  # {"name", "label" | "version"}: a stored prompt; None: the built-in template
+    top_k: int = 5
+    score_threshold: float = 0.0
+    max_context_tokens: int = 3000
+    filters: dict | None = None  # default attribute filters (OpenAI's filter shape)
+    no_results: str = "answer"  # answer ("I don't know", no model call) | error
+    rerank_model: str | None = None  # a chat model that reorders the candidates
+    id: str = field(default_factory=lambda: new_id("rag"))
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)

@@ -36,6 +36,9 @@ from gateway_app.providers.factory import RuntimeFactory
 from gateway_app.services.client_auth import TokenResolver
 from gateway_app.services.file_storage import LocalFileStorage
 from gateway_app.services.files import FileService
+from gateway_app.services.rag.answers import RagAnswers
+from gateway_app.services.rag.modules import RagModuleService
+from gateway_app.services.rag.retrieval import Retriever
 from gateway_app.services.vector.chroma_layer import VectorLayer
 from gateway_app.services.vector.embedder import Embedder
 from gateway_app.services.vector.ingestion import Ingestion
@@ -100,6 +103,8 @@ class Platform:
     vector_layer: VectorLayer | SharedVectorLayer | OwnedVectorLayer
     vector_stores: VectorStoreService
     vector_search: VectorSearch
+    rag_modules: RagModuleService
+    rag: RagAnswers
     ingestion: Ingestion
     gc_pauses: GcPauses = field(default_factory=GcPauses)
     first_admin: FirstAdmin | None = None
@@ -153,6 +158,7 @@ def build_platform(settings: Settings) -> Platform:
     ingestion = Ingestion(store, storage, layer, embedder, max_queue=settings.vector_ingestion_queue,
                           workers=settings.vector_ingestion_workers)
     vector_stores = VectorStoreService(store, catalog, layer, ingestion, access)
+    rag_modules = RagModuleService(store, access, generation)
     return Platform(
         settings=settings, store=store, cache=cache, generation=generation,
         lifecycle=Lifecycle(), health=HealthRegistry(), breakers=breakers, outbound=outbound,
@@ -180,6 +186,9 @@ def build_platform(settings: Settings) -> Platform:
         vector_layer=layer,
         vector_stores=vector_stores,
         vector_search=VectorSearch(store, vector_stores, layer, embedder),
+        rag_modules=rag_modules,
+        rag=RagAnswers(rag_modules, Retriever(store, vector_stores, layer, embedder, inference), inference,
+                       prompt_renderer),
         ingestion=ingestion,
     )
 

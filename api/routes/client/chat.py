@@ -28,7 +28,7 @@ router = APIRouter(tags=["client: inference"])
 
 _OBJECT_BODY = {"content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
                 "required": True}
-_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _OBJECT = {"type": "object", "additionalProperties": True}
 _CHAT_RESPONSES = {200: {"description": "The upstream's answer (model name rewritten); SSE when stream=true",
                          "content": {"application/json": {"schema": _OBJECT},
@@ -50,7 +50,7 @@ def parse_body(body: bytes) -> dict:
     return payload
 
 
-def _request_id() -> str:
+def request_id() -> str:
     ctx = current_context()
     return ctx.request_id if ctx else ""
 
@@ -69,17 +69,21 @@ def trace_of(headers) -> LlmTrace | None:
 async def chat_response(platform: Platform, client: ClientIdentity, body: bytes, trace: LlmTrace | None = None
                         ) -> Response:
     """The HTTP response to a chat completion request."""
-    outcome = await platform.inference.chat(client, parse_body(body), _request_id(), trace)
+    payload = parse_body(body)
+    if "rag" in payload:  # grounded in a RAG module's sources (extension)
+        outcome = await platform.rag.ground_chat(client, payload, request_id(), trace)
+    else:
+        outcome = await platform.inference.chat(client, payload, request_id(), trace)
     if isinstance(outcome, Completed):
         return Response(outcome.body, media_type="application/json", headers=outcome.headers)
     return StreamingResponse(outcome.chunks, media_type="text/event-stream",
-                             headers={**_SSE_HEADERS, **outcome.headers})
+                             headers={**SSE_HEADERS, **outcome.headers})
 
 
 async def embeddings_response(platform: Platform, client: ClientIdentity, body: bytes,
                               trace: LlmTrace | None = None) -> Response:
     """The HTTP response to an embeddings request."""
-    outcome = await platform.inference.embeddings(client, parse_body(body), _request_id(), trace)
+    outcome = await platform.inference.embeddings(client, parse_body(body), request_id(), trace)
     return Response(outcome.body, media_type="application/json", headers=outcome.headers)
 
 

@@ -324,3 +324,24 @@ class VectorFileBatch(TenantTable, table=True):
     store_id: str = Field(max_length=40, index=True)
     status: str = Field(default="in_progress", max_length=20)
     created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
+
+
+class RagModule(TenantTable, table=True):
+    """rag_modules: a named retrieval-augmented answering configuration."""
+
+    __tablename__ = "rag_modules"
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(unique=True, index=True, max_length=100)
+    description: str = Field(default="", max_length=1000)
+    model: str = Field(max_length=200)
+    vector_store_ids: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    prompt: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    top_k: int = Field(default=5)
+    score_threshold: float = Field(default=0.0)
+    max_context_tokens: int = Field(default=3000)
+    filters: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    no_results: str = Field(default="answer", max_length=20)
+    rerank_model: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)

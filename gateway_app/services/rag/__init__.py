@@ -1,0 +1,1 @@
+"""RAG modules: configuration, retrieval and grounded answers with citations."""

@@ -1,0 +1,175 @@
+"""Grounded answers: a module's query (chat-completion shape with citations, or SSE), retrieval alone,
+and any chat call grounded with `rag: {module}`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import orjson
+
+from gateway_app.core.errors import GatehouseError, InvalidInput
+from gateway_app.core.ids import fast_id
+from gateway_app.services.client_auth import ClientIdentity
+from gateway_app.services.inference.gateway import Completed, InferenceService, Streaming
+from gateway_app.services.prompts import PromptRenderer, RenderRequest
+from gateway_app.services.rag.modules import RagModuleService
+from gateway_app.services.rag.retrieval import Citation, Retriever, fit_context, int_option, question_of
+
+NO_ANSWER = "I don't know: nothing in this module's sources matches the question."
+PASSED_OPTIONS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed", "user")
+INSTRUCTIONS = ("Answer the question using only the numbered sources below. Cite each source you use by its "
+                "number in square brackets, like [1] or [2]. If the sources do not contain the answer, say "
+                "that you don't know.")
+
+
+class NoResults(GatehouseError):
+    """Nothing retrieved and the module says that is an error."""
+
+    code = "no_results"
+    status = 422
+
+
+def sources_text(citations: list[Citation]) -> str:
+    """The numbered sources as the model reads them."""
+    return "\n\n".join(f"[{c.index}] {c.filename or c.file_id or 'record'}\n{c.text}" for c in citations)
+
+
+def _last_user_text(messages: list) -> str:
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                content = " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+            return content if isinstance(content, str) else ""
+    return ""
+
+
+def _sse(data: dict) -> bytes:
+    return b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+class RagAnswers:
+    """The client API of RAG modules."""
+
+    def __init__(self, modules: RagModuleService, retriever: Retriever, inference: InferenceService,
+                 prompts: PromptRenderer) -> None:
+        self._modules = modules
+        self._retriever = retriever
+        self._inference = inference
+        self._prompts = prompts
+
+    async def _retrieve(self, identity: ClientIdentity, name: str, question: str, body: dict):
+        module = await self._modules.module(identity.tenant_slug, name)
+        top_k = int_option(body.get("top_k"), "top_k", 1, 50, module.top_k)
+        citations = await self._retriever.retrieve(identity, module, question, top_k=top_k,
+                                                   filters=body.get("filters"))
+        return module, fit_context(citations, module.max_context_tokens) if citations else []
+
+    async def retrieve(self, identity: ClientIdentity, name: str, body: dict) -> dict:
+        """POST /v1/rag/{module}/retrieve: the ranked chunks, no model call."""
+        question = question_of(body.get("query"))
+        module = await self._modules.module(identity.tenant_slug, name)
+        top_k = int_option(body.get("top_k"), "top_k", 1, 50, module.top_k)
+        citations = await self._retriever.retrieve(identity, module, question, top_k=top_k,
+                                                   filters=body.get("filters"))
+        return {"object": "rag.retrieval", "module": module.name, "query": question,
+                "data": [c.public() for c in citations]}
+
+    async def query(self, identity: ClientIdentity, name: str, body: dict, request_id: str) -> Completed | Streaming:
+        """POST /v1/rag/{module}/query: the module's model answers from the retrieved sources."""
+        question = question_of(body.get("query"))
+        history = body.get("messages") or []
+        if not isinstance(history, list) or len(history) > 100:
+            raise InvalidInput("'messages' must be a list of at most 100 chat messages", param="messages")
+        stream = bool(body.get("stream"))
+        module, citations = await self._retrieve(identity, name, question, body)
+        headers = {"x-gatehouse-rag-module": module.name}
+        if not citations:
+            if module.no_results == "error":
+                raise NoResults(f"RAG module {module.name!r} found nothing for this query")
+            return self._no_answer(module.model, stream, headers)
+        messages = await self._messages(identity, module, question, history, citations)
+        payload = {"model": module.model, "messages": messages, "stream": stream,
+                   **{k: body[k] for k in PASSED_OPTIONS if k in body}}
+        if stream:
+            payload["stream_options"] = {"include_usage": True}
+        outcome = await self._inference.chat(identity, payload, request_id)
+        return self._with_citations(outcome, citations, module.name, headers)
+
+    async def ground_chat(self, identity: ClientIdentity, payload: dict, request_id: str, trace=None
+                          ) -> Completed | Streaming:
+        """A chat completion with `rag: {module, filters?, top_k?}`: the sources go in a system message."""
+        identity.require_feature("rag")
+        options = payload.pop("rag")
+        if not isinstance(options, dict) or not isinstance(options.get("module"), str):
+            raise InvalidInput("'rag' must be an object with the module's name: {\"module\": \"handbook\"}",
+                               param="rag")
+        messages = payload.get("messages")
+        question = question_of(_last_user_text(messages) if isinstance(messages, list) else None, "messages")
+        module, citations = await self._retrieve(identity, options["module"], question, options)
+        headers = {"x-gatehouse-rag-module": module.name}
+        if not citations:
+            if module.no_results == "error":
+                raise NoResults(f"RAG module {module.name!r} found nothing for the last user message")
+            return self._no_answer(str(payload.get("model") or module.model), bool(payload.get("stream")), headers)
+        system = {"role": "system", "content": f"{INSTRUCTIONS}\n\nSources:\n{sources_text(citations)}"}
+        payload["messages"] = [system, *messages]
+        outcome = await self._inference.chat(identity, payload, request_id, trace)
+        return self._with_citations(outcome, citations, module.name, headers)
+
+    async def _messages(self, identity: ClientIdentity, module, question: str, history: list,
+                        citations: list[Citation]) -> list[dict]:
+        context = sources_text(citations)
+        if module.prompt:
+            rendered = await self._prompts.render(identity.tenant_slug, module.prompt["name"], RenderRequest(
+                version=module.prompt.get("version"), label=module.prompt.get("label"),
+                variables={"context": context, "question": question,
+                           "citations": orjson.dumps([c.public() for c in citations]).decode()}))
+            return [*history, *rendered.messages] if history else rendered.messages
+        return [{"role": "system", "content": f"{INSTRUCTIONS}\n\nSources:\n{context}"}, *history,
+                {"role": "user", "content": question}]
+
+    @staticmethod
+    def _with_citations(outcome: Completed | Streaming, citations: list[Citation], module: str,
+                        headers: dict) -> Completed | Streaming:
+        public = [c.public() for c in citations]
+        if isinstance(outcome, Completed):
+            answer = orjson.loads(outcome.body)
+            answer["citations"] = public
+            answer["rag"] = {"module": module}
+            return Completed(orjson.dumps(answer), {**outcome.headers, **headers})
+
+        async def chunks() -> AsyncIterator[bytes]:
+            # The citations come first, in a chunk of their own (no choices), before any token.
+            yield _sse({"id": fast_id("chatcmpl"), "object": "chat.completion.chunk", "created": int(time.time()),
+                        "model": "", "choices": [], "citations": public, "rag": {"module": module}})
+            upstream = outcome.chunks
+            try:
+                async for chunk in upstream:
+                    yield chunk
+            finally:
+                await upstream.aclose()  # type: ignore[attr-defined]  # records usage, releases the upstream
+
+        return Streaming(chunks(), {**outcome.headers, **headers})
+
+    @staticmethod
+    def _no_answer(model: str, stream: bool, headers: dict) -> Completed | Streaming:
+        """The module's "I don't know" without a model call."""
+        created, answer_id = int(time.time()), fast_id("chatcmpl")
+        if not stream:
+            return Completed(orjson.dumps({
+                "id": answer_id, "object": "chat.completion", "created": created, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": NO_ANSWER},
+                             "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}, "citations": []}), headers)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            base = {"id": answer_id, "object": "chat.completion.chunk", "created": created, "model": model}
+            yield _sse({**base, "choices": [], "citations": []})
+            yield _sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": NO_ANSWER},
+                                             "finish_reason": None}]})
+            yield _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+            yield b"data: [DONE]\n\n"
+
+        return Streaming(chunks(), headers)
