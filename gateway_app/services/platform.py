@@ -188,7 +188,7 @@ def build_platform(settings: Settings) -> Platform:
         vector_search=VectorSearch(store, vector_stores, layer, embedder),
         rag_modules=rag_modules,
         rag=RagAnswers(rag_modules, Retriever(store, vector_stores, layer, embedder, inference), inference,
-                       prompt_renderer),
+                       prompt_renderer, trace_recorder),
         ingestion=ingestion,
     )
 

@@ -189,3 +189,22 @@ async def test_modules_are_validated_and_belong_to_one_tenant(sdk, admin, upstre
     with pytest.raises(openai.NotFoundError):
         await _query(sdk, "handbook", query="holiday")
     assert (await sdk.vector_stores.retrieve(store.id)).id == store.id  # the store stays
+
+
+async def test_retrieval_rerank_and_answer_are_events_of_the_callers_trace_session(sdk, admin, platform, upstream,
+                                                                                  handbook):
+    store, _ = handbook
+    await _module(admin, [store.id], name="traced", top_k=2, rerank_model="gpt-test")
+    upstream.script(Behaviour(), Behaviour(content="[2, 1]"))
+    await sdk.post("/rag/traced/query", body={"query": "paid holiday per year"}, cast_to=ChatCompletion,
+                   options={"headers": {"x-session-id": "rag-run", "x-parent-event-id": "step-1"}})
+    platform.trace_recorder.writer.flush()
+    detail = (await admin.call("GET", "/traces/sessions/rag-run", tenant="acme", expect=200)).json()
+    events = detail["event_list"]
+    retrieval = [e for e in events if e["type"] == "retrieval"]
+    assert len(retrieval) == 1 and retrieval[0]["name"] == "retrieval traced"
+    assert retrieval[0]["input"]["query"] == "paid holiday per year" and retrieval[0]["parent_id"] == "step-1"
+    assert [c["index"] for c in retrieval[0]["output"]["citations"]] == [1, 2]
+    llm = [e for e in events if e["type"] == "llm"]
+    assert len(llm) == 2  # the rerank and the answer
+    assert any("Passages:" in str(e["input"]) for e in llm) and any("Sources:" in str(e["input"]) for e in llm)

@@ -7,7 +7,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from api.deps import ClientDep, PlatformDep
 from api.params import Ref
-from api.routes.client.chat import SSE_HEADERS, parse_body, request_id
+from api.routes.client.chat import SSE_HEADERS, parse_body, request_id, trace_of
 from gateway_app.services.inference.gateway import Completed
 
 router = APIRouter(prefix="/rag", tags=["client: rag"])
@@ -16,8 +16,10 @@ router = APIRouter(prefix="/rag", tags=["client: rag"])
 @router.post("/{module}/query", summary="Answer from a RAG module's sources, with citations (SSE when stream=true)")
 async def query(module: Ref, request: Request, client: ClientDep, platform: PlatformDep) -> Response:
     """`{query, messages?, filters?, top_k?, stream?}`: a chat completion plus `citations`, which the answer
-    cites as [1], [2]; a stream sends the citations in its first chunk, before any token."""
-    outcome = await platform.rag.query(client, module, parse_body(await request.body()), request_id())
+    cites as [1], [2]; a stream sends the citations in its first chunk, before any token. With
+    `x-session-id` the retrieval, the rerank and the answer are events of that trace session."""
+    outcome = await platform.rag.query(client, module, parse_body(await request.body()), request_id(),
+                                       trace_of(request.headers))
     if isinstance(outcome, Completed):
         return Response(outcome.body, media_type="application/json", headers=outcome.headers)
     return StreamingResponse(outcome.chunks, media_type="text/event-stream", headers={**SSE_HEADERS, **outcome.headers})
@@ -26,4 +28,4 @@ async def query(module: Ref, request: Request, client: ClientDep, platform: Plat
 @router.post("/{module}/retrieve", summary="The ranked chunks of a RAG module for a query (no model call)")
 async def retrieve(module: Ref, request: Request, client: ClientDep, platform: PlatformDep) -> dict:
     """`{query, filters?, top_k?}`: citations, best first."""
-    return await platform.rag.retrieve(client, module, parse_body(await request.body()))
+    return await platform.rag.retrieve(client, module, parse_body(await request.body()), trace_of(request.headers))

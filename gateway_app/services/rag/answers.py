@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import orjson
 
 from gateway_app.core.errors import GatehouseError, InvalidInput
 from gateway_app.core.ids import fast_id
+from gateway_app.db.records import TraceEvent, precise_now
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.inference.gateway import Completed, InferenceService, Streaming
 from gateway_app.services.prompts import PromptRenderer, RenderRequest
 from gateway_app.services.rag.modules import RagModuleService
 from gateway_app.services.rag.retrieval import Citation, Retriever, fit_context, int_option, question_of
+from gateway_app.services.tracing import LlmTrace, TraceRecorder, automatic_event_id
 
 NO_ANSWER = "I don't know: nothing in this module's sources matches the question."
 PASSED_OPTIONS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed", "user")
@@ -45,6 +48,11 @@ def _last_user_text(messages: list) -> str:
     return ""
 
 
+def child_trace(trace: LlmTrace | None) -> LlmTrace | None:
+    """Another event of the caller's trace session, next to the request's own."""
+    return LlmTrace(trace.session_id, trace.parent_id, automatic_event_id()) if trace else None
+
+
 def _sse(data: dict) -> bytes:
     return b"data: " + orjson.dumps(data) + b"\n\n"
 
@@ -53,37 +61,60 @@ class RagAnswers:
     """The client API of RAG modules."""
 
     def __init__(self, modules: RagModuleService, retriever: Retriever, inference: InferenceService,
-                 prompts: PromptRenderer) -> None:
+                 prompts: PromptRenderer, traces: TraceRecorder) -> None:
         self._modules = modules
         self._retriever = retriever
         self._inference = inference
         self._prompts = prompts
+        self._traces = traces
 
-    async def _retrieve(self, identity: ClientIdentity, name: str, question: str, body: dict):
+    async def _retrieve(self, identity: ClientIdentity, name: str, question: str, body: dict,
+                        trace: LlmTrace | None, *, fit: bool = True):
         module = await self._modules.module(identity.tenant_slug, name)
         top_k = int_option(body.get("top_k"), "top_k", 1, 50, module.top_k)
-        citations = await self._retriever.retrieve(identity, module, question, top_k=top_k,
-                                                   filters=body.get("filters"))
-        return module, fit_context(citations, module.max_context_tokens) if citations else []
+        started, started_wall = time.perf_counter(), precise_now()
+        try:
+            citations = await self._retriever.retrieve(identity, module, question, top_k=top_k,
+                                                       filters=body.get("filters"), trace=child_trace(trace))
+        except GatehouseError as exc:
+            self._trace_retrieval(identity, trace, module.name, question, top_k, None, exc.message, started,
+                                  started_wall)
+            raise
+        if fit and citations:
+            citations = fit_context(citations, module.max_context_tokens)
+        self._trace_retrieval(identity, trace, module.name, question, top_k, citations, "", started, started_wall)
+        return module, citations
 
-    async def retrieve(self, identity: ClientIdentity, name: str, body: dict) -> dict:
+    def _trace_retrieval(self, identity: ClientIdentity, trace: LlmTrace | None, module: str, question: str,
+                         top_k: int, citations: list[Citation] | None, error: str, started: float,
+                         started_wall: datetime) -> None:
+        """The `retrieval` event of the caller's trace session (x-session-id)."""
+        if trace is None:
+            return
+        output = {"error": error} if citations is None else {"citations": [
+            {k: v for k, v in c.public().items() if k != "text"} for c in citations]}
+        self._traces.record(identity.tenant_slug, TraceEvent(
+            id=automatic_event_id(), session_id=trace.session_id, parent_id=trace.parent_id, type="retrieval",
+            name=f"retrieval {module}", status="error" if error else "ok", input={"query": question, "top_k": top_k},
+            output=output, metadata={"rag_module": module, "latency_ms": round((time.perf_counter() - started) * 1000, 2)},
+            started_at=started_wall, ended_at=precise_now()))
+
+    async def retrieve(self, identity: ClientIdentity, name: str, body: dict, trace: LlmTrace | None = None) -> dict:
         """POST /v1/rag/{module}/retrieve: the ranked chunks, no model call."""
         question = question_of(body.get("query"))
-        module = await self._modules.module(identity.tenant_slug, name)
-        top_k = int_option(body.get("top_k"), "top_k", 1, 50, module.top_k)
-        citations = await self._retriever.retrieve(identity, module, question, top_k=top_k,
-                                                   filters=body.get("filters"))
+        module, citations = await self._retrieve(identity, name, question, body, trace, fit=False)
         return {"object": "rag.retrieval", "module": module.name, "query": question,
                 "data": [c.public() for c in citations]}
 
-    async def query(self, identity: ClientIdentity, name: str, body: dict, request_id: str) -> Completed | Streaming:
+    async def query(self, identity: ClientIdentity, name: str, body: dict, request_id: str,
+                    trace: LlmTrace | None = None) -> Completed | Streaming:
         """POST /v1/rag/{module}/query: the module's model answers from the retrieved sources."""
         question = question_of(body.get("query"))
         history = body.get("messages") or []
         if not isinstance(history, list) or len(history) > 100:
             raise InvalidInput("'messages' must be a list of at most 100 chat messages", param="messages")
         stream = bool(body.get("stream"))
-        module, citations = await self._retrieve(identity, name, question, body)
+        module, citations = await self._retrieve(identity, name, question, body, trace)
         headers = {"x-gatehouse-rag-module": module.name}
         if not citations:
             if module.no_results == "error":
@@ -94,7 +125,7 @@ class RagAnswers:
                    **{k: body[k] for k in PASSED_OPTIONS if k in body}}
         if stream:
             payload["stream_options"] = {"include_usage": True}
-        outcome = await self._inference.chat(identity, payload, request_id)
+        outcome = await self._inference.chat(identity, payload, request_id, trace)
         return self._with_citations(outcome, citations, module.name, headers)
 
     async def ground_chat(self, identity: ClientIdentity, payload: dict, request_id: str, trace=None
@@ -107,7 +138,7 @@ class RagAnswers:
                                param="rag")
         messages = payload.get("messages")
         question = question_of(_last_user_text(messages) if isinstance(messages, list) else None, "messages")
-        module, citations = await self._retrieve(identity, options["module"], question, options)
+        module, citations = await self._retrieve(identity, options["module"], question, options, trace)
         headers = {"x-gatehouse-rag-module": module.name}
         if not citations:
             if module.no_results == "error":

@@ -15,6 +15,7 @@ from gateway_app.db.protocols import DataStore
 from gateway_app.db.records import RagModuleRecord
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.inference.gateway import Completed, InferenceService
+from gateway_app.services.tracing import LlmTrace
 from gateway_app.services.vector.chroma_layer import FILE_KEY, VectorLayer, attributes_of
 from gateway_app.services.vector.chunking import count_tokens
 from gateway_app.services.vector.embedder import Embedder
@@ -83,7 +84,7 @@ class Retriever:
         self._inference = inference
 
     async def retrieve(self, identity: ClientIdentity, module: RagModuleRecord, question: str, *,
-                       top_k: int, filters: object) -> list[Citation]:
+                       top_k: int, filters: object, trace: LlmTrace | None = None) -> list[Citation]:
         """The module's best chunks for the question, best first, numbered from 1."""
         where = to_where(filters if filters is not None else module.filters)
         records = []
@@ -132,14 +133,14 @@ class Retriever:
                               filename=names.get(h.metadata.get(FILE_KEY), ""), chunk_id=h.id, score=h.score,
                               text=h.text, attributes=attributes_of(h.metadata)) for store_id, h in hits]
         if module.rerank_model and len(citations) > 1:
-            citations = await self._rerank(identity, module, question, citations)
+            citations = await self._rerank(identity, module, question, citations, trace)
         citations = citations[:top_k]
         for n, citation in enumerate(citations, start=1):
             citation.index = n
         return citations
 
     async def _rerank(self, identity: ClientIdentity, module: RagModuleRecord, question: str,
-                      citations: list[Citation]) -> list[Citation]:
+                      citations: list[Citation], trace: LlmTrace | None) -> list[Citation]:
         """The candidates in the order the rerank model gives (numbers it leaves out keep their rank after)."""
         listing = "\n\n".join(f"[{n}] {c.text[:RERANK_TEXT_CHARS]}" for n, c in enumerate(citations, start=1))
         messages = [
@@ -147,7 +148,7 @@ class Retriever:
                                           "passage numbers only, best first, as a JSON array, e.g. [3, 1, 2]."},
             {"role": "user", "content": f"Question: {question}\n\nPassages:\n{listing}"}]
         done = await self._inference.chat(identity, {"model": module.rerank_model, "messages": messages,
-                                                     "temperature": 0}, fast_id("rrk"))
+                                                     "temperature": 0}, fast_id("rrk"), trace)
         assert isinstance(done, Completed)
         try:
             content = orjson.loads(done.body)["choices"][0]["message"]["content"] or ""
