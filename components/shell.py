@@ -12,7 +12,7 @@ NAV = (
                  ("Traces", "/traces", "git_branch", False), ("Playground", "/playground", "message_square", False))),
     ("Configure", (("Providers", "/providers", "plug", False), ("Models", "/models", "boxes", False),
                    ("Prompts", "/prompts", "file_text", False), ("Guardrails", "/guardrails", "shield", False),
-                   ("Vector stores", "/vector-stores", "library", False),
+                   ("Vector stores", "/vector-stores", "library", False), ("RAG", "/rag", "book_open_check", False),
                    ("Projects", "/projects", "folder_kanban", False), ("API tokens", "/tokens", "key_round", False))),
     ("Administer", (("Users", "/users", "users", False), ("Tenants", "/tenants", "building_2", True))),
 )

@@ -16,6 +16,7 @@ from components.pages.projects import projects_page
 from components.pages.vector_stores import vector_stores_page
 from components.pages.prompts import prompts_page
 from components.pages.providers import providers_page
+from components.pages.rag import rag_page
 from components.pages.tenants import tenants_page
 from components.pages.tokens import tokens_page
 from components.pages.traces import trace_page, traces_page
@@ -30,6 +31,7 @@ from state.projects import ProjectsState
 from state.vector_stores import VectorStoresState
 from state.prompts import PromptsState
 from state.providers import ProvidersState
+from state.rag import RagState
 from state.session import SessionState
 from state.tenants import TenantsState
 from state.tokens import TokensState
@@ -75,6 +77,7 @@ PAGES = (
     (prompts_page, "/prompts", "Prompts", PromptsState),
     (guardrails_page, "/guardrails", "Guardrails", GuardrailsState),
     (vector_stores_page, "/vector-stores", "Vector stores", VectorStoresState),
+    (rag_page, "/rag", "RAG", RagState),
     (projects_page, "/projects", "Projects", ProjectsState),
     (tokens_page, "/tokens", "API tokens", TokensState),
     (users_page, "/users", "Users", UsersState),
