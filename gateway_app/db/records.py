@@ -190,6 +190,7 @@ class UsageRecord:
     fallback: bool = False
     prompt: str = ""  # "name@version" when a prompt reference was used
     guardrail: str = ""  # "<action>:<policy>" of the strongest verdict
+    rag_module: str = ""  # the RAG module the call was made for
     id: str = field(default_factory=lambda: fast_id("use"))
     at: datetime = field(default_factory=utcnow)
 

@@ -208,3 +208,16 @@ async def test_retrieval_rerank_and_answer_are_events_of_the_callers_trace_sessi
     llm = [e for e in events if e["type"] == "llm"]
     assert len(llm) == 2  # the rerank and the answer
     assert any("Passages:" in str(e["input"]) for e in llm) and any("Sources:" in str(e["input"]) for e in llm)
+
+
+async def test_usage_rows_name_the_module_for_every_model_call_it_made(sdk, admin, platform, handbook):
+    store, _ = handbook
+    await _module(admin, [store.id], name="billed", rerank_model="gpt-test")
+    await _query(sdk, "billed", query="paid holiday")
+    await sdk.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "plain call"}])
+    platform.usage_recorder.writer.flush()
+    rows = (await admin.call("GET", "/usage/requests", tenant="acme", expect=200)).json()
+    rows = rows["items"] if isinstance(rows, dict) else rows
+    named = [(r["model"], r["rag_module"]) for r in rows if r["rag_module"]]
+    assert sorted(named) == [("embed-test", "billed"), ("gpt-test", "billed"), ("gpt-test", "billed")]
+    assert any(r["model"] == "gpt-test" and r["rag_module"] == "" for r in rows)  # the plain call

@@ -1,4 +1,4 @@
-"""rag modules: rag_modules
+"""rag modules: rag_modules, model_usage_logs.rag_module
 
 Revision ID: tena0007
 Revises: tena0006
@@ -38,9 +38,13 @@ def upgrade() -> None:
         sa.Column('updated_at', UtcDateTime(), nullable=False),
     )
     op.create_index('ix_rag_modules_name', 'rag_modules', ['name'], unique=True)
+    with op.batch_alter_table('model_usage_logs') as batch:
+        batch.add_column(sa.Column('rag_module', sa.String(length=100), nullable=False, server_default=''))
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    with op.batch_alter_table('model_usage_logs') as batch:
+        batch.drop_column('rag_module')
     op.drop_index('ix_rag_modules_name', table_name='rag_modules')
     op.drop_table('rag_modules')

@@ -139,6 +139,7 @@ class ModelUsageLog(TenantTable, table=True):
     fallback: bool = Field(default=False)
     prompt: str = Field(default="", max_length=240, sa_column_kwargs={"server_default": ""})
     guardrail: str = Field(default="", max_length=240, sa_column_kwargs={"server_default": ""})
+    rag_module: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
 
 
 class UsageHourly(TenantTable, table=True):

@@ -204,7 +204,8 @@ class InferenceService:
             provider_id=entry.provider.key.split(":", 1)[1] if entry else "", status=status, error_type=error_type,
             prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost,
             latency_ms=(time.perf_counter() - started) * 1000, ttft_ms=ttft_ms, stream=stream,
-            fallback=bool(entry and entry.name != requested), prompt=ctx.prompt, guardrail=ctx.guardrail))
+            fallback=bool(entry and entry.name != requested), prompt=ctx.prompt, guardrail=ctx.guardrail,
+            rag_module=ctx.rag_module))
 
     async def _fail(self, ctx: CallContext, kind: str, requested: str, entry: ModelEntry | None, started: float,
                     admission: Admission | None, error: GatehouseError, *, stream: bool = False,
@@ -221,10 +222,10 @@ class InferenceService:
         return error
 
     async def chat(self, identity: ClientIdentity, payload: dict, request_id: str,
-                   trace: LlmTrace | None = None) -> Completed | Streaming:
+                   trace: LlmTrace | None = None, rag_module: str = "") -> Completed | Streaming:
         """POST /v1/chat/completions."""
         started, started_wall = time.perf_counter(), precise_now()
-        ctx = CallContext(identity, request_id, trace)
+        ctx = CallContext(identity, request_id, trace, rag_module=rag_module)
         payload = await self._guarding.apply_prompt(ctx, payload)
         chain = await self.catalog.route(identity, payload.get("model"), "chat")
         _validate_chat(payload)
@@ -332,10 +333,10 @@ class InferenceService:
                 pass
 
     async def embeddings(self, identity: ClientIdentity, payload: dict, request_id: str,
-                         trace: LlmTrace | None = None) -> Completed:
+                         trace: LlmTrace | None = None, rag_module: str = "") -> Completed:
         """POST /v1/embeddings."""
         started, started_wall = time.perf_counter(), precise_now()
-        ctx = CallContext(identity, request_id, trace)
+        ctx = CallContext(identity, request_id, trace, rag_module=rag_module)
         chain = await self.catalog.route(identity, payload.get("model"), "embedding")
         value = payload.get("input")
         if not (isinstance(value, str) and value) and not (isinstance(value, list) and value):

@@ -48,6 +48,7 @@ class CallContext:
     prompt: str = ""  # "name@version"
     guardrail: str = ""  # "<action>:<policy>" of the strongest verdict
     verdicts: list[dict] = field(default_factory=list)
+    rag_module: str = ""  # the RAG module the call is made for (usage rows name it)
 
     def note(self, verdict: Verdict) -> None:
         """Keep the strongest verdict for the usage record and the trace."""

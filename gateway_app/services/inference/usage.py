@@ -141,6 +141,7 @@ class UsageRequest(BaseModel):
     ttft_ms: float | None
     stream: bool
     fallback: bool
+    rag_module: str = ""
 
 
 def _key(rollup: UsageRollup, group_by: str) -> str:

@@ -125,7 +125,7 @@ class RagAnswers:
                    **{k: body[k] for k in PASSED_OPTIONS if k in body}}
         if stream:
             payload["stream_options"] = {"include_usage": True}
-        outcome = await self._inference.chat(identity, payload, request_id, trace)
+        outcome = await self._inference.chat(identity, payload, request_id, trace, rag_module=module.name)
         return self._with_citations(outcome, citations, module.name, headers)
 
     async def ground_chat(self, identity: ClientIdentity, payload: dict, request_id: str, trace=None
@@ -146,7 +146,7 @@ class RagAnswers:
             return self._no_answer(str(payload.get("model") or module.model), bool(payload.get("stream")), headers)
         system = {"role": "system", "content": f"{INSTRUCTIONS}\n\nSources:\n{sources_text(citations)}"}
         payload["messages"] = [system, *messages]
-        outcome = await self._inference.chat(identity, payload, request_id, trace)
+        outcome = await self._inference.chat(identity, payload, request_id, trace, rag_module=module.name)
         return self._with_citations(outcome, citations, module.name, headers)
 
     async def _messages(self, identity: ClientIdentity, module, question: str, history: list,

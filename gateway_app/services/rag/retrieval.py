@@ -98,7 +98,7 @@ class Retriever:
         for record in records:  # one embedding call per distinct embedding model
             if record.embedding_model not in vectors:
                 vectors[record.embedding_model] = await self._embedder.embed_query(
-                    identity, record.embedding_model, question)
+                    identity, record.embedding_model, question, rag_module=module.name)
         pool = top_k * RERANK_POOL if module.rerank_model else top_k
 
         def search():
@@ -148,7 +148,8 @@ class Retriever:
                                           "passage numbers only, best first, as a JSON array, e.g. [3, 1, 2]."},
             {"role": "user", "content": f"Question: {question}\n\nPassages:\n{listing}"}]
         done = await self._inference.chat(identity, {"model": module.rerank_model, "messages": messages,
-                                                     "temperature": 0}, fast_id("rrk"), trace)
+                                                     "temperature": 0}, fast_id("rrk"), trace,
+                                            rag_module=module.name)
         assert isinstance(done, Completed)
         try:
             content = orjson.loads(done.body)["choices"][0]["message"]["content"] or ""

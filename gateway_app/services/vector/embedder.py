@@ -26,13 +26,14 @@ class Embedder:
     def __init__(self, inference: InferenceService) -> None:
         self._inference = inference
 
-    async def embed(self, identity: ClientIdentity, model: str, texts: list[str], purpose: str) -> list[list[float]]:
+    async def embed(self, identity: ClientIdentity, model: str, texts: list[str], purpose: str, *,
+                    rag_module: str = "") -> list[list[float]]:
         """One vector per text, in order, in calls of BATCH_INPUTS."""
         vectors: list[list[float]] = []
         for i in range(0, len(texts), BATCH_INPUTS):
             part = texts[i:i + BATCH_INPUTS]
             done = await self._inference.embeddings(identity, {"model": model, "input": part},
-                                                    request_id=fast_id(purpose))
+                                                    request_id=fast_id(purpose), rag_module=rag_module)
             try:
                 data = sorted(orjson.loads(done.body)["data"], key=lambda d: d["index"])
                 got = [[float(x) for x in d["embedding"]] for d in data]
@@ -44,7 +45,8 @@ class Embedder:
             vectors += got
         return vectors
 
-    async def embed_query(self, identity: ClientIdentity, model: str, query: object) -> list[float]:
+    async def embed_query(self, identity: ClientIdentity, model: str, query: object, *,
+                          rag_module: str = "") -> list[float]:
         """The vector of a search query (a string, or several joined)."""
         if isinstance(query, list) and query and all(isinstance(q, str) for q in query):
             query = "\n".join(query)
@@ -52,4 +54,4 @@ class Embedder:
             raise InvalidInput("'query' must be a non-empty string or list of strings", param="query")
         if len(query) > MAX_QUERY_CHARS:
             raise InvalidInput(f"'query' is longer than {MAX_QUERY_CHARS} characters", param="query")
-        return (await self.embed(identity, model, [query], "vsq"))[0]
+        return (await self.embed(identity, model, [query], "vsq", rag_module=rag_module))[0]
