@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -17,53 +16,23 @@ from starlette.types import Receive, Scope, Send
 from api.deps import ClientDep, PlatformDep
 from api.errors import openai_error_response
 from api.openapi import UPSTREAM_ERRORS
-from gateway_app.core.context import current_context
-from gateway_app.core.errors import GatehouseError, InvalidInput
+from api.routes.client.common import SSE_HEADERS, parse_body, request_id, trace_of
+from gateway_app.core.errors import GatehouseError
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.inference.gateway import Completed
 from gateway_app.services.platform import Platform
-from gateway_app.services.tracing import LlmTrace, automatic_event_id
+from gateway_app.services.tracing import LlmTrace
 
 router = APIRouter(tags=["client: inference"])
 
 _OBJECT_BODY = {"content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
                 "required": True}
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _OBJECT = {"type": "object", "additionalProperties": True}
 _CHAT_RESPONSES = {200: {"description": "The upstream's answer (model name rewritten); SSE when stream=true",
                          "content": {"application/json": {"schema": _OBJECT},
                                      "text/event-stream": {"schema": {"type": "string"}}}}, **UPSTREAM_ERRORS}
 _EMBEDDINGS_RESPONSES = {200: {"description": "The upstream's answer (model name rewritten)",
                                "content": {"application/json": {"schema": _OBJECT}}}, **UPSTREAM_ERRORS}
-
-
-def parse_body(body: bytes) -> dict:
-    """The request body as a JSON object, or a 400 that says what is wrong."""
-    if not body:
-        raise InvalidInput("the request body is empty; send a JSON object")
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise InvalidInput("the request body must be a JSON object")
-    return payload
-
-
-def request_id() -> str:
-    ctx = current_context()
-    return ctx.request_id if ctx else ""
-
-
-def trace_of(headers) -> LlmTrace | None:
-    """The trace a request asked to be recorded in (x-session-id, x-parent-event-id)."""
-    session_id = headers.get("x-session-id")
-    if not session_id:
-        return None
-    if len(session_id) > 128:
-        raise InvalidInput("x-session-id is longer than 128 characters", param="x-session-id")
-    parent = headers.get("x-parent-event-id") or None
-    return LlmTrace(session_id=session_id, parent_id=parent[:128] if parent else None, event_id=automatic_event_id())
 
 
 async def chat_response(platform: Platform, client: ClientIdentity, body: bytes, trace: LlmTrace | None = None

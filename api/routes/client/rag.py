@@ -7,7 +7,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from api.deps import ClientDep, PlatformDep
 from api.params import Ref
-from api.routes.client.chat import SSE_HEADERS, parse_body, request_id, trace_of
+from api.routes.client.common import SSE_HEADERS, parse_body, request_id, trace_of
 from gateway_app.services.inference.gateway import Completed
 
 router = APIRouter(prefix="/rag", tags=["client: rag"])

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import ClientDep, PlatformDep
 from api.params import Ref
-from api.routes.client.chat import parse_body
+from api.routes.client.common import parse_body
 from gateway_app.services.vector.objects import POLL_AFTER_MS
 
 router = APIRouter(prefix="/vector_stores", tags=["client: vector stores"])
