@@ -1,24 +1,18 @@
-"""RAG page: the tenant's modules (list, create, edit, delete) and a test panel that streams a cited answer."""
+"""RAG page: the tenant's modules (list, create, edit, delete); the open module's panel (a cited answer, its
+recent calls, uploads) is state/rag_test_panel.py, a substate of this one."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
-import time
 
-import orjson
 import reflex as rx
 from pydantic import ValidationError
 
-from gateway_app.core.errors import AuthenticationFailed, GatehouseError, PermissionDenied, Unavailable
-from gateway_app.core.ids import fast_id
-from gateway_app.providers.sse import parse_sse
+from gateway_app.core.errors import GatehouseError, PermissionDenied
 from gateway_app.services.rag.modules import RagModuleCreate, RagModuleUpdate
 from state.base import failure, field_errors, in_thread, platform
 from state.session import SessionState
 
-UI_INTERVAL = 0.05  # seconds between updates of the answer being streamed into the browser
 NONE = "(none)"  # a select's "nothing chosen" item (Radix selects cannot hold an empty value)
 CHOICES = ("model", "prompt", "no_results", "rerank_model")
 
@@ -35,6 +29,7 @@ class ModuleRow:
     threshold: str = ""
     no_results: str = ""
     extras: str = ""  # prompt and rerank model, when set
+    store_ids: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -43,30 +38,6 @@ class StoreChoice:
 
     id: str = ""
     name: str = ""
-
-
-@dataclasses.dataclass
-class CitationRow:
-    """One source of the answer, numbered as the answer cites it."""
-
-    index: int = 0
-    filename: str = ""
-    score: str = ""
-    text: str = ""
-    file_id: str = ""
-    store: str = ""
-    chunk_id: str = ""
-    attributes: str = ""
-
-
-def _citations_in(chunk: bytes) -> list[dict] | None:
-    """The citations an SSE chunk carries (the first event of a module's stream), if any."""
-    for event in chunk.split(b"\n\n") if b'"citations"' in chunk else ():
-        with contextlib.suppress(orjson.JSONDecodeError):
-            parsed = orjson.loads(event.strip().removeprefix(b"data:"))
-            if isinstance(parsed, dict) and isinstance(parsed.get("citations"), list):
-                return parsed["citations"]
-    return None
 
 
 def _catalog(principal, tenant: str | None) -> tuple[list, list[str], dict[str, list[str]]]:
@@ -83,24 +54,17 @@ def _module_row(m, names: dict[str, str]) -> ModuleRow:
     """A module as the list shows it (stores by name)."""
     prompt = f"prompt {m.prompt.name}" + (f"@{m.prompt.label}" if m.prompt.label else "") if m.prompt else ""
     return ModuleRow(name=m.name, description=m.description, model=m.model, top_k=str(m.top_k),
+                     store_ids=list(m.vector_store_ids),
                      stores=", ".join(names.get(s, f"{s} (missing)") for s in m.vector_store_ids),
                      threshold=f"{m.score_threshold:g}", no_results=m.no_results,
                      extras=" · ".join(x for x in (prompt, f"rerank {m.rerank_model}" if m.rerank_model else "") if x))
 
 
-def _explain(exc: Exception) -> tuple[str, str]:
-    """A title and message for a failed question: the kind of failure first, then the service's words."""
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    if isinstance(exc, Unavailable):
-        return "Vector store unavailable", f"{message}. No answer was generated without its sources."
-    if getattr(exc, "code", "") == "no_results":
-        return "No results", (f"{message}. This module is set to fail when nothing matches: lower its score "
-                              "threshold, add documents, or let it answer that it does not know.")
-    if isinstance(exc, PermissionDenied):
-        return "Not allowed", message
-    if getattr(exc, "param", None):
-        return f"Invalid {exc.param}", message  # type: ignore[attr-defined]
-    return ("The question failed" if isinstance(exc, GatehouseError) else "Unexpected error"), message
+def _panel():
+    """The panel's state class (its module imports this one)."""
+    from state.rag_test_panel import RagPanelState
+
+    return RagPanelState
 
 
 class RagState(SessionState):
@@ -124,27 +88,12 @@ class RagState(SessionState):
     form_stores: list[str] = []
     choice: dict[str, str] = {}  # the dialog's selects: model, prompt, no_results, rerank_model
     delete_name: str = ""
-    # The test panel.
-    module: str = ""
-    question: str = ""
-    asked: str = ""
-    answer: str = ""
-    stats: str = ""
-    citations: list[CitationRow] = []
-    error_title: str = ""
-    error: str = ""
-    streaming: bool = False
-    shown: int = 0  # the citation open in its dialog
+    module: str = ""  # the module open in the panel (state/rag_test_panel.py)
 
     @rx.var
     def label_choices(self) -> list[str]:
         """Labels of the chosen prompt."""
         return self.prompt_labels.get(self.choice.get("prompt", NONE), [])
-
-    @rx.var
-    def shown_citation(self) -> CitationRow:
-        """The citation open in its dialog."""
-        return next((c for c in self.citations if c.index == self.shown), CitationRow())
 
     # Loading ----------------------------------------------------------------------------------
 
@@ -184,14 +133,16 @@ class RagState(SessionState):
             yield failure(exc)
         finally:
             self.loading = False
+        if self.module:
+            yield _panel().opened
 
     @rx.event
     def select(self, name: str):
         """Open a module's test panel."""
-        if name != self.module:
-            self.module, self.asked, self.answer, self.citations, self.stats = name, "", "", [], ""
-            self.error_title, self.error = "", ""
-        return rx.call_script(f"window.history.replaceState(null, '', '?module={name}')")
+        opened, self.module = name != self.module, name
+        yield rx.call_script(f"window.history.replaceState(null, '', '?module={name}')")
+        if opened:
+            yield _panel().opened
 
     # Create and edit --------------------------------------------------------------------------
 
@@ -304,97 +255,3 @@ class RagState(SessionState):
             yield failure(exc)
             return
         yield rx.toast.success(f"RAG module {name} deleted")
-
-    # Test panel -------------------------------------------------------------------------------
-
-    @rx.event
-    def set_question(self, value: str):
-        """The question being typed."""
-        self.question = value
-
-    @rx.event
-    def show_citation(self, index: int):
-        """Open a cited chunk (0 closes it)."""
-        self.shown = index
-
-    async def _show_while(self, done: asyncio.Event, parts: list[str]) -> None:
-        """Show the answer so far every UI_INTERVAL until `done` (the caller shows the final text)."""
-        shown = 0
-        while not done.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), UI_INTERVAL)
-            if len(parts) != shown and not done.is_set():
-                shown = len(parts)
-                async with self:
-                    self.answer = "".join(parts)
-
-    @rx.event(background=True)
-    async def ask(self, form: dict | None = None):
-        """Ask the open module: citations as soon as retrieval is done, then the answer as it streams."""
-        async with self:
-            question = self.question.strip()
-            if self.streaming or not question or not self.module:
-                return
-            self.streaming, self.asked, self.answer, self.stats = True, question, "", ""
-            self.citations, self.shown, self.error_title, self.error = [], 0, "", ""
-            module, jwt, tenant = self.module, self.jwt, self.tenant_arg()
-            names = {s.id: s.name for s in self.stores}
-        started, usage, cited = time.perf_counter(), None, None
-        parts: list[str] = []  # the answer's pieces as they arrive
-        try:
-            principal = await in_thread(platform().auth.authenticate, jwt)
-            identity = await in_thread(platform().rag_modules.console_identity, principal, tenant, write=True)
-            outcome = await platform().rag.query(identity, module, {"query": question, "stream": True},
-                                                 fast_id("rag"))
-            # As on the Playground: the stream is read as fast as it comes; the browser gets the text so
-            # far at most every UI_INTERVAL (a state update per token held the stream back).
-            reading = asyncio.Event()
-            pusher = asyncio.create_task(self._show_while(reading, parts))
-            try:
-                async for chunk in outcome.chunks:
-                    found = _citations_in(chunk) if cited is None else None
-                    if found is not None:  # the first event: shown before any token
-                        cited = _citation_rows(found, names)
-                        async with self:
-                            self.citations = cited
-                        continue
-                    delta, chunk_usage, error = parse_sse(chunk)
-                    if error:
-                        raise GatehouseError(error.get("message", "the upstream failed"))
-                    usage = chunk_usage or usage
-                    if delta:
-                        parts.append(delta)
-            finally:
-                reading.set()
-                await pusher
-                with contextlib.suppress(Exception):  # however the reading ended: closing records the usage
-                    await outcome.chunks.aclose()  # type: ignore[attr-defined]
-            answer = "".join(parts)
-            tokens = (f" · {usage.get('prompt_tokens', 0)} in / {usage.get('completion_tokens', 0)} out tokens"
-                      if usage else "")
-            sources = f"{len(cited)} source{'s' if len(cited) != 1 else ''}" if cited else "no source matched"
-            async with self:
-                self.answer = answer
-                self.stats = f"{(time.perf_counter() - started) * 1000:.0f} ms · {sources}{tokens}"
-                if not answer.strip():  # never a blank answer without a word on why
-                    self.error_title, self.error = "Empty answer", "The model returned no text for this question."
-        except AuthenticationFailed as exc:
-            yield failure(exc)
-        except Exception as exc:  # noqa: BLE001 - whatever went wrong is shown in the panel, never a blank answer
-            title, message = _explain(exc)
-            async with self:
-                self.answer = "".join(parts)
-                self.error_title, self.error = title, message
-        finally:
-            async with self:
-                self.streaming = False
-
-
-def _citation_rows(found: list[dict], names: dict[str, str]) -> list[CitationRow]:
-    """The stream's citations as the panel lists them."""
-    return [CitationRow(index=c["index"], filename=c["filename"] or c["file_id"] or "(record)",
-                        score=f"{c['score']:.3f}", text=c["text"], file_id=c["file_id"] or "-",
-                        store=names.get(c["vector_store_id"], c["vector_store_id"]), chunk_id=c["chunk_id"],
-                        attributes=", ".join(f"{k}={v}" for k, v in (c.get("attributes") or {}).items()))
-            for c in found]
-

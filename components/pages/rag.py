@@ -15,7 +15,8 @@ from components.widgets import (
     no_tenant,
     page_header,
 )
-from state.rag import CitationRow, ModuleRow, RagState, StoreChoice
+from state.rag import ModuleRow, RagState, StoreChoice
+from state.rag_test_panel import RECENT, CitationRow, RagPanelState, RecentCall, UploadRow
 
 HEADERS = ["Name", "Vector stores", "Model", "Top k", "Threshold", "No results", ""]
 EMPTY = ("A RAG module answers questions from the documents of one or more vector stores: it finds the chunks "
@@ -68,7 +69,7 @@ def _citation(c: CitationRow) -> rx.Component:
             spacing="1", min_width="0", flex="1"),
         rx.badge(f"score {c.score}", variant="soft", color_scheme="indigo"),
         rx.button(rx.icon("file_search", size=14), "Show chunk", size="1", variant="soft",
-                  on_click=RagState.show_citation(c.index), class_name="show-chunk"),
+                  on_click=RagPanelState.show_citation(c.index), class_name="show-chunk"),
         align="center", spacing="3", width="100%", padding="0.6em",
         border="1px solid var(--gray-5)", border_radius="var(--radius-3)", background="var(--gray-1)",
         class_name="citation",
@@ -77,24 +78,24 @@ def _citation(c: CitationRow) -> rx.Component:
 
 def _answer() -> rx.Component:
     return rx.vstack(
-        rx.text("Q: ", RagState.asked, size="2", weight="medium", id="asked-question"),
+        rx.text("Q: ", RagPanelState.asked, size="2", weight="medium", id="asked-question"),
         rx.box(
-            rx.cond(RagState.answer != "", rx.markdown(RagState.answer),
-                    rx.cond(RagState.streaming, rx.hstack(rx.icon("hourglass", size=14, color="var(--gray-10)"),
+            rx.cond(RagPanelState.answer != "", rx.markdown(RagPanelState.answer),
+                    rx.cond(RagPanelState.streaming, rx.hstack(rx.icon("hourglass", size=14, color="var(--gray-10)"),
                                                          rx.text("retrieving sources and answering…", size="2",
                                                                  color_scheme="gray"), align="center"))),
             width="100%", padding_x="1em", padding_y="0.3em", border_radius="var(--radius-3)",
             background="var(--gray-3)", id="rag-answer",
-            display=rx.cond((RagState.answer != "") | RagState.streaming, "block", "none")),
-        rx.cond(RagState.error_title != "", rx.callout.root(
+            display=rx.cond((RagPanelState.answer != "") | RagPanelState.streaming, "block", "none")),
+        rx.cond(RagPanelState.error_title != "", rx.callout.root(
             rx.callout.icon(rx.icon("triangle_alert")),
-            rx.callout.text(rx.text(RagState.error_title, weight="bold"), rx.text(RagState.error)),
-            color_scheme=rx.cond(RagState.error_title == "Empty answer", "amber", "red"), width="100%",
+            rx.callout.text(rx.text(RagPanelState.error_title, weight="bold"), rx.text(RagPanelState.error)),
+            color_scheme=rx.cond(RagPanelState.error_title == "Empty answer", "amber", "red"), width="100%",
             id="rag-error")),
-        rx.cond(RagState.stats != "", rx.text(RagState.stats, size="1", color_scheme="gray", id="rag-stats")),
-        rx.cond(RagState.citations.length() > 0, rx.vstack(
+        rx.cond(RagPanelState.stats != "", rx.text(RagPanelState.stats, size="1", color_scheme="gray", id="rag-stats")),
+        rx.cond(RagPanelState.citations.length() > 0, rx.vstack(
             rx.text("Sources", size="2", weight="bold"),
-            rx.vstack(rx.foreach(RagState.citations, _citation), spacing="2", width="100%"),
+            rx.vstack(rx.foreach(RagPanelState.citations, _citation), spacing="2", width="100%"),
             spacing="2", width="100%", id="rag-citations")),
         spacing="3", width="100%",
     )
@@ -107,21 +108,113 @@ def _test_panel() -> rx.Component:
                   align="center", spacing="2"),
         rx.form(
             rx.hstack(
-                rx.input(value=RagState.question, on_change=RagState.set_question, size="3", width="100%",
+                rx.input(value=RagPanelState.question, on_change=RagPanelState.set_question, size="3", width="100%",
                          placeholder="Ask a question this module's documents answer…", id="rag-question",
                          name="question",
-                         disabled=RagState.streaming | ~RagState.can_write),
+                         disabled=RagPanelState.streaming | ~RagState.can_write),
                 # No spinner while streaming (see the Playground: its animation competes with a local model).
-                rx.button(rx.cond(RagState.streaming, rx.icon("hourglass", size=16), rx.icon("send", size=16)),
-                          rx.cond(RagState.streaming, "Answering…", "Ask"), type="submit", size="3",
-                          disabled=RagState.streaming | ~RagState.can_write, id="rag-ask"),
+                rx.button(rx.cond(RagPanelState.streaming, rx.icon("hourglass", size=16), rx.icon("send", size=16)),
+                          rx.cond(RagPanelState.streaming, "Answering…", "Ask"), type="submit", size="3",
+                          disabled=RagPanelState.streaming | ~RagState.can_write, id="rag-ask"),
                 width="100%"),
-            on_submit=RagState.ask, reset_on_submit=False, width="100%"),
+            on_submit=RagPanelState.ask, reset_on_submit=False, width="100%"),
         rx.cond(~RagState.can_write, rx.text("Members can read modules; asking calls the tenant's models, which "
                                              "needs a tenant admin.", size="1", color_scheme="gray")),
-        rx.cond(RagState.asked != "", _answer()),
+        rx.cond(RagPanelState.asked != "", _answer()),
         spacing="3", width="100%"),
         width="100%", id="test-panel")
+
+
+def _kind(kind) -> rx.Component:
+    return rx.badge(kind, variant="soft", size="1",
+                    color_scheme=rx.match(kind, ("embedding", "cyan"), ("rerank", "violet"), "indigo"))
+
+
+def _recent_row(r: RecentCall) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.text(r.at, size="1", white_space="nowrap")),
+        rx.table.cell(_kind(r.kind)),
+        rx.table.cell(rx.code(r.model, size="1")),
+        rx.table.cell(rx.tooltip(rx.badge(r.status, variant="soft", size="1",
+                                          color_scheme=rx.cond(r.status < 400, "green", "red")),
+                                 content=rx.cond(r.error != "", r.error, "ok"))),
+        rx.table.cell(rx.text(r.latency, size="1"), text_align="right"),
+        rx.table.cell(rx.text(r.tokens, size="1", white_space="nowrap"), text_align="right"),
+        rx.table.cell(rx.text(r.cost, size="1"), text_align="right"),
+        align="center", class_name="recent-call")
+
+
+def _recent() -> rx.Component:
+    headers = [("Time (UTC)", "left"), ("Call", "left"), ("Model", "left"), ("Status", "left"), ("Latency ms", "right"),
+               ("Tokens in / out", "right"), ("Cost", "right")]
+    return rx.card(rx.vstack(
+        rx.hstack(rx.icon("history", size=16), rx.text("Recent calls", weight="bold", size="3"),
+                  rx.text(f"latest {RECENT} model calls of this module, any client", size="1", color_scheme="gray"),
+                  rx.spacer(),
+                  rx.icon_button(rx.icon("refresh_cw", size=14), size="1", variant="ghost", id="refresh-recent",
+                                 on_click=RagPanelState.load_recent("", ""), aria_label="Refresh"),
+                  align="center", spacing="2", width="100%"),
+        rx.cond(RagPanelState.recent.length() == 0,
+                rx.text(rx.cond(RagPanelState.recent_loaded, "No queries yet", "Loading…"), size="2",
+                        color_scheme="gray", id="recent-empty", padding_y="0.5em"),
+                rx.table.root(
+                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h, text_align=a)
+                                                   for h, a in headers])),
+                    rx.table.body(rx.foreach(RagPanelState.recent, _recent_row)),
+                    size="1", variant="ghost", width="100%", id="recent-calls")),
+        spacing="2", width="100%"), width="100%", overflow_x="auto")
+
+
+def _upload_row(u: UploadRow) -> rx.Component:
+    return rx.hstack(
+        rx.icon("file_text", size=14, color="var(--gray-10)"),
+        rx.vstack(rx.text(u.filename, size="2", weight="medium", class_name="upload-name"),
+                  rx.text("into ", u.store, size="1", color_scheme="gray"),
+                  rx.cond(u.error != "", rx.text(u.error, size="1", color_scheme="red")),
+                  spacing="0", min_width="0", flex="1"),
+        rx.badge(rx.match(u.status, ("in_progress", "indexing…"), u.status), variant="soft",
+                 color_scheme=rx.match(u.status, ("completed", "green"), ("in_progress", "blue"), "red"),
+                 class_name="upload-status"),
+        align="center", spacing="2", width="100%", class_name="upload-row")
+
+
+def _uploader() -> rx.Component:
+    stores = RagPanelState.module_stores
+    return rx.card(rx.vstack(
+        rx.hstack(rx.icon("file_up", size=16), rx.text("Add documents", weight="bold", size="3"),
+                  align="center", spacing="2"),
+        rx.cond(stores.length() > 1,
+                rx.vstack(rx.text("Into the store", size="1", color_scheme="gray"),
+                          rx.select.root(rx.select.trigger(width="100%", id="upload-store"),
+                                         rx.select.content(rx.foreach(
+                                             stores, lambda s: rx.select.item(s.name, value=s.id))),
+                                         value=RagPanelState.module_store, on_change=RagPanelState.set_upload_store),
+                          spacing="1", width="100%"),
+                rx.cond(stores.length() == 1,
+                        rx.text("Into the store ", stores[0].name, size="1", color_scheme="gray"),
+                        rx.text("This module has no store left: edit it.", size="1", color_scheme="gray"))),
+        rx.upload(rx.vstack(rx.icon("upload", size=18, color="var(--gray-10)"),
+                            rx.text("Drop files or click to choose", size="1", color_scheme="gray"),
+                            align="center", spacing="1"),
+                  id="rag-upload", multiple=True, max_files=20, border="1px dashed var(--gray-7)", padding="0.8em",
+                  border_radius="var(--radius-3)", width="100%", cursor="pointer"),
+        rx.hstack(rx.foreach(rx.selected_files("rag-upload"), lambda name: rx.badge(name, variant="outline")),
+                  spacing="1", wrap="wrap", width="100%"),
+        rx.button(rx.cond(RagPanelState.uploading, rx.spinner(size="2"), rx.icon("upload", size=14)),
+                  "Upload and index", size="2", width="100%", id="rag-upload-files",
+                  disabled=RagPanelState.uploading | (stores.length() == 0),
+                  on_click=RagPanelState.upload(rx.upload_files(upload_id="rag-upload"))),
+        rx.vstack(rx.foreach(RagPanelState.uploads, _upload_row), spacing="2", width="100%", id="rag-uploads"),
+        spacing="2", width="100%"), width="100%")
+
+
+def _module_panel() -> rx.Component:
+    return rx.vstack(
+        _test_panel(),
+        rx.grid(_recent(), rx.cond(RagState.can_write, _uploader()),
+                grid_template_columns=rx.cond(RagState.can_write, "minmax(0, 2fr) minmax(260px, 1fr)", "1fr"),
+                spacing="4", width="100%", align_items="start"),
+        spacing="4", width="100%")
 
 
 def _store_choice(store: StoreChoice) -> rx.Component:
@@ -209,7 +302,7 @@ def _dialog() -> rx.Component:
 
 
 def _citation_dialog() -> rx.Component:
-    c = RagState.shown_citation
+    c = RagPanelState.shown_citation
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(f"[{c.index}] ", c.filename),
@@ -225,12 +318,12 @@ def _citation_dialog() -> rx.Component:
             rx.scroll_area(rx.text(c.text, size="2", white_space="pre-wrap", id="chunk-text"), max_height="50vh",
                            type="auto", padding="0.8em", background="var(--gray-2)",
                            border_radius="var(--radius-3)"),
-            rx.hstack(rx.button("Close", variant="soft", color_scheme="gray", on_click=RagState.show_citation(0),
+            rx.hstack(rx.button("Close", variant="soft", color_scheme="gray", on_click=RagPanelState.show_citation(0),
                                 id="close-chunk"), justify="end", width="100%", margin_top="1em"),
             max_width="640px",
         ),
-        open=RagState.shown != 0,
-        on_open_change=lambda _: RagState.show_citation(0),
+        open=RagPanelState.shown != 0,
+        on_open_change=lambda _: RagPanelState.show_citation(0),
     )
 
 
@@ -264,7 +357,7 @@ def rag_page() -> rx.Component:
                     data_table(HEADERS, loading_rows(len(HEADERS)), "modules-loading"),
                     rx.cond(RagState.rows.length() == 0, _empty(),
                             rx.vstack(data_table(HEADERS, rx.foreach(RagState.rows, _module_row), "modules-table"),
-                                      rx.cond(RagState.module != "", _test_panel()),
+                                      rx.cond(RagState.module != "", _module_panel()),
                                       width="100%", spacing="4")),
                 ),
             ),

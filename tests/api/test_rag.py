@@ -221,3 +221,29 @@ async def test_usage_rows_name_the_module_for_every_model_call_it_made(sdk, admi
     named = [(r["model"], r["rag_module"]) for r in rows if r["rag_module"]]
     assert sorted(named) == [("embed-test", "billed"), ("gpt-test", "billed"), ("gpt-test", "billed")]
     assert any(r["model"] == "gpt-test" and r["rag_module"] == "" for r in rows)  # the plain call
+
+
+async def test_usage_requests_filtered_by_rag_module_list_only_that_modules_calls(sdk, admin, platform, handbook):
+    store, _ = handbook
+    await _module(admin, [store.id], name="travel")
+    await _query(sdk, "handbook", query="paid holiday")
+    await _query(sdk, "travel", query="travel expenses")
+    await _query(sdk, "travel", query="receipts")
+    await sdk.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "plain call"}])
+    platform.usage_recorder.writer.flush()
+    rows = (await admin.call("GET", "/usage/requests", tenant="acme", params={"rag_module": "travel"},
+                             expect=200)).json()
+    # Two queries, each a query embedding and an answer; nothing of the other module or the plain call.
+    assert sorted(r["model"] for r in rows) == ["embed-test", "embed-test", "gpt-test", "gpt-test"]
+    assert {r["rag_module"] for r in rows} == {"travel"}
+    assert [r["at"] for r in rows] == sorted((r["at"] for r in rows), reverse=True)  # newest first
+    limited = (await admin.call("GET", "/usage/requests", tenant="acme",
+                                params={"rag_module": "travel", "limit": 1}, expect=200)).json()
+    assert [r["id"] for r in limited] == [rows[0]["id"]]
+    other = (await admin.call("GET", "/usage/requests", tenant="acme", params={"rag_module": "handbook"},
+                              expect=200)).json()
+    assert len(other) == 2 and {r["rag_module"] for r in other} == {"handbook"}
+    none = await admin.call("GET", "/usage/requests", tenant="acme", params={"rag_module": "missing"}, expect=200)
+    assert none.json() == []
+    everything = (await admin.call("GET", "/usage/requests", tenant="acme", expect=200)).json()
+    assert any(r["rag_module"] == "" for r in everything)  # the plain call (and the ingestion) are left out above

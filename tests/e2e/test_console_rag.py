@@ -1,6 +1,8 @@
 """The RAG page in a real browser: the empty state, a module created in the dialog from a store with an uploaded
-file, a question answered in the test panel with numbered citations, a cited chunk opened, an edit that makes
-the module fail when nothing matches (shown as an error, not a blank answer), and the module deleted."""
+file, a question answered in the test panel with numbered citations, a cited chunk opened, the module's recent
+model calls from the usage log, a second store added and a file uploaded into it from the module's panel (then
+cited), an edit that makes the module fail when nothing matches (shown as an error, not a blank answer), and the
+module deleted."""
 
 import httpx
 import openai
@@ -13,10 +15,12 @@ from tests.support.fake_upstream import Behaviour
 TENANT = "atlas"  # its own tenant: the console process is shared with the other browser tests
 HOLIDAYS = "Every employee gets twenty seven days of paid holiday per year, plus public holidays."
 ANSWER = "Employees get twenty seven days of paid holiday per year [1]."
-SCREENSHOTS = "/tmp/rag-{}.png"
+EXPENSES = "Travel expenses are reimbursed within fourteen days when the receipt is uploaded."
+EXPENSES_ANSWER = "Travel expenses are reimbursed within fourteen days [1]."
+SCREENSHOTS = "/tmp/rag2-{}.png"
 
 
-def _setup(base: str, upstream_url: str) -> None:
+def _setup(base: str, upstream_url: str) -> openai.OpenAI:
     """A tenant with a chat and an embedding model, and a store holding one indexed text file (client API)."""
     jwt = httpx.post(base + "/admin/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).json()
     headers = {"Authorization": f"Bearer {jwt['access_token']}", "X-Tenant-Id": TENANT}
@@ -33,6 +37,7 @@ def _setup(base: str, upstream_url: str) -> None:
     done = sdk.vector_stores.files.upload_and_poll(vector_store_id=store.id, file=("holidays.txt", HOLIDAYS.encode()),
                                                    poll_interval_ms=200)
     assert done.status == "completed", done.last_error
+    return sdk
 
 
 def _shot(page: Page, name: str) -> None:
@@ -40,9 +45,9 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=SCREENSHOTS.format(name), full_page=True)
 
 
-def test_rag_modules_from_the_console(console, page: Page, shot, upstream):
+def test_rag_modules_from_the_console(console, page: Page, shot, upstream, tmp_path):
     base = console.url
-    _setup(base, upstream.url)
+    sdk = _setup(base, upstream.url)
     # The answer streams in several pieces, and cites its source as the instructions ask.
     upstream.always(Behaviour(content=ANSWER, chunks=6, chunk_delay=0.05))
     page.set_viewport_size({"width": 1400, "height": 900})
@@ -79,6 +84,7 @@ def test_rag_modules_from_the_console(console, page: Page, shot, upstream):
     expect(rows.first).to_contain_text("handbook")
     expect(rows.first).to_contain_text("chat-test")
     expect(page.locator("#test-module-name")).to_contain_text("handbook-qa")  # the new module is opened
+    expect(page.locator("#recent-empty")).to_have_text("No queries yet", timeout=15_000)
     _shot(page, "list")
 
     # Ask: the answer streams in, with its numbered citation naming the uploaded file.
@@ -100,6 +106,50 @@ def test_rag_modules_from_the_console(console, page: Page, shot, upstream):
     _shot(page, "chunk")
     page.click("#close-chunk")
     expect(page.locator("#chunk-text")).to_have_count(0)
+
+    # Recent calls: the question's embedding and answer, once the usage writer has written them (the panel
+    # reads them again until the answer's row is there).
+    recent = page.locator("#recent-calls")
+    expect(recent.locator(".recent-call")).to_have_count(2, timeout=20_000)
+    expect(recent.locator(".recent-call").first).to_contain_text("answer")
+    expect(recent.locator(".recent-call").first).to_contain_text("chat-test")
+    expect(recent.locator(".recent-call").last).to_contain_text("embedding")
+    expect(recent.locator(".recent-call").last).to_contain_text("embed-test")
+    expect(recent).to_contain_text("200")
+    _shot(page, "recent")
+
+    # A second (empty) store, added to the module; the module's page then asks which store an upload goes to.
+    sdk.vector_stores.create(name="policies")
+    page.reload()  # ?module= opens the module again, with its recent calls
+    expect(page.locator("#test-module-name")).to_contain_text("handbook-qa", timeout=15_000)
+    expect(recent.locator(".recent-call")).to_have_count(2, timeout=15_000)
+    rows.first.locator(".edit-module").click()
+    dialog.locator(".store-choice", has_text="policies").click()
+    page.click("#save-module")
+    expect(rows.first).to_contain_text("handbook, policies", timeout=15_000)
+    page.click("#upload-store")
+    page.get_by_role("option", name="policies").click()
+    expect(page.locator("#upload-store")).to_contain_text("policies")
+    (tmp_path / "expenses.txt").write_text(EXPENSES)
+    page.locator("#rag-upload input[type=file]").set_input_files(str(tmp_path / "expenses.txt"))
+    expect(page.get_by_text("expenses.txt")).to_be_visible()  # chosen, before the upload
+    page.click("#rag-upload-files")
+    uploaded = page.locator(".upload-row", has_text="expenses.txt")
+    expect(uploaded.locator(".upload-status")).to_have_text("completed", timeout=30_000)
+    _shot(page, "uploaded")
+
+    # Only the new file answers this: it is cited first, from the store it was uploaded to.
+    upstream.always(Behaviour(content=EXPENSES_ANSWER, chunks=4, chunk_delay=0.05))
+    page.fill("#rag-question", "How soon are travel expenses reimbursed?")
+    page.click("#rag-ask")
+    expect(page.locator("#rag-answer")).to_contain_text(EXPENSES_ANSWER, timeout=20_000)
+    expect(citations.first.locator(".citation-file")).to_have_text("expenses.txt")
+    citations.first.locator(".show-chunk").click()
+    expect(page.locator("#chunk-text")).to_have_text(EXPENSES)
+    expect(page.get_by_role("dialog")).to_contain_text("policies")
+    page.click("#close-chunk")
+    expect(recent.locator(".recent-call")).to_have_count(4, timeout=20_000)  # refreshed after the question
+    _shot(page, "answered-upload")
 
     # Edit: nothing passes a 0.99 threshold and the module now fails then: an error, never a blank answer.
     rows.first.locator(".edit-module").click()

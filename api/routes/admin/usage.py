@@ -26,7 +26,8 @@ def usage_summary(platform: PlatformDep, principal: PrincipalDep, tenant: Tenant
 def usage_requests(platform: PlatformDep, principal: PrincipalDep, tenant: TenantDep,
                    model: Filter = None, token_id: Filter = None,
                    status: Literal["ok", "error", "blocked"] | None = None,
+                   rag_module: Filter = None,
                    offset: Offset = 0, limit: Limit = 50) -> list[UsageRequest]:
-    """Newest first, one row per request."""
+    """Newest first, one row per request (a RAG module's query embedding, rerank and answer are rows of it)."""
     return platform.usage.recent(principal, tenant, model=model, token_id=token_id, status=status,
-                                 offset=offset, limit=limit)
+                                 rag_module=rag_module, offset=offset, limit=limit)

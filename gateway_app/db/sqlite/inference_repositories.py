@@ -54,7 +54,8 @@ class SqlUsageRepository:
         merge_rollups(dbapi_cursor(self._session), rollups)
 
     @staticmethod
-    def _filtered(query, model: str | None, token_id: str | None, status: str | None, since: datetime | None):
+    def _filtered(query, model: str | None, token_id: str | None, status: str | None, since: datetime | None,
+                  rag_module: str | None = None):
         if model:
             query = query.where(ModelUsageLog.model == model)
         if token_id:
@@ -67,20 +68,24 @@ class SqlUsageRepository:
             query = query.where(ModelUsageLog.error_type == BLOCKED_ERROR_TYPE)
         if since is not None:
             query = query.where(ModelUsageLog.at >= since)
+        if rag_module:
+            query = query.where(ModelUsageLog.rag_module == rag_module)
         return query
 
     def recent(self, *, model: str | None = None, token_id: str | None = None, status: str | None = None,
-               since: datetime | None = None, offset: int = 0, limit: int = 50) -> list[UsageRecord]:
-        """Newest request rows first, filtered."""
-        query = self._filtered(select(ModelUsageLog), model, token_id, status, since)
+               since: datetime | None = None, rag_module: str | None = None, offset: int = 0,
+               limit: int = 50) -> list[UsageRecord]:
+        """Newest request rows first, filtered (rag_module: the calls one RAG module made)."""
+        query = self._filtered(select(ModelUsageLog), model, token_id, status, since, rag_module)
         query = query.order_by(ModelUsageLog.at.desc(), ModelUsageLog.id.desc()).offset(offset).limit(limit)
         return [record_of(UsageRecord, r)
                 for r in self._session.exec(query)]
 
     def count(self, *, model: str | None = None, token_id: str | None = None, status: str | None = None,
-              since: datetime | None = None) -> int:
+              since: datetime | None = None, rag_module: str | None = None) -> int:
         """Number of request rows matching the filters."""
-        query = self._filtered(select(func.count()).select_from(ModelUsageLog), model, token_id, status, since)
+        query = self._filtered(select(func.count()).select_from(ModelUsageLog), model, token_id, status, since,
+                               rag_module)
         return int(self._session.exec(query).one())
 
     def provider_stats(self, since: datetime) -> dict[str, tuple[int, int]]:

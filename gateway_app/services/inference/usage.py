@@ -222,17 +222,19 @@ class UsageQueries:
         return UsageSummary(start=start, end=end, group_by=group_by, rows=rows)
 
     def recent(self, actor: Principal, tenant: str | None, *, model: str | None = None, token_id: str | None = None,
-               status: str | None = None, offset: int = 0, limit: int = 50) -> list[UsageRequest]:
-        """Newest requests first."""
+               status: str | None = None, rag_module: str | None = None, offset: int = 0,
+               limit: int = 50) -> list[UsageRequest]:
+        """Newest requests first (rag_module: only the calls that RAG module made)."""
         with self._access.open(actor, tenant) as uow:
-            records = uow.usage.recent(model=model, token_id=token_id, status=status, offset=offset, limit=limit)
+            records = uow.usage.recent(model=model, token_id=token_id, status=status, rag_module=rag_module,
+                                       offset=offset, limit=limit)
         return [UsageRequest(**{name: getattr(r, name) for name in UsageRequest.model_fields}) for r in records]
 
     def count(self, actor: Principal, tenant: str | None, *, model: str | None = None, token_id: str | None = None,
-              status: str | None = None) -> int:
+              status: str | None = None, rag_module: str | None = None) -> int:
         """How many requests match the filters (for pagination)."""
         with self._access.open(actor, tenant) as uow:
-            return uow.usage.count(model=model, token_id=token_id, status=status)
+            return uow.usage.count(model=model, token_id=token_id, status=status, rag_module=rag_module)
 
     def export_csv(self, actor: Principal, tenant: str | None, *, model: str | None = None,
                    token_id: str | None = None, status: str | None = None, limit: int = 50_000) -> str:
