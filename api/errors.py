@@ -80,6 +80,8 @@ def _respond(request: Request, status: int, message: str, *, code: str | None, p
     else:
         content = {"detail": message, **({"code": code} if code else {}), **({"field": param} if param else {}),
                    **(extra or {})}
+        if status == 422:  # a service's own validation (a reference that does not exist): the same shape as pydantic's
+            content.setdefault("errors", [{"field": param or "body", "message": message, "type": code or "invalid"}])
     return JSONResponse(content, status_code=status, headers=headers)
 
 

@@ -24,9 +24,7 @@ RECENT = 10  # model calls listed under the panel
 USAGE_POLL, USAGE_WAIT = 0.5, 8.0  # usage rows are written in batches (about a second): wait for them a while
 INGEST_POLL = 1.0
 MAX_UPLOAD_FILES = 20
-# The usage log has no "kind" column: a RAG module's calls are told apart by their request ids' prefixes
-# (services/vector/embedder.py embeds a query as "vsq_...", services/rag/retrieval.py reranks as "rrk_...").
-CALL_KINDS = {"vsq": "embedding", "rrk": "rerank"}
+RERANK_PREFIX = "rrk_"  # request ids of rerank calls (services/rag/retrieval.py): chat calls like the answer
 
 
 @dataclasses.dataclass
@@ -117,7 +115,8 @@ async def _store_identity(jwt: str, tenant: str | None):
 def _recent_call(r) -> RecentCall:
     """A usage row as the panel's table shows it."""
     return RecentCall(id=r.id, at=r.at.strftime("%m-%d %H:%M:%S"), model=r.model, status=r.status,
-                      kind=CALL_KINDS.get(r.request_id.partition("_")[0], "answer"), error=r.error_type,
+                      kind="embedding" if r.kind == "embedding" else
+                      "rerank" if r.request_id.startswith(RERANK_PREFIX) else "answer", error=r.error_type,
                       latency=f"{r.latency_ms:.0f}", tokens=f"{r.prompt_tokens} / {r.completion_tokens}",
                       cost=f"${r.cost_usd:.6f}")
 

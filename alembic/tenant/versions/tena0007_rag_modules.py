@@ -40,10 +40,12 @@ def upgrade() -> None:
     op.create_index('ix_rag_modules_name', 'rag_modules', ['name'], unique=True)
     with op.batch_alter_table('model_usage_logs') as batch:
         batch.add_column(sa.Column('rag_module', sa.String(length=100), nullable=False, server_default=''))
+    op.create_index('ix_usage_rag_module_at', 'model_usage_logs', ['rag_module', 'at'])
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_index('ix_usage_rag_module_at', table_name='model_usage_logs')
     with op.batch_alter_table('model_usage_logs') as batch:
         batch.drop_column('rag_module')
     op.drop_index('ix_rag_modules_name', table_name='rag_modules')

@@ -117,7 +117,8 @@ class ModelUsageLog(TenantTable, table=True):
     """One row per client request."""
 
     __tablename__ = "model_usage_logs"
-    __table_args__ = (Index("ix_usage_token_at", "token_id", "at"), Index("ix_usage_model_at", "model", "at"))
+    __table_args__ = (Index("ix_usage_token_at", "token_id", "at"), Index("ix_usage_model_at", "model", "at"),
+                      Index("ix_usage_rag_module_at", "rag_module", "at"))
 
     id: str = Field(primary_key=True, max_length=40)
     at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime, index=True)

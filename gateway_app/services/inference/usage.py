@@ -129,6 +129,7 @@ class UsageRequest(BaseModel):
     at: datetime
     request_id: str
     model: str
+    kind: str  # chat | embedding
     upstream_model: str
     token_id: str
     project_id: str | None
