@@ -126,7 +126,7 @@ class RagAnswers:
         if stream:
             payload["stream_options"] = {"include_usage": True}
         outcome = await self._inference.chat(identity, payload, request_id, trace, rag_module=module.name)
-        return self._with_citations(outcome, citations, module.name, headers)
+        return self._with_citations(outcome, citations, module.name, module.model, headers)
 
     async def ground_chat(self, identity: ClientIdentity, payload: dict, request_id: str, trace=None
                           ) -> Completed | Streaming:
@@ -147,7 +147,7 @@ class RagAnswers:
         system = {"role": "system", "content": f"{INSTRUCTIONS}\n\nSources:\n{sources_text(citations)}"}
         payload["messages"] = [system, *messages]
         outcome = await self._inference.chat(identity, payload, request_id, trace, rag_module=module.name)
-        return self._with_citations(outcome, citations, module.name, headers)
+        return self._with_citations(outcome, citations, module.name, str(payload.get("model") or ""), headers)
 
     async def _messages(self, identity: ClientIdentity, module, question: str, history: list,
                         citations: list[Citation]) -> list[dict]:
@@ -162,7 +162,7 @@ class RagAnswers:
                 {"role": "user", "content": question}]
 
     @staticmethod
-    def _with_citations(outcome: Completed | Streaming, citations: list[Citation], module: str,
+    def _with_citations(outcome: Completed | Streaming, citations: list[Citation], module: str, model: str,
                         headers: dict) -> Completed | Streaming:
         public = [c.public() for c in citations]
         if isinstance(outcome, Completed):
@@ -174,7 +174,7 @@ class RagAnswers:
         async def chunks() -> AsyncIterator[bytes]:
             # The citations come first, in a chunk of their own (no choices), before any token.
             yield _sse({"id": fast_id("chatcmpl"), "object": "chat.completion.chunk", "created": int(time.time()),
-                        "model": "", "choices": [], "citations": public, "rag": {"module": module}})
+                        "model": model, "choices": [], "citations": public, "rag": {"module": module}})
             upstream = outcome.chunks
             try:
                 async for chunk in upstream:

@@ -150,9 +150,9 @@ class Retriever:
         done = await self._inference.chat(identity, {"model": module.rerank_model, "messages": messages,
                                                      "temperature": 0}, fast_id("rrk"), trace,
                                             rag_module=module.name)
-        assert isinstance(done, Completed)
         try:
-            content = orjson.loads(done.body)["choices"][0]["message"]["content"] or ""
+            content = orjson.loads(done.body)["choices"][0]["message"]["content"] or "" \
+                if isinstance(done, Completed) else ""
         except (ValueError, KeyError, IndexError, TypeError):
             content = ""
         order: list[int] = []
