@@ -111,6 +111,7 @@ async def test_embedded_chroma_runs_in_its_own_process_started_on_first_use_and_
     """Chroma's embedded writes hold the GIL: a serving process keeps them in an owner process of its
     own, started by the first vector call (a gateway without vector stores starts none)."""
     import os
+    import signal
 
     platform = await start_platform(settings, install_signals=False)
     try:
@@ -130,10 +131,17 @@ async def test_embedded_chroma_runs_in_its_own_process_started_on_first_use_and_
         assert done.status == "completed", done.last_error
         page = await sdk.vector_stores.search(vector_store_id=store.id, query="owner process chroma")
         assert page.data and page.data[0].file_id == done.id
-        await sdk.close()
         pid = layer._manager._process.pid  # noqa: SLF001
         assert pid != os.getpid() and os.path.exists(f"/proc/{pid}")
         assert (settings.data_dir / "vectors" / "acme").is_dir()
+        # A crashed owner is replaced at the next call, with everything written before.
+        os.kill(pid, signal.SIGKILL)
+        layer._manager._process.join(5)  # noqa: SLF001
+        page = await sdk.vector_stores.search(vector_store_id=store.id, query="owner process chroma")
+        assert page.data and page.data[0].file_id == done.id
+        first, pid = pid, layer._manager._process.pid  # noqa: SLF001
+        assert pid != first and os.path.exists(f"/proc/{pid}")
+        await sdk.close()
     finally:
         await stop_platform(platform)
     deadline = time.monotonic() + 10

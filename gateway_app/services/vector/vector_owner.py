@@ -20,10 +20,12 @@ import time
 from multiprocessing.managers import BaseManager
 from pathlib import Path
 
+from gateway_app.core.logging import get_logger
 from gateway_app.services.vector.chroma_layer import VectorLayer
 
 OWNER_ENV = "GATEHOUSE_VECTOR_OWNER"  # host:port of the owner, set by the master for its workers
 KEY_ENV = "GATEHOUSE_VECTOR_OWNER_KEY"
+log = get_logger("vector")
 _layer: VectorLayer | None = None
 
 
@@ -123,6 +125,9 @@ class OwnedVectorLayer:
 
     def _layer(self) -> SharedVectorLayer:
         with self._lock:
+            if self._manager is not None and not self._manager._process.is_alive():  # noqa: SLF001
+                log.warning("the vector owner process died; starting another")  # Chroma's files stay as written
+                self._manager = self._shared = None
             if self._shared is None:
                 self._manager, key = _spawn(self._root)
                 host, port = self._manager.address
@@ -134,7 +139,13 @@ class OwnedVectorLayer:
             raise AttributeError(name)
 
         def call(*args, **kwargs):  # bound now (tenant deletion keeps drop_tenant), started when called
-            return getattr(self._layer(), name)(*args, **kwargs)
+            try:
+                return getattr(self._layer(), name)(*args, **kwargs)
+            except (EOFError, ConnectionError):
+                if self._manager is None or self._manager._process.is_alive():  # noqa: SLF001
+                    raise
+                # The owner died during the call: once more on a new owner (every layer call is idempotent).
+                return getattr(self._layer(), name)(*args, **kwargs)
 
         return call
 
