@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from gateway_app.core.errors import FeatureDisabled, InvalidInput
-from gateway_app.services.client_auth import ClientIdentity, Limits
+from gateway_app.core.errors import InvalidInput
+from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.inference.gateway import InferenceService, Streaming
-from gateway_app.services.licenses import license_expired
+from gateway_app.services.console_identity import console_identity
 from gateway_app.services.principals import Principal
 from gateway_app.services.tenant_access import TenantAccess
 
@@ -19,16 +19,8 @@ class PlaygroundService:
 
     def identity(self, actor: Principal, tenant: str | None) -> ClientIdentity:
         """A client identity for the console user: tenant limits, usage under 'playground:<user>'."""
-        actor.require_write()
-        record = self._access.check(actor, tenant)
-        if "playground" not in record.features:
-            raise FeatureDisabled("the playground is not enabled in this tenant's license")
-        if record.status != "active" or license_expired(record.license_expires_at):
-            raise FeatureDisabled(f"tenant '{record.slug}' is suspended or its license expired")
-        return ClientIdentity(
-            token_id=f"playground:{actor.user_id}", token_name="Console playground", tenant_slug=record.slug,
-            project_id=None, models=None, features=frozenset(record.features), expires_at=None,
-            license_expires_at=None, tenant_limits=Limits.of(record.limits))
+        return console_identity(self._access, actor, tenant, feature="playground", what="the playground",
+                                write=True, token_id="playground", token_name="Console playground")
 
     async def chat_models(self, identity: ClientIdentity) -> list[str]:
         """Chat models of the tenant."""

@@ -9,14 +9,14 @@ from typing import Annotated, Literal
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway_app.core.errors import Conflict, FeatureDisabled, InvalidInput, NotFound, TenantUnavailable
+from gateway_app.core.errors import Conflict, InvalidInput, NotFound
 from gateway_app.core.invalidation import Generation, LocalLookupCache
 from gateway_app.db.errors import DuplicateKey
 from gateway_app.db.protocols import DataStore, TenantUnitOfWork
 from gateway_app.db.records import RagModuleRecord, utcnow
 from gateway_app.services import audit
-from gateway_app.services.client_auth import ClientIdentity, Limits
-from gateway_app.services.licenses import license_expired
+from gateway_app.services.client_auth import ClientIdentity
+from gateway_app.services.console_identity import console_identity
 from gateway_app.services.principals import Principal
 from gateway_app.services.tenant_access import TenantAccess
 from gateway_app.services.vector.filters import to_where
@@ -212,17 +212,7 @@ class RagModuleService:
 
     def console_identity(self, actor: Principal, tenant: str | None, *, write: bool = False) -> ClientIdentity:
         """The console user asking a tenant's modules (test panel); usage is recorded under 'console:<user>'."""
-        if write:
-            actor.require_write()
-        record = self._access.check(actor, tenant)
-        if "rag" not in record.features:
-            raise FeatureDisabled("RAG is not enabled in this tenant's license")
-        # A test question calls the tenant's models: refused, as the client API refuses it, once suspended.
-        if write and (record.status != "active" or license_expired(record.license_expires_at)):
-            raise TenantUnavailable(f"tenant '{record.slug}' is suspended or its license expired")
-        return ClientIdentity(token_id=f"console:{actor.user_id}", token_name="Console", tenant_slug=record.slug,
-                              project_id=None, models=None, features=frozenset(record.features), expires_at=None,
-                              license_expires_at=None, tenant_limits=Limits.of(record.limits))
+        return console_identity(self._access, actor, tenant, feature="rag", what="RAG", write=write)
 
     # Client API -------------------------------------------------------------------------------
 

@@ -6,12 +6,13 @@ from datetime import datetime, timedelta
 
 import anyio
 
-from gateway_app.core.errors import Conflict, FeatureDisabled, InvalidInput, NotFound
+from gateway_app.core.errors import Conflict, InvalidInput, NotFound
 from gateway_app.db.protocols import DataStore, TenantUnitOfWork
 from gateway_app.db.records import VectorFileBatchRecord, VectorFileRecord, VectorStoreRecord, new_id, utcnow
-from gateway_app.services.client_auth import ClientIdentity, Limits
+from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.file_storage import LOCAL_PROVIDER
 from gateway_app.services.inference.catalog import ModelCatalog
+from gateway_app.services.console_identity import console_identity
 from gateway_app.services.principals import Principal
 from gateway_app.services.tenant_access import TenantAccess
 from gateway_app.services.vector.chroma_layer import VectorLayer
@@ -99,14 +100,7 @@ class VectorStoreService:
 
     def console_identity(self, actor: Principal, tenant: str | None, *, write: bool = False) -> ClientIdentity:
         """The console user acting on the tenant's stores (members read; embeddings billed to 'console:<user>')."""
-        if write:
-            actor.require_write()
-        record = self._access.check(actor, tenant)
-        if "vector" not in record.features:
-            raise FeatureDisabled("vector stores are not enabled in this tenant's license")
-        return ClientIdentity(token_id=f"console:{actor.user_id}", token_name="Console", tenant_slug=record.slug,
-                              project_id=None, models=None, features=frozenset(record.features), expires_at=None,
-                              license_expires_at=None, tenant_limits=Limits.of(record.limits))
+        return console_identity(self._access, actor, tenant, feature="vector", what="vector stores", write=write)
 
     async def embedding_models(self, identity: ClientIdentity) -> list[str]:
         """The tenant's embedding models, by name."""
