@@ -247,3 +247,19 @@ async def test_usage_requests_filtered_by_rag_module_list_only_that_modules_call
     assert none.json() == []
     everything = (await admin.call("GET", "/usage/requests", tenant="acme", expect=200)).json()
     assert any(r["rag_module"] == "" for r in everything)  # the plain call (and the ingestion) are left out above
+
+
+async def test_a_token_without_the_rag_feature_cannot_ground_or_query(sdk, admin, platform, upstream, handbook):
+    token = await admin.create_token("acme", name="chat-only", scopes={"features": ["chat"]})
+    limited = sdk_for(platform, token["token"])
+    try:
+        with pytest.raises(openai.PermissionDeniedError) as grounded:
+            await limited.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "holiday"}],
+                                                  extra_body={"rag": {"module": "handbook"}})
+        assert grounded.value.code == "feature_disabled"
+        with pytest.raises(openai.PermissionDeniedError):
+            await _query(limited, "handbook", query="holiday")
+        plain = await limited.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "hi"}])
+        assert plain.choices[0].message.content == "echo: hi"
+    finally:
+        await limited.close()
