@@ -16,8 +16,9 @@ from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.inference.gateway import Completed, InferenceService, Streaming
 from gateway_app.services.prompts import PromptRenderer, RenderRequest
 from gateway_app.services.rag.modules import RagModuleService
-from gateway_app.services.rag.retrieval import Citation, Retriever, fit_context, int_option, question_of
+from gateway_app.services.rag.retrieval import Citation, Retriever, fit_context, question_of
 from gateway_app.services.tracing import LlmTrace, TraceRecorder, automatic_event_id
+from gateway_app.services.vector.search import int_param
 
 NO_ANSWER = "I don't know: nothing in this module's sources matches the question."
 PASSED_OPTIONS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed", "user")
@@ -71,7 +72,7 @@ class RagAnswers:
     async def _retrieve(self, identity: ClientIdentity, name: str, question: str, body: dict,
                         trace: LlmTrace | None, *, fit: bool = True):
         module = await self._modules.module(identity.tenant_slug, name)
-        top_k = int_option(body.get("top_k"), "top_k", 1, 50, module.top_k)
+        top_k = int_param(body.get("top_k"), "top_k", 1, 50, module.top_k)
         started, started_wall = time.perf_counter(), precise_now()
         try:
             citations = await self._retriever.retrieve(identity, module, question, top_k=top_k,
@@ -117,9 +118,7 @@ class RagAnswers:
         module, citations = await self._retrieve(identity, name, question, body, trace)
         headers = {"x-gatehouse-rag-module": module.name}
         if not citations:
-            if module.no_results == "error":
-                raise NoResults(f"RAG module {module.name!r} found nothing for this query")
-            return self._no_answer(module.model, stream, headers)
+            return self._nothing_found(module, "this query", module.model, stream, headers)
         messages = await self._messages(identity, module, question, history, citations)
         payload = {"model": module.model, "messages": messages, "stream": stream,
                    **{k: body[k] for k in PASSED_OPTIONS if k in body}}
@@ -141,9 +140,8 @@ class RagAnswers:
         module, citations = await self._retrieve(identity, options["module"], question, options, trace)
         headers = {"x-gatehouse-rag-module": module.name}
         if not citations:
-            if module.no_results == "error":
-                raise NoResults(f"RAG module {module.name!r} found nothing for the last user message")
-            return self._no_answer(str(payload.get("model") or module.model), bool(payload.get("stream")), headers)
+            return self._nothing_found(module, "the last user message", str(payload.get("model") or module.model),
+                                       bool(payload.get("stream")), headers)
         system = {"role": "system", "content": f"{INSTRUCTIONS}\n\nSources:\n{sources_text(citations)}"}
         payload["messages"] = [system, *messages]
         outcome = await self._inference.chat(identity, payload, request_id, trace, rag_module=module.name)
@@ -183,6 +181,13 @@ class RagAnswers:
                 await upstream.aclose()  # type: ignore[attr-defined]  # records usage, releases the upstream
 
         return Streaming(chunks(), {**outcome.headers, **headers})
+
+    @classmethod
+    def _nothing_found(cls, module, asked: str, model: str, stream: bool, headers: dict) -> Completed | Streaming:
+        """The module's no_results behaviour: an error, or its "I don't know"."""
+        if module.no_results == "error":
+            raise NoResults(f"RAG module {module.name!r} found nothing for {asked}")
+        return cls._no_answer(model, stream, headers)
 
     @staticmethod
     def _no_answer(model: str, stream: bool, headers: dict) -> Completed | Streaming:

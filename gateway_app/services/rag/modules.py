@@ -110,10 +110,11 @@ def find_module(uow: TenantUnitOfWork, ref: str) -> RagModuleRecord:
 
 def _check_references(uow: TenantUnitOfWork, changes: dict) -> None:
     """Unknown stores, models or prompts of this tenant are a 422 naming them."""
-    for store_id in changes.get("vector_store_ids") or []:
+    store_ids = changes.get("vector_store_ids") or []
+    for store_id in store_ids:
         if uow.vector_stores.get(store_id) is None:
             raise InvalidInput(f"vector store {store_id!r} not found", param="vector_store_ids")
-    if len(set(changes.get("vector_store_ids") or [])) != len(changes.get("vector_store_ids") or []):
+    if len(set(store_ids)) != len(store_ids):
         raise InvalidInput("'vector_store_ids' lists a store twice", param="vector_store_ids")
     for field in ("model", "rerank_model"):
         name = changes.get(field)

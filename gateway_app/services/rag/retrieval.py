@@ -18,12 +18,12 @@ from gateway_app.services.inference.gateway import Completed, InferenceService
 from gateway_app.services.tracing import LlmTrace
 from gateway_app.services.vector.chroma_layer import FILE_KEY, VectorLayer, attributes_of
 from gateway_app.services.vector.chunking import count_tokens
-from gateway_app.services.vector.embedder import Embedder
+from gateway_app.services.vector.embedder import MAX_QUERY_CHARS, Embedder
 from gateway_app.services.vector.filters import to_where
+from gateway_app.services.vector.search import file_names
 from gateway_app.services.vector.stores import VectorStoreService
 
 log = get_logger("rag")
-MAX_QUERY_CHARS = 8_000
 RERANK_POOL = 3  # candidates per result asked for when a rerank model reorders them
 RERANK_TEXT_CHARS = 600  # of each candidate, in the rerank prompt
 
@@ -61,15 +61,6 @@ def question_of(value: object, param: str = "query") -> str:
     if len(value) > MAX_QUERY_CHARS:
         raise InvalidInput(f"'{param}' is longer than {MAX_QUERY_CHARS} characters", param=param)
     return value.strip()
-
-
-def int_option(value: object, name: str, low: int, high: int, default: int) -> int:
-    """An integer request option within bounds."""
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidInput(f"'{name}' must be an integer between {low} and {high}", param=name)
-    return value
 
 
 class Retriever:
@@ -120,11 +111,8 @@ class Retriever:
                                            "searched right now; retry shortly") from None
                 hits += [(record.id, h) for h in found]
             hits.sort(key=lambda pair: pair[1].score, reverse=True)
-            names: dict[str, str] = {}
             with self._store.tenant(identity.tenant_slug) as uow:
-                for file_id in {h.metadata.get(FILE_KEY) for _, h in hits if h.metadata.get(FILE_KEY)}:
-                    upload = uow.files.get(file_id)
-                    names[file_id] = upload.filename if upload else ""
+                names = file_names(uow, {h.metadata.get(FILE_KEY) for _, h in hits if h.metadata.get(FILE_KEY)})
             return hits, names
 
         hits, names = await anyio.to_thread.run_sync(search)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import anyio
 
@@ -156,11 +156,10 @@ class Ingestion:
             await asyncio.sleep(self.sweep_seconds)
 
     def _abandoned(self, record: VectorFileRecord, now: datetime) -> bool:
-        lease = record.lease_until
-        if lease is not None:
-            return (lease if lease.tzinfo else lease.replace(tzinfo=UTC)) < now
-        created = record.created_at if record.created_at.tzinfo else record.created_at.replace(tzinfo=UTC)
-        return created < now - UNQUEUED_GRACE
+        # Stored datetimes come back timezone-aware (UtcDateTime).
+        if record.lease_until is not None:
+            return record.lease_until < now
+        return record.created_at < now - UNQUEUED_GRACE
 
     async def _resume(self, startup: bool = True) -> None:
         """Queue the tenants' in_progress files not queued here (their lease decides who ingests them)."""

@@ -23,7 +23,8 @@ RANKERS = ("auto", "default-2024-11-15", "none")
 TOUCH_EVERY_SECONDS = 60
 
 
-def _int(value: object, name: str, low: int, high: int, default: int) -> int:
+def int_param(value: object, name: str, low: int, high: int, default: int) -> int:
+    """An integer request option within bounds (default when absent)."""
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -50,6 +51,15 @@ def _vector(value: object, param: str) -> list[float]:
             or not all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in value)):
         raise InvalidInput(f"'{param}' must be a list of at most {MAX_DIMENSIONS} finite numbers", param=param)
     return [float(x) for x in value]
+
+
+def file_names(uow, file_ids) -> dict[str, str]:
+    """The uploaded files' names by id ("" for a file deleted since)."""
+    names = {}
+    for file_id in file_ids:
+        upload = uow.files.get(file_id)
+        names[file_id] = upload.filename if upload else ""
+    return names
 
 
 class VectorSearch:
@@ -80,7 +90,7 @@ class VectorSearch:
     async def search(self, identity: ClientIdentity, store_id: str, body: dict) -> dict:
         """POST /v1/vector_stores/{id}/search."""
         record = await self._record(identity, store_id)
-        top_k = _int(body.get("max_num_results"), "max_num_results", 1, MAX_RESULTS, 10)
+        top_k = int_param(body.get("max_num_results"), "max_num_results", 1, MAX_RESULTS, 10)
         threshold = _threshold(body.get("ranking_options"))
         where = to_where(body.get("filters"))
         query = body.get("query")
@@ -90,11 +100,8 @@ class VectorSearch:
         def run():
             hits = self._layer.query(identity.tenant_slug, store_id, vector, top_k, where) if record.dimensions \
                 else []
-            names = {}
             with self._store.tenant(identity.tenant_slug) as uow:
-                for file_id in {h.metadata.get(FILE_KEY) for h in hits if h.metadata.get(FILE_KEY)}:
-                    upload = uow.files.get(file_id)
-                    names[file_id] = upload.filename if upload else ""
+                names = file_names(uow, {h.metadata.get(FILE_KEY) for h in hits if h.metadata.get(FILE_KEY)})
             self._touch(identity, record)
             return hits, names
 
@@ -158,7 +165,7 @@ class VectorSearch:
     async def query(self, identity: ClientIdentity, store_id: str, body: dict) -> dict:
         """POST /v1/vector_stores/{id}/query: nearest records to a text or an embedding."""
         record = await self._record(identity, store_id)
-        top_k = _int(body.get("top_k"), "top_k", 1, MAX_RESULTS, 10)
+        top_k = int_param(body.get("top_k"), "top_k", 1, MAX_RESULTS, 10)
         where = to_where(body.get("filters"))
         if body.get("embedding") is not None:
             vector = _vector(body["embedding"], "embedding")
