@@ -14,6 +14,7 @@ from api.routes import health
 from api.routes.admin import (
     auth,
     guardrails,
+    memory_stores,
     models,
     projects,
     prompts,
@@ -25,7 +26,7 @@ from api.routes.admin import (
     usage,
     users,
 )
-from api.routes.client import chat, files, observe, rag, vector_stores
+from api.routes.client import chat, files, memory, observe, rag, vector_stores
 from api.routes.client.chat import ClientHotPath
 from api.routes.client import models as client_models
 from gateway_app.core.config import Settings, load_settings
@@ -81,12 +82,12 @@ def create_api(platform: Platform | None = None, *, settings: Settings | None = 
     app.include_router(health.router)
     admin = APIRouter(prefix="/admin/v1")
     for module in (auth, tenants, users, projects, tokens, providers, models, usage, prompts, guardrails, traces,
-                   rag_modules):
+                   rag_modules, memory_stores):
         admin.include_router(module.router)
     _not_found_catchall(admin)
     app.include_router(admin)
     client = APIRouter(prefix="/v1")
-    for module in (chat, client_models, files, observe, rag, vector_stores):
+    for module in (chat, client_models, files, observe, rag, vector_stores, memory):
         client.include_router(module.router)
     _not_found_catchall(client)
     app.include_router(client)

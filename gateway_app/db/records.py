@@ -191,6 +191,7 @@ class UsageRecord:
     prompt: str = ""  # "name@version" when a prompt reference was used
     guardrail: str = ""  # "<action>:<policy>" of the strongest verdict
     rag_module: str = ""  # the RAG module the call was made for
+    memory_store: str = ""  # the memory store the call was made for
     id: str = field(default_factory=lambda: fast_id("use"))
     at: datetime = field(default_factory=utcnow)
 
@@ -388,3 +389,67 @@ class RagModuleRecord:
     id: str = field(default_factory=lambda: new_id("rag"))
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class MemoryStoreRecord:
+    """A memory store: long-term memories of agents, scoped by user, agent and run; vectors in Chroma."""
+
+    name: str
+    embedding_model: str
+    extraction_model: str  # a chat model of the tenant: extracts facts and decides ADD/UPDATE/DELETE/NONE
+    description: str = ""
+    similarity_threshold: float = 0.95  # an existing memory this similar to a new fact makes it a NONE
+    top_k: int = 5
+    retention_days: int | None = None  # memories expire this many days after their last change
+    prompt: dict | None = None  # {"name", "label" | "version"}: a stored extraction prompt
+    dimensions: int | None = None  # fixed by the first vectors written
+    id: str = field(default_factory=lambda: new_id("mst"))
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class MemoryRecord:
+    """One memory: a self-contained fact about a user, agent or run."""
+
+    store_id: str
+    text: str
+    hash: str  # of the normalised text: exact restatements are caught without a model call
+    user_id: str = ""
+    agent_id: str = ""
+    run_id: str = ""
+    metadata: dict = field(default_factory=dict)
+    expires_at: datetime | None = None
+    id: str = field(default_factory=lambda: new_id("mem"))
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class MemoryEventRecord:
+    """One change of a memory (its history): ADD, UPDATE, DELETE, EXPIRE or FORGET."""
+
+    store_id: str
+    memory_id: str
+    event: str
+    old_text: str | None = None
+    new_text: str | None = None
+    actor: str = ""  # "token:<id>", "console:<email>", "model:<name>" or "system"
+    user_id: str = ""
+    id: str = field(default_factory=lambda: fast_id("mev"))
+    at: datetime = field(default_factory=precise_now)
+
+
+@dataclass(slots=True)
+class MemoryJobRecord:
+    """An asynchronous add: its request is answered 202 with this id, polled until done."""
+
+    store_id: str
+    status: str = "in_progress"  # in_progress | completed | failed
+    results: list = field(default_factory=list)
+    error: dict | None = None  # {"code", "message"}
+    token_id: str = ""
+    id: str = field(default_factory=lambda: new_id("mjob"))
+    created_at: datetime = field(default_factory=utcnow)
+    completed_at: datetime | None = None

@@ -36,6 +36,10 @@ from gateway_app.providers.factory import RuntimeFactory
 from gateway_app.services.client_auth import TokenResolver
 from gateway_app.services.file_storage import LocalFileStorage
 from gateway_app.services.files import FileService
+from gateway_app.services.memory import build_memory
+from gateway_app.services.memory.chat import MemoryChat
+from gateway_app.services.memory.memories import MemoryService
+from gateway_app.services.memory.stores import MemoryStoreService
 from gateway_app.services.rag.answers import RagAnswers
 from gateway_app.services.rag.modules import RagModuleService
 from gateway_app.services.rag.retrieval import Retriever
@@ -106,6 +110,9 @@ class Platform:
     rag_modules: RagModuleService
     rag: RagAnswers
     ingestion: Ingestion
+    memory_stores: MemoryStoreService
+    memory: MemoryService
+    memory_chat: MemoryChat
     gc_pauses: GcPauses = field(default_factory=GcPauses)
     first_admin: FirstAdmin | None = None
     started_at: float = field(default_factory=time.time)
@@ -159,6 +166,7 @@ def build_platform(settings: Settings) -> Platform:
                           workers=settings.vector_ingestion_workers)
     vector_stores = VectorStoreService(store, catalog, layer, ingestion, access)
     rag_modules = RagModuleService(store, access, generation)
+    memory = build_memory(store, access, generation, layer, embedder, inference, prompt_renderer, trace_recorder)
     return Platform(
         settings=settings, store=store, cache=cache, generation=generation,
         lifecycle=Lifecycle(), health=HealthRegistry(), breakers=breakers, outbound=outbound,
@@ -190,6 +198,9 @@ def build_platform(settings: Settings) -> Platform:
         rag=RagAnswers(rag_modules, Retriever(store, vector_stores, layer, embedder, inference), inference,
                        prompt_renderer, trace_recorder),
         ingestion=ingestion,
+        memory_stores=memory.stores,
+        memory=memory.memories,
+        memory_chat=memory.chat,
     )
 
 
@@ -306,6 +317,7 @@ def _start_housekeeping(platform: Platform) -> Callable[[], Awaitable[None]]:
             try:
                 if await anyio.to_thread.run_sync(platform.store.close_idle):
                     await anyio.to_thread.run_sync(release_free_memory)
+                await anyio.to_thread.run_sync(platform.memory.sweep)
             except Exception:  # noqa: BLE001 - housekeeping must not die of one failure
                 log.exception("housekeeping failed")
 
@@ -321,6 +333,7 @@ def _start_housekeeping(platform: Platform) -> Callable[[], Awaitable[None]]:
 def _register_shutdown(platform: Platform) -> None:
     lifecycle = platform.lifecycle
     lifecycle.on_shutdown("vector_ingestion", platform.ingestion.stop)
+    lifecycle.on_shutdown("memory_adds", platform.memory.jobs.stop)
     if isinstance(platform.vector_layer, OwnedVectorLayer):
         lifecycle.on_shutdown("vector_owner", lambda: anyio.to_thread.run_sync(platform.vector_layer.close))
     lifecycle.on_shutdown("housekeeping", _start_housekeeping(platform))

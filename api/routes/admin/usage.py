@@ -26,8 +26,9 @@ def usage_summary(platform: PlatformDep, principal: PrincipalDep, tenant: Tenant
 def usage_requests(platform: PlatformDep, principal: PrincipalDep, tenant: TenantDep,
                    model: Filter = None, token_id: Filter = None,
                    status: Literal["ok", "error", "blocked"] | None = None,
-                   rag_module: Filter = None,
+                   rag_module: Filter = None, memory_store: Filter = None,
                    offset: Offset = 0, limit: Limit = 50) -> list[UsageRequest]:
-    """Newest first, one row per request (a RAG module's query embedding, rerank and answer are rows of it)."""
+    """Newest first, one row per request (a RAG module's query embedding, rerank and answer are rows of it;
+    so are a memory store's extraction, decision and embedding calls)."""
     return platform.usage.recent(principal, tenant, model=model, token_id=token_id, status=status,
-                                 rag_module=rag_module, offset=offset, limit=limit)
+                                 rag_module=rag_module, memory_store=memory_store, offset=offset, limit=limit)

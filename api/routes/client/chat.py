@@ -38,11 +38,17 @@ _EMBEDDINGS_RESPONSES = {200: {"description": "The upstream's answer (model name
 async def chat_response(platform: Platform, client: ClientIdentity, body: bytes, trace: LlmTrace | None = None
                         ) -> Response:
     """The HTTP response to a chat completion request."""
-    payload = parse_body(body)
-    if "rag" in payload:  # grounded in a RAG module's sources (extension)
-        outcome = await platform.rag.ground_chat(client, payload, request_id(), trace)
+    payload, rid = parse_body(body), request_id()
+
+    async def answer(payload: dict):
+        if "rag" in payload:  # grounded in a RAG module's sources (extension)
+            return await platform.rag.ground_chat(client, payload, rid, trace)
+        return await platform.inference.chat(client, payload, rid, trace)
+
+    if "memory" in payload:  # recall from (and write back to) a memory store (extension)
+        outcome = await platform.memory_chat.chat(client, payload, trace, answer)
     else:
-        outcome = await platform.inference.chat(client, payload, request_id(), trace)
+        outcome = await answer(payload)
     if isinstance(outcome, Completed):
         return Response(outcome.body, media_type="application/json", headers=outcome.headers)
     return StreamingResponse(outcome.chunks, media_type="text/event-stream",

@@ -55,7 +55,7 @@ class SqlUsageRepository:
 
     @staticmethod
     def _filtered(query, model: str | None, token_id: str | None, status: str | None, since: datetime | None,
-                  rag_module: str | None = None):
+                  rag_module: str | None = None, memory_store: str | None = None):
         if model:
             query = query.where(ModelUsageLog.model == model)
         if token_id:
@@ -70,23 +70,34 @@ class SqlUsageRepository:
             query = query.where(ModelUsageLog.at >= since)
         if rag_module:
             query = query.where(ModelUsageLog.rag_module == rag_module)
+        if memory_store:
+            query = query.where(ModelUsageLog.memory_store == memory_store)
         return query
 
     def recent(self, *, model: str | None = None, token_id: str | None = None, status: str | None = None,
-               since: datetime | None = None, rag_module: str | None = None, offset: int = 0,
-               limit: int = 50) -> list[UsageRecord]:
-        """Newest request rows first, filtered (rag_module: the calls one RAG module made)."""
-        query = self._filtered(select(ModelUsageLog), model, token_id, status, since, rag_module)
+               since: datetime | None = None, rag_module: str | None = None, memory_store: str | None = None,
+               offset: int = 0, limit: int = 50) -> list[UsageRecord]:
+        """Newest request rows first, filtered (rag_module / memory_store: the calls made for it)."""
+        query = self._filtered(select(ModelUsageLog), model, token_id, status, since, rag_module, memory_store)
         query = query.order_by(ModelUsageLog.at.desc(), ModelUsageLog.id.desc()).offset(offset).limit(limit)
         return [record_of(UsageRecord, r)
                 for r in self._session.exec(query)]
 
     def count(self, *, model: str | None = None, token_id: str | None = None, status: str | None = None,
-              since: datetime | None = None, rag_module: str | None = None) -> int:
+              since: datetime | None = None, rag_module: str | None = None, memory_store: str | None = None) -> int:
         """Number of request rows matching the filters."""
         query = self._filtered(select(func.count()).select_from(ModelUsageLog), model, token_id, status, since,
-                               rag_module)
+                               rag_module, memory_store)
         return int(self._session.exec(query).one())
+
+    def daily_counts(self, since: datetime, *, memory_store: str, request_prefix: str) -> dict[str, int]:
+        """Requests per UTC day (YYYY-MM-DD) made for a memory store whose request id has a prefix."""
+        day = func.strftime("%Y-%m-%d", ModelUsageLog.at)
+        query = (select(day, func.count()).where(ModelUsageLog.memory_store == memory_store,
+                                                 ModelUsageLog.at >= since,
+                                                 ModelUsageLog.request_id.startswith(request_prefix))
+                 .group_by(day))
+        return {d: int(n) for d, n in self._session.exec(query)}
 
     def provider_stats(self, since: datetime) -> dict[str, tuple[int, int]]:
         """(requests, errors) per provider id since a time."""

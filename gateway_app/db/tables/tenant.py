@@ -118,7 +118,8 @@ class ModelUsageLog(TenantTable, table=True):
 
     __tablename__ = "model_usage_logs"
     __table_args__ = (Index("ix_usage_token_at", "token_id", "at"), Index("ix_usage_model_at", "model", "at"),
-                      Index("ix_usage_rag_module_at", "rag_module", "at"))
+                      Index("ix_usage_rag_module_at", "rag_module", "at"),
+                      Index("ix_usage_memory_store_at", "memory_store", "at"))
 
     id: str = Field(primary_key=True, max_length=40)
     at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime, index=True)
@@ -141,6 +142,7 @@ class ModelUsageLog(TenantTable, table=True):
     prompt: str = Field(default="", max_length=240, sa_column_kwargs={"server_default": ""})
     guardrail: str = Field(default="", max_length=240, sa_column_kwargs={"server_default": ""})
     rag_module: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
+    memory_store: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
 
 
 class UsageHourly(TenantTable, table=True):
@@ -347,3 +349,6 @@ class RagModule(TenantTable, table=True):
     rerank_model: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
+
+
+from gateway_app.db.tables import memory as _memory  # noqa: E402,F401 - registers the memory tables

@@ -205,7 +205,7 @@ class InferenceService:
             prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost,
             latency_ms=(time.perf_counter() - started) * 1000, ttft_ms=ttft_ms, stream=stream,
             fallback=bool(entry and entry.name != requested), prompt=ctx.prompt, guardrail=ctx.guardrail,
-            rag_module=ctx.rag_module))
+            rag_module=ctx.rag_module, memory_store=ctx.memory_store))
 
     async def _fail(self, ctx: CallContext, kind: str, requested: str, entry: ModelEntry | None, started: float,
                     admission: Admission | None, error: GatehouseError, *, stream: bool = False,
@@ -222,10 +222,11 @@ class InferenceService:
         return error
 
     async def chat(self, identity: ClientIdentity, payload: dict, request_id: str,
-                   trace: LlmTrace | None = None, rag_module: str = "") -> Completed | Streaming:
+                   trace: LlmTrace | None = None, rag_module: str = "", memory_store: str = ""
+                   ) -> Completed | Streaming:
         """POST /v1/chat/completions."""
         started, started_wall = time.perf_counter(), precise_now()
-        ctx = CallContext(identity, request_id, trace, rag_module=rag_module)
+        ctx = CallContext(identity, request_id, trace, rag_module=rag_module, memory_store=memory_store)
         payload = await self._guarding.apply_prompt(ctx, payload)
         chain = await self.catalog.route(identity, payload.get("model"), "chat")
         _validate_chat(payload)
@@ -333,10 +334,11 @@ class InferenceService:
                 pass
 
     async def embeddings(self, identity: ClientIdentity, payload: dict, request_id: str,
-                         trace: LlmTrace | None = None, rag_module: str = "") -> Completed:
+                         trace: LlmTrace | None = None, rag_module: str = "", memory_store: str = ""
+                         ) -> Completed:
         """POST /v1/embeddings."""
         started, started_wall = time.perf_counter(), precise_now()
-        ctx = CallContext(identity, request_id, trace, rag_module=rag_module)
+        ctx = CallContext(identity, request_id, trace, rag_module=rag_module, memory_store=memory_store)
         chain = await self.catalog.route(identity, payload.get("model"), "embedding")
         value = payload.get("input")
         if not (isinstance(value, str) and value) and not (isinstance(value, list) and value):

@@ -49,6 +49,7 @@ class CallContext:
     guardrail: str = ""  # "<action>:<policy>" of the strongest verdict
     verdicts: list[dict] = field(default_factory=list)
     rag_module: str = ""  # the RAG module the call is made for (usage rows name it)
+    memory_store: str = ""  # the memory store the call is made for (usage rows name it)
 
     def note(self, verdict: Verdict) -> None:
         """Keep the strongest verdict for the usage record and the trace."""

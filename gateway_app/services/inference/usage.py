@@ -143,6 +143,7 @@ class UsageRequest(BaseModel):
     stream: bool
     fallback: bool
     rag_module: str = ""
+    memory_store: str = ""
 
 
 def _key(rollup: UsageRollup, group_by: str) -> str:
@@ -223,19 +224,20 @@ class UsageQueries:
         return UsageSummary(start=start, end=end, group_by=group_by, rows=rows)
 
     def recent(self, actor: Principal, tenant: str | None, *, model: str | None = None, token_id: str | None = None,
-               status: str | None = None, rag_module: str | None = None, offset: int = 0,
-               limit: int = 50) -> list[UsageRequest]:
-        """Newest requests first (rag_module: only the calls that RAG module made)."""
+               status: str | None = None, rag_module: str | None = None, memory_store: str | None = None,
+               offset: int = 0, limit: int = 50) -> list[UsageRequest]:
+        """Newest requests first (rag_module / memory_store: only the calls made for it)."""
         with self._access.open(actor, tenant) as uow:
             records = uow.usage.recent(model=model, token_id=token_id, status=status, rag_module=rag_module,
-                                       offset=offset, limit=limit)
+                                       memory_store=memory_store, offset=offset, limit=limit)
         return [UsageRequest(**{name: getattr(r, name) for name in UsageRequest.model_fields}) for r in records]
 
     def count(self, actor: Principal, tenant: str | None, *, model: str | None = None, token_id: str | None = None,
-              status: str | None = None, rag_module: str | None = None) -> int:
+              status: str | None = None, rag_module: str | None = None, memory_store: str | None = None) -> int:
         """How many requests match the filters (for pagination)."""
         with self._access.open(actor, tenant) as uow:
-            return uow.usage.count(model=model, token_id=token_id, status=status, rag_module=rag_module)
+            return uow.usage.count(model=model, token_id=token_id, status=status, rag_module=rag_module,
+                                   memory_store=memory_store)
 
     def export_csv(self, actor: Principal, tenant: str | None, *, model: str | None = None,
                    token_id: str | None = None, status: str | None = None, limit: int = 50_000) -> str:

@@ -39,7 +39,7 @@ def sources_text(citations: list[Citation]) -> str:
     return "\n\n".join(f"[{c.index}] {c.filename or c.file_id or 'record'}\n{c.text}" for c in citations)
 
 
-def _last_user_text(messages: list) -> str:
+def last_user_text(messages: list) -> str:
     for message in reversed(messages):
         if isinstance(message, dict) and message.get("role") == "user":
             content = message.get("content")
@@ -136,7 +136,7 @@ class RagAnswers:
             raise InvalidInput("'rag' must be an object with the module's name: {\"module\": \"handbook\"}",
                                param="rag")
         messages = payload.get("messages")
-        question = question_of(_last_user_text(messages) if isinstance(messages, list) else None, "messages")
+        question = question_of(last_user_text(messages) if isinstance(messages, list) else None, "messages")
         module, citations = await self._retrieve(identity, options["module"], question, options, trace)
         headers = {"x-gatehouse-rag-module": module.name}
         if not citations:

@@ -108,6 +108,27 @@ def find_module(uow: TenantUnitOfWork, ref: str) -> RagModuleRecord:
     return record
 
 
+def check_model(uow: TenantUnitOfWork, name: str | None, field: str, kind: str) -> None:
+    """A named model must be one of the tenant's models of this kind (422 naming the field)."""
+    if name:
+        model = uow.models.get_by_name(name)
+        if model is None or model.kind != kind:
+            raise InvalidInput(f"{field} {name!r} is not {'an' if kind[0] in 'ae' else 'a'} {kind} model of this "
+                               "tenant", param=field)
+
+
+def check_prompt(uow: TenantUnitOfWork, prompt: dict | None) -> None:
+    """A prompt reference must name a stored prompt and one of its labels or versions."""
+    if prompt:
+        stored = uow.prompts.get_by_name(prompt["name"])
+        if stored is None:
+            raise InvalidInput(f"prompt {prompt['name']!r} not found", param="prompt")
+        if prompt.get("label") and prompt["label"] not in stored.labels:
+            raise InvalidInput(f"prompt {prompt['name']!r} has no label {prompt['label']!r}", param="prompt")
+        if prompt.get("version") and prompt["version"] > stored.latest_version:
+            raise InvalidInput(f"prompt {prompt['name']!r} has no version {prompt['version']}", param="prompt")
+
+
 def _check_references(uow: TenantUnitOfWork, changes: dict) -> None:
     """Unknown stores, models or prompts of this tenant are a 422 naming them."""
     store_ids = changes.get("vector_store_ids") or []
@@ -117,25 +138,14 @@ def _check_references(uow: TenantUnitOfWork, changes: dict) -> None:
     if len(set(store_ids)) != len(store_ids):
         raise InvalidInput("'vector_store_ids' lists a store twice", param="vector_store_ids")
     for field in ("model", "rerank_model"):
-        name = changes.get(field)
-        if name:
-            model = uow.models.get_by_name(name)
-            if model is None or model.kind != "chat":
-                raise InvalidInput(f"{field} {name!r} is not a chat model of this tenant", param=field)
-    prompt = changes.get("prompt")
-    if prompt:
-        stored = uow.prompts.get_by_name(prompt["name"])
-        if stored is None:
-            raise InvalidInput(f"prompt {prompt['name']!r} not found", param="prompt")
-        if prompt.get("label") and prompt["label"] not in stored.labels:
-            raise InvalidInput(f"prompt {prompt['name']!r} has no label {prompt['label']!r}", param="prompt")
-        if prompt.get("version") and prompt["version"] > stored.latest_version:
-            raise InvalidInput(f"prompt {prompt['name']!r} has no version {prompt['version']}", param="prompt")
+        check_model(uow, changes.get(field), field, "chat")
+    check_prompt(uow, changes.get("prompt"))
     if changes.get("filters") is not None:
         to_where(changes["filters"])  # OpenAI's filter shape, checked as a search would check it
 
 
-def _error_status(exc: InvalidInput) -> InvalidInput:
+def unprocessable(exc: InvalidInput) -> InvalidInput:
+    """The same error as a 422 (a management call naming something that does not exist)."""
     exc.status = 422
     return exc
 
@@ -167,7 +177,7 @@ class RagModuleService:
             try:
                 _check_references(uow, fields)
             except InvalidInput as exc:
-                raise _error_status(exc) from None
+                raise unprocessable(exc) from None
             if uow.rag_modules.get_by_name(data.name):
                 raise Conflict(f"RAG module {data.name!r} already exists", param="name")
             record = RagModuleRecord(**fields)
@@ -192,7 +202,7 @@ class RagModuleService:
             try:
                 _check_references(uow, changes)
             except InvalidInput as exc:
-                raise _error_status(exc) from None
+                raise unprocessable(exc) from None
             if "name" in changes and changes["name"] != current.name and uow.rag_modules.get_by_name(changes["name"]):
                 raise Conflict(f"RAG module {changes['name']!r} already exists", param="name")
             record = uow.rag_modules.update(current.id, {**changes, "updated_at": utcnow()})

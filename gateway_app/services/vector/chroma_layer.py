@@ -126,6 +126,10 @@ class VectorLayer:
         """Remove records by id."""
         self.collection(tenant, store_id).delete(ids=ids)
 
+    def delete_where(self, tenant: str, store_id: str, where: dict) -> None:
+        """Remove the records whose metadata matches (a memory store forgetting a user)."""
+        self.collection(tenant, store_id).delete(where=where)
+
     def set_file_attributes(self, tenant: str, store_id: str, file_id: str, attributes: dict) -> None:
         """Replace the attributes on every chunk of a file (filters read them)."""
         collection = self.collection(tenant, store_id)

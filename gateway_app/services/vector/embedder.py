@@ -27,13 +27,14 @@ class Embedder:
         self._inference = inference
 
     async def embed(self, identity: ClientIdentity, model: str, texts: list[str], purpose: str, *,
-                    rag_module: str = "") -> list[list[float]]:
+                    rag_module: str = "", memory_store: str = "") -> list[list[float]]:
         """One vector per text, in order, in calls of BATCH_INPUTS."""
         vectors: list[list[float]] = []
         for i in range(0, len(texts), BATCH_INPUTS):
             part = texts[i:i + BATCH_INPUTS]
             done = await self._inference.embeddings(identity, {"model": model, "input": part},
-                                                    request_id=fast_id(purpose), rag_module=rag_module)
+                                                    request_id=fast_id(purpose), rag_module=rag_module,
+                                                    memory_store=memory_store)
             try:
                 data = sorted(orjson.loads(done.body)["data"], key=lambda d: d["index"])
                 got = [[float(x) for x in d["embedding"]] for d in data]
