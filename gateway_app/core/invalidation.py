@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
+import anyio
+
 from gateway_app.core.logging import get_logger
 
 log = get_logger("invalidation")
@@ -240,6 +242,15 @@ class LocalLookupCache(Generic[V]):
         self._data.move_to_end(key)
         while len(self._data) > self._max:
             self._data.popitem(last=False)
+
+    async def get_or_load(self, key: str, scope: str, load: Callable[[], V]) -> V:
+        """The cached value, else `load()` run in a worker thread and kept (stamped before loading)."""
+        found = self.get(key)
+        if found is None:
+            stamp = self.generation(scope)
+            found = await anyio.to_thread.run_sync(load)
+            self.put(key, found, stamp)
+        return found
 
     def discard(self, key: str) -> None:
         """Drop one entry from this process."""

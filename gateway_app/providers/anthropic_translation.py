@@ -6,6 +6,8 @@ import time
 
 import orjson
 
+from gateway_app.providers.sse import sse_data
+
 FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
                   "pause_turn": "stop", "refusal": "content_filter"}
 DEFAULT_MAX_TOKENS = 1024
@@ -158,7 +160,7 @@ class StreamTranslator:
     def _chunk(self, delta: dict, finish_reason: str | None = None) -> bytes:
         chunk = {"id": self._id, "object": "chat.completion.chunk", "created": self._created, "model": self._model,
                  "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
-        return b"data: " + orjson.dumps(chunk) + b"\n\n"
+        return sse_data(chunk)
 
     def usage(self) -> dict | None:
         """Usage so far, OpenAI style."""
@@ -200,6 +202,6 @@ class StreamTranslator:
             if self._wants_usage:
                 usage_chunk = {"id": self._id, "object": "chat.completion.chunk", "created": self._created,
                                "model": self._model, "choices": [], "usage": self.usage()}
-                tail = b"data: " + orjson.dumps(usage_chunk) + b"\n\n"
+                tail = sse_data(usage_chunk)
             return tail + b"data: [DONE]\n\n"
         return b""

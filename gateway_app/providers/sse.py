@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
+
+from gateway_app.core.ids import fast_id
+
+
+def sse_data(data: dict) -> bytes:
+    """One `data:` event of OpenAI-format SSE."""
+    return b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+def lead_chunk(model: str, fields: dict) -> bytes:
+    """A chunk without choices carrying extension fields (RAG citations, memory ids) before any token."""
+    return sse_data({"id": fast_id("chatcmpl"), "object": "chat.completion.chunk", "created": int(time.time()),
+                     "model": model, "choices": [], **fields})
 
 
 def parse_sse(chunk: bytes) -> tuple[str, dict | None, dict | None]:

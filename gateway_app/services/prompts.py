@@ -7,7 +7,6 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import anyio
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -391,18 +390,11 @@ class PromptRenderer:
     async def render(self, tenant: str, name: str, request: RenderRequest) -> Rendered:
         """Render a prompt for a client."""
         key = f"{tenant}:{name}"
-        prompt = self._prompts.get(key)
-        if prompt is None:
-            stamp = self._prompts.generation(tenant)
-            prompt = await anyio.to_thread.run_sync(self._load_prompt, tenant, name)
-            self._prompts.put(key, prompt, stamp)
+        prompt = await self._prompts.get_or_load(key, tenant, lambda: self._load_prompt(tenant, name))
         number = select_version(prompt, request.version, request.label)
         version_key = f"{key}:{number}"
-        version = self._versions.get(version_key)
-        if version is None:
-            stamp = self._versions.generation(tenant)
-            version = await anyio.to_thread.run_sync(self._load_version, tenant, prompt.id, number)
-            self._versions.put(version_key, version, stamp)
+        version = await self._versions.get_or_load(version_key, tenant,
+                                                   lambda: self._load_version(tenant, prompt.id, number))
         messages, values = render_messages(version, request.variables)
         return Rendered(name=prompt.name, version=number, messages=messages, model=version.model,
                         params=version.params, variables=values)

@@ -35,20 +35,22 @@ _EMBEDDINGS_RESPONSES = {200: {"description": "The upstream's answer (model name
                                "content": {"application/json": {"schema": _OBJECT}}}, **UPSTREAM_ERRORS}
 
 
+async def _answer(platform: Platform, client: ClientIdentity, payload: dict, rid: str, trace: LlmTrace | None):
+    if "rag" in payload:  # grounded in a RAG module's sources (extension)
+        return await platform.rag.ground_chat(client, payload, rid, trace)
+    return await platform.inference.chat(client, payload, rid, trace)
+
+
 async def chat_response(platform: Platform, client: ClientIdentity, body: bytes, trace: LlmTrace | None = None
                         ) -> Response:
     """The HTTP response to a chat completion request."""
-    payload, rid = parse_body(body), request_id()
-
-    async def answer(payload: dict):
-        if "rag" in payload:  # grounded in a RAG module's sources (extension)
-            return await platform.rag.ground_chat(client, payload, rid, trace)
-        return await platform.inference.chat(client, payload, rid, trace)
-
+    payload = parse_body(body)
     if "memory" in payload:  # recall from (and write back to) a memory store (extension)
-        outcome = await platform.memory_chat.chat(client, payload, trace, answer)
+        rid = request_id()
+        outcome = await platform.memory_chat.chat(client, payload, trace,
+                                                  lambda p: _answer(platform, client, p, rid, trace))
     else:
-        outcome = await answer(payload)
+        outcome = await _answer(platform, client, payload, request_id(), trace)
     if isinstance(outcome, Completed):
         return Response(outcome.body, media_type="application/json", headers=outcome.headers)
     return StreamingResponse(outcome.chunks, media_type="text/event-stream",

@@ -17,13 +17,12 @@ from gateway_app.services.guardrails.engine import (
     in_worker,
     offloaded,
 )
+from gateway_app.providers.sse import sse_data
 from gateway_app.services.guardrails.rules import STRENGTH
 
 WINDOW = 128  # characters held back: matches up to this long are always seen whole
 
 
-def _event(payload: dict) -> bytes:
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
 class GuardedStream:
@@ -56,12 +55,12 @@ class GuardedStream:
 
     def _chunk(self, text: str) -> bytes:
         envelope = {**self._envelope, "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
-        return _event(envelope)
+        return sse_data(envelope)
 
     def _error(self, message: str) -> bytes:
         error = {"error": {"message": message, "type": "invalid_request_error", "param": None,
                            "code": "guardrail_violation"}}
-        return _event(error) + b"data: [DONE]\n\n"
+        return sse_data(error) + b"data: [DONE]\n\n"
 
     def _step(self, final: bool) -> tuple[str, bool]:
         """Text safe to send now (masks applied) and whether an enforcing policy blocks."""
@@ -183,7 +182,7 @@ class GuardedStream:
                         rest = {k: v for k, v in delta.items() if k != "content"}
                         if rest or part:
                             parsed["choices"][0] = {**choice, "delta": {**rest, **({"content": part} if part else {})}}
-                            out.append(_event(parsed))
+                            out.append(sse_data(parsed))
                         continue
                     if choice.get("finish_reason"):
                         flushed, _ = await self._scan(final=True)

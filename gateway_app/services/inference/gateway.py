@@ -22,7 +22,7 @@ from gateway_app.core.runtime_pool import RuntimePool
 from gateway_app.db.records import UsageRecord, precise_now
 from gateway_app.providers.base import ProviderRuntime, UpstreamError, UpstreamResult
 from gateway_app.providers.factory import RuntimeFactory
-from gateway_app.providers.sse import parse_sse
+from gateway_app.providers.sse import parse_sse, sse_data
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.inference.catalog import ModelCatalog, ModelEntry
 from gateway_app.services.inference.errors import client_error
@@ -87,7 +87,7 @@ def _estimated_usage_event(request_id: str, model: str, prompt: int, completion:
              "model": model, "choices": [],
              "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
                        "total_tokens": prompt + completion, "estimated": True}}
-    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+    return sse_data(chunk)
 
 
 def _usage_numbers(usage: dict | None) -> tuple[int, int]:

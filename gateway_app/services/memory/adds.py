@@ -88,7 +88,7 @@ def actor_of(identity: ClientIdentity) -> str:
 @dataclass(slots=True)
 class _Plan:
     adds: list[MemoryRecord] = field(default_factory=list)
-    updates: list[tuple[MemoryRecord, str]] = field(default_factory=list)  # (current, new text)
+    updates: list[MemoryRecord] = field(default_factory=list)
     deletes: list[MemoryRecord] = field(default_factory=list)
     results: list[dict] = field(default_factory=list)
 
@@ -186,7 +186,7 @@ class MemoryWriter:
             return hits, records
 
         hits, records = await anyio.to_thread.run_sync(similar)
-        candidates: list[MemoryRecord] = []
+        candidates: dict[str, MemoryRecord] = {}  # by id, in first-seen order: numbered for the model
         asked: list[int] = []
         decisions: list[Decision | None] = [None] * len(pending)
         for i, found in enumerate(hits):
@@ -201,14 +201,14 @@ class MemoryWriter:
                 continue
             asked.append(i)
             for _, record in live:
-                if all(c.id != record.id for c in candidates):
-                    candidates.append(record)
+                candidates.setdefault(record.id, record)
+        numbered = list(candidates.values())
         if asked:
             decided = await self._extractor.decide(identity, store, [pending[i][0] for i in asked],
-                                                   [c.text for c in candidates], child_trace(trace))
+                                                   [c.text for c in numbered], child_trace(trace))
             for n, decision in zip(asked, decided, strict=True):
                 decisions[n] = Decision(n, decision.event, decision.memory, decision.text)
-        return decisions, candidates
+        return decisions, numbered
 
     async def _apply(self, identity, store, request, pending, vectors, decisions, candidates, plan) -> None:
         now = self.clock()
@@ -246,7 +246,7 @@ class MemoryWriter:
                                    metadata={**target.metadata, **request.metadata}, expires_at=expires, id=target.id,
                                    created_at=target.created_at, updated_at=now)
                 upserts.append((new, vectors[i] if decision.text == fact else None))
-                plan.updates.append((new, target.text))
+                plan.updates.append(new)
                 events.append(MemoryEventRecord(store.id, target.id, "UPDATE", target.text, decision.text, actor,
                                                 target.user_id))
                 plan.results.append({"id": target.id, "memory": decision.text, "event": "UPDATE",
@@ -274,7 +274,7 @@ class MemoryWriter:
             with self._store.tenant(tenant) as uow:
                 for record in plan.adds:
                     uow.memory.add_memory(record)
-                for record, _ in plan.updates:
+                for record in plan.updates:
                     uow.memory.update_memory(record.id, {"text": record.text, "hash": record.hash,
                                                          "metadata": record.metadata, "expires_at": record.expires_at,
                                                          "updated_at": record.updated_at})

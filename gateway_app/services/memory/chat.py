@@ -4,14 +4,12 @@ field, and with `write` adds the exchange to the store after the answer, off the
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 
 from gateway_app.core.errors import InvalidInput
-from gateway_app.core.ids import fast_id
-from gateway_app.providers.sse import parse_sse
+from gateway_app.providers.sse import lead_chunk, parse_sse
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.inference.gateway import Completed, Streaming
 from gateway_app.services.memory.adds import AddRequest
@@ -25,10 +23,6 @@ Answer = Callable[[dict], Awaitable[Completed | Streaming]]
 MEMORY_PREAMBLE = ("What you remember about this user from earlier conversations (use it when it helps, do not "
                    "mention that you were told):")
 MAX_ANSWER_CHARS = 20_000  # of the answer, written back
-
-
-def _sse(data: dict) -> bytes:
-    return b"data: " + orjson.dumps(data) + b"\n\n"
 
 
 class MemoryChat:
@@ -84,8 +78,7 @@ class MemoryChat:
 
         async def chunks() -> AsyncIterator[bytes]:
             # The memory ids first, in a chunk of their own (no choices), as RAG sends its citations.
-            yield _sse({"id": fast_id("chatcmpl"), "object": "chat.completion.chunk", "created": int(time.time()),
-                        "model": str(payload.get("model") or ""), "choices": [], "memory": used})
+            yield lead_chunk(str(payload.get("model") or ""), {"memory": used})
             upstream, text = outcome.chunks, []
             try:
                 async for chunk in upstream:

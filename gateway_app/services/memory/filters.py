@@ -11,14 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway_app.core.errors import InvalidInput
-from gateway_app.services.vector.filters import MAX_CONDITIONS, MAX_DEPTH, MAX_KEY, MAX_LIST, MAX_STRING
+from gateway_app.services.vector.filters import MAX_CONDITIONS, MAX_DEPTH, check_comparison
 
 Check = Callable[[dict], bool]
 _MISSING = object()
-
-
-def _scalar(value: object) -> bool:
-    return isinstance(value, str | bool | int | float) and not (isinstance(value, str) and len(value) > MAX_STRING)
 
 
 def _number(value: object) -> bool:
@@ -72,21 +68,7 @@ class _Compiler:
         self.conditions += 1
         if self.conditions > MAX_CONDITIONS:
             raise InvalidInput(f"filters may hold at most {MAX_CONDITIONS} comparisons", param="filters")
-        key, value = spec.get("key"), spec.get("value")
-        if not isinstance(key, str) or not key or len(key) > MAX_KEY:
-            raise InvalidInput(f"a '{kind}' filter needs a 'key' of 1-{MAX_KEY} characters", param="filters")
-        if kind in ("in", "nin"):
-            if not isinstance(value, list) or not value or len(value) > MAX_LIST or not all(map(_scalar, value)):
-                raise InvalidInput(f"'{kind}' needs a 'value' list of 1-{MAX_LIST} strings, numbers or booleans",
-                                   param="filters")
-        elif kind in ("gt", "gte", "lt", "lte"):
-            if not _number(value):
-                raise InvalidInput(f"'{kind}' compares numbers; {key!r} was given {value!r}", param="filters")
-        elif kind == "contains":
-            if not isinstance(value, str) or not value or len(value) > MAX_STRING:
-                raise InvalidInput("'contains' needs a non-empty string 'value'", param="filters")
-        elif value is None or not _scalar(value):
-            raise InvalidInput(f"'{kind}' needs a string, number or boolean 'value'", param="filters")
+        key, value = check_comparison(kind, spec)
         return _compare(kind, key, value)
 
 

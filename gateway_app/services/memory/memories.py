@@ -150,10 +150,10 @@ class MemoryService:
     async def ranked(self, identity: ClientIdentity, store: MemoryStoreRecord, query: str, scope: dict,
                      top_k: int, threshold: float = 0.0, check=None) -> list[tuple[MemoryRecord, float]]:
         """(memory, score) pairs of the scope for a query, best first (the records are the database's)."""
-        vector = (await self._embedder.embed(identity, store.embedding_model, [query], "msq",
-                                             memory_store=store.name))[0]
         if store.dimensions is None:
             return []  # nothing written yet
+        vector = (await self._embedder.embed(identity, store.embedding_model, [query], "msq",
+                                             memory_store=store.name))[0]
         if len(vector) != store.dimensions:
             raise InvalidInput(f"the embedding model {store.embedding_model!r} now returns {len(vector)} dimensions; "
                                f"memory store {store.name!r} holds {store.dimensions}", param="query")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway_app.core.errors import Conflict, InvalidInput, NotFound
@@ -187,13 +186,7 @@ class MemoryStoreService:
 
     async def store(self, tenant: str, ref: str) -> MemoryStoreRecord:
         """A store by name or id for a client call (cached until the tenant's configuration changes)."""
-        key = f"{tenant}:{ref}"
-        found = self._cache.get(key)
-        if found is None:
-            stamp = self._cache.generation(tenant)
-            found = await anyio.to_thread.run_sync(self._load, tenant, ref)
-            self._cache.put(key, found, stamp)
-        return found
+        return await self._cache.get_or_load(f"{tenant}:{ref}", tenant, lambda: self._load(tenant, ref))
 
     def fix_dimensions(self, tenant: str, record: MemoryStoreRecord, dimensions: int) -> None:
         """Record the dimensions of a store's first vectors (a mismatch later is a 502 naming the model)."""

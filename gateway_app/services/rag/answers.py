@@ -12,6 +12,7 @@ import orjson
 from gateway_app.core.errors import GatehouseError, InvalidInput
 from gateway_app.core.ids import fast_id
 from gateway_app.db.records import TraceEvent, precise_now
+from gateway_app.providers.sse import lead_chunk, sse_data
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.inference.gateway import Completed, InferenceService, Streaming
 from gateway_app.services.prompts import PromptRenderer, RenderRequest
@@ -52,10 +53,6 @@ def last_user_text(messages: list) -> str:
 def child_trace(trace: LlmTrace | None) -> LlmTrace | None:
     """Another event of the caller's trace session, next to the request's own."""
     return LlmTrace(trace.session_id, trace.parent_id, automatic_event_id()) if trace else None
-
-
-def _sse(data: dict) -> bytes:
-    return b"data: " + orjson.dumps(data) + b"\n\n"
 
 
 class RagAnswers:
@@ -171,8 +168,7 @@ class RagAnswers:
 
         async def chunks() -> AsyncIterator[bytes]:
             # The citations come first, in a chunk of their own (no choices), before any token.
-            yield _sse({"id": fast_id("chatcmpl"), "object": "chat.completion.chunk", "created": int(time.time()),
-                        "model": model, "choices": [], "citations": public, "rag": {"module": module}})
+            yield lead_chunk(model, {"citations": public, "rag": {"module": module}})
             upstream = outcome.chunks
             try:
                 async for chunk in upstream:
@@ -202,10 +198,10 @@ class RagAnswers:
 
         async def chunks() -> AsyncIterator[bytes]:
             base = {"id": answer_id, "object": "chat.completion.chunk", "created": created, "model": model}
-            yield _sse({**base, "choices": [], "citations": []})
-            yield _sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": NO_ANSWER},
+            yield sse_data({**base, "choices": [], "citations": []})
+            yield sse_data({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": NO_ANSWER},
                                              "finish_reason": None}]})
-            yield _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+            yield sse_data({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
             yield b"data: [DONE]\n\n"
 
         return Streaming(chunks(), headers)

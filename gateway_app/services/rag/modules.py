@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway_app.core.errors import Conflict, InvalidInput, NotFound
@@ -233,10 +232,4 @@ class RagModuleService:
 
     async def module(self, tenant: str, name: str) -> RagModuleRecord:
         """A module by name for a client call (cached until the tenant's configuration changes)."""
-        key = f"{tenant}:{name}"
-        found = self._cache.get(key)
-        if found is None:
-            stamp = self._cache.generation(tenant)
-            found = await anyio.to_thread.run_sync(self._load, tenant, name)
-            self._cache.put(key, found, stamp)
-        return found
+        return await self._cache.get_or_load(f"{tenant}:{name}", tenant, lambda: self._load(tenant, name))

@@ -37,6 +37,26 @@ def check_attributes(attributes: object, param: str = "attributes") -> dict:
     return dict(attributes)
 
 
+def check_comparison(kind: str, spec: dict) -> tuple[str, object]:
+    """The key and value of one comparison filter, checked for its kind (400 naming the problem)."""
+    key, value = spec.get("key"), spec.get("value")
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY:
+        raise InvalidInput(f"a '{kind}' filter needs a 'key' of 1-{MAX_KEY} characters", param="filters")
+    if kind in ("in", "nin"):
+        if not isinstance(value, list) or not value or len(value) > MAX_LIST or not all(map(_scalar, value)):
+            raise InvalidInput(f"'{kind}' needs a 'value' list of 1-{MAX_LIST} strings, numbers or booleans",
+                               param="filters")
+    elif kind in ("gt", "gte", "lt", "lte"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidInput(f"'{kind}' compares numbers; {key!r} was given {value!r}", param="filters")
+    elif kind == "contains":
+        if not isinstance(value, str) or not value or len(value) > MAX_STRING:
+            raise InvalidInput("'contains' needs a non-empty string 'value'", param="filters")
+    elif value is None or not _scalar(value):
+        raise InvalidInput(f"'{kind}' needs a string, number or boolean 'value'", param="filters")
+    return key, value
+
+
 class _Translator:
     def __init__(self) -> None:
         self.conditions = 0
@@ -59,18 +79,7 @@ class _Translator:
         self.conditions += 1
         if self.conditions > MAX_CONDITIONS:
             raise InvalidInput(f"filters may hold at most {MAX_CONDITIONS} comparisons", param="filters")
-        key, value = spec.get("key"), spec.get("value")
-        if not isinstance(key, str) or not key or len(key) > MAX_KEY:
-            raise InvalidInput(f"a '{kind}' filter needs a 'key' of 1-{MAX_KEY} characters", param="filters")
-        if kind in ("in", "nin"):
-            if not isinstance(value, list) or not value or len(value) > MAX_LIST or not all(map(_scalar, value)):
-                raise InvalidInput(f"'{kind}' needs a 'value' list of 1-{MAX_LIST} strings, numbers or booleans",
-                                   param="filters")
-        elif kind in ("gt", "gte", "lt", "lte"):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise InvalidInput(f"'{kind}' compares numbers; {key!r} was given {value!r}", param="filters")
-        elif value is None or not _scalar(value):
-            raise InvalidInput(f"'{kind}' needs a string, number or boolean 'value'", param="filters")
+        key, value = check_comparison(kind, spec)
         return {ATTRIBUTE_PREFIX + key: {COMPARISONS[kind]: value}}
 
 
