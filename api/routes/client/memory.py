@@ -3,7 +3,7 @@ middleware for every /v1/memory path)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Query, Request
@@ -18,6 +18,7 @@ router = APIRouter(prefix="/memory_stores", tags=["client: memory"])
 Scope = Annotated[str | None, Query(max_length=200)]
 Cursor = Annotated[str | None, Query(max_length=256)]
 PageLimit = Annotated[int, Query(ge=1, le=100)]
+Order = Annotated[Literal["asc", "desc"], Query()]
 POLL_AFTER_MS = "200"
 
 
@@ -58,7 +59,7 @@ def _filters(value: str | None) -> object:
 async def list_memories(store: Ref, client: ClientDep, platform: PlatformDep, user_id: Scope = None,
                         agent_id: Scope = None, run_id: Scope = None,
                         filters: Annotated[str | None, Query(max_length=8000)] = None, limit: PageLimit = 20,
-                        order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc", after: Cursor = None,
+                        order: Order = "desc", after: Cursor = None,
                         before: Cursor = None) -> dict:
     """By scope and metadata filters (JSON), cursor pagination like OpenAI's lists."""
     return await platform.memory.list(client, store, {
