@@ -109,6 +109,9 @@ def parse_decisions(model: str, content: str, facts: int, candidates: int) -> li
     return [decisions[i] for i in sorted(decisions)]
 
 
+MAX_OUTPUT_TOKENS = 1024  # of an extraction or decision answer (a few dozen facts)
+
+
 def conversation_text(messages: list[dict]) -> str:
     """The conversation as the extraction model reads it, one 'role: text' line per message."""
     return "\n".join(f"{m['role']}: {m['content']}" for m in messages)
@@ -123,7 +126,8 @@ class Extractor:
 
     async def _ask(self, identity: ClientIdentity, model: str, messages: list[dict], store: str,
                    trace: LlmTrace | None) -> str:
-        payload = {"model": model, "messages": messages, "temperature": 0}
+        # Bounded output: a model that rambles costs the tenant at most this many tokens per call.
+        payload = {"model": model, "messages": messages, "temperature": 0, "max_tokens": MAX_OUTPUT_TOKENS}
         try:
             done = await self._inference.chat(identity, payload, fast_id("mex"), trace, memory_store=store)
         except GatehouseError as exc:
