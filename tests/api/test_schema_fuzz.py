@@ -18,6 +18,7 @@ from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 TENANT = "fuzz"
 SPARE = "fuzz-spare"  # what a case deleting or suspending the run's own tenant hits instead
 CHECKS = ("not_a_server_error", "response_schema_conformance", "status_code_conformance", "content_type_conformance")
+MIN_SUCCESSES = {"/v1": 50, "/admin": 200}
 CONFIG = {
     "seed": 20261201,
     "suppress-health-check": ["all"],  # health checks time the generation: load on the machine must not fail a run
@@ -66,8 +67,9 @@ def fuzz_app(settings, upstream):
         answered: Counter = Counter()
         yield app, {**credentials, "session": http, "answered": answered}
     asgi.shutdown_lifespans()
-    # The run proves something only if both faces' credentials worked and cases reached real code.
-    assert answered["/v1 2xx"] > 50 and answered["/admin 2xx"] > 200, answered
+    # The run proves something only if each face's credentials worked and cases reached real code.
+    for face in {key.split()[0] for key in answered}:
+        assert answered[f"{face} 2xx"] > MIN_SUCCESSES[face], answered
 
 
 @pytest.fixture
@@ -102,8 +104,8 @@ def _spare_the_fixtures(case, credentials: dict) -> None:
 schema = schemathesis.pytest.from_fixture("fuzz_schema")
 
 
-@schema.parametrize()
-def test_every_operation_conforms_to_its_schema(case, credentials):
+def _run_case(case, credentials) -> None:
+    """Call one generated case with its face's credentials and validate the answer."""
     _spare_the_fixtures(case, credentials)
     face = "/v1" if case.path.startswith("/v1") else "/admin"
     headers = credentials["client"] if face == "/v1" else credentials["admin"]
@@ -111,3 +113,16 @@ def test_every_operation_conforms_to_its_schema(case, credentials):
         headers = credentials["leaver"]
     response = case.call_and_validate(session=credentials["session"], headers=headers)
     credentials["answered"][f"{face} {response.status_code // 100}xx"] += 1
+
+
+# One test per face: each stays well inside the per-test timeout on a loaded CI machine.
+@pytest.mark.timeout(600)
+@schema.include(path_regex="^/v1/").parametrize()
+def test_every_client_operation_conforms_to_its_schema(case, credentials):
+    _run_case(case, credentials)
+
+
+@pytest.mark.timeout(600)
+@schema.exclude(path_regex="^/v1/").parametrize()
+def test_every_management_operation_conforms_to_its_schema(case, credentials):
+    _run_case(case, credentials)
