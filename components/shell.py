@@ -13,6 +13,7 @@ NAV = (
     ("Configure", (("Providers", "/providers", "plug", False), ("Models", "/models", "boxes", False),
                    ("Prompts", "/prompts", "file_text", False), ("Guardrails", "/guardrails", "shield", False),
                    ("Vector stores", "/vector-stores", "library", False), ("RAG", "/rag", "book_open_check", False),
+                   ("Memory", "/memory", "brain", False),
                    ("Projects", "/projects", "folder_kanban", False), ("API tokens", "/tokens", "key_round", False))),
     ("Administer", (("Users", "/users", "users", False), ("Tenants", "/tenants", "building_2", True))),
 )

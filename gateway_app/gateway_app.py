@@ -9,6 +9,7 @@ import reflex as rx
 from api.app import create_api
 from components.pages.guardrails import guardrails_page
 from components.pages.login import login_page
+from components.pages.memory import memory_page
 from components.pages.models import models_page
 from components.pages.overview import overview_page
 from components.pages.playground import playground_page
@@ -24,6 +25,7 @@ from components.pages.usage import usage_page
 from components.pages.users import users_page
 from gateway_app.services.platform import start_platform, stop_platform
 from state.guardrails import GuardrailsState
+from state.memory import MemoryState
 from state.models import ModelsState
 from state.overview import OverviewState
 from state.playground import PlaygroundState
@@ -78,6 +80,7 @@ PAGES = (
     (guardrails_page, "/guardrails", "Guardrails", GuardrailsState),
     (vector_stores_page, "/vector-stores", "Vector stores", VectorStoresState),
     (rag_page, "/rag", "RAG", RagState),
+    (memory_page, "/memory", "Memory", MemoryState),
     (projects_page, "/projects", "Projects", ProjectsState),
     (tokens_page, "/tokens", "API tokens", TokensState),
     (users_page, "/users", "Users", UsersState),

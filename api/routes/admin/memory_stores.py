@@ -75,8 +75,9 @@ async def list_memories(store: Ref, platform: PlatformDep, principal: PrincipalD
 @router.post("/{store}/memories/search", summary="Search memories of a user, agent or run")
 async def search(store: Ref, request: Request, platform: PlatformDep, principal: PrincipalDep,
                  tenant: TenantDep) -> dict:
-    """`{query, user_id?, agent_id?, run_id?, filters?, top_k?, threshold?}` as on the client API."""
-    identity = platform.memory_stores.console_identity(principal, tenant, write=True)
+    """`{query, user_id?, agent_id?, run_id?, filters?, top_k?, threshold?}` as on the client API; a read, so
+    members may search too (the query's embedding is a usage record under the console user)."""
+    identity = platform.memory_stores.console_identity(principal, tenant)
     return await platform.memory.search(identity, store, parse_body(await request.body()))
 
 

@@ -142,11 +142,14 @@ class SqlMemoryRepository(SqlRepository[MemoryStore, MemoryStoreRecord]):
             MemoryEvent.at, MemoryEvent.id).limit(limit)
         return [record_of(MemoryEventRecord, r) for r in self._session.exec(query)]
 
-    def delete_user_history(self, store_id: str, user_id: str) -> int:
-        """Remove a user's history (forgetting a user keeps only the FORGET events written after this)."""
-        result = self._session.exec(delete(MemoryEvent).where(MemoryEvent.store_id == store_id,
-                                                              MemoryEvent.user_id == user_id))
-        return int(result.rowcount or 0)
+    def delete_user_history(self, store_id: str, user_id: str) -> list[str]:
+        """Remove a user's history (forgetting a user keeps only the FORGET events written after this); the ids
+        of the memories it was the history of."""
+        where = (MemoryEvent.store_id == store_id, MemoryEvent.user_id == user_id)
+        ids = list(self._session.exec(select(MemoryEvent.memory_id).where(*where).distinct()))
+        if ids:
+            self._session.exec(delete(MemoryEvent).where(*where))
+        return ids
 
     def daily_events(self, store_id: str, since: datetime) -> dict[str, dict[str, int]]:
         """Events per UTC day and kind."""

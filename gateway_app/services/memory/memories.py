@@ -304,9 +304,11 @@ class MemoryService:
         def remove() -> int:
             with self._tenant(identity) as uow:
                 ids = uow.memory.delete_user(store.id, user_id)
-                uow.memory.delete_user_history(store.id, user_id)
+                # Memories deleted earlier lose their texts too, and keep that a deletion happened.
+                live = set(ids)
+                earlier = [i for i in uow.memory.delete_user_history(store.id, user_id) if i not in live]
                 uow.memory.add_events([MemoryEventRecord(store.id, i, "FORGET", None, None, actor_of(identity),
-                                                         user_id) for i in ids])
+                                                         user_id) for i in [*ids, *earlier]])
                 uow.commit()
             self._layer.delete_where(identity.tenant_slug, store.id, {"user_id": user_id})
             return len(ids)
