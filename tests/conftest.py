@@ -15,7 +15,7 @@ from gateway_app.core.config import Settings, load_settings
 from gateway_app.services.platform import Platform, start_platform, stop_platform
 from tests.support.api import AdminApi
 from tests.support.fake_upstream import FakeUpstream
-from tests.support.processes import ChromaServer, RedisServer
+from tests.support.processes import ChromaServer, MongoWireServer, RedisServer
 
 ADMIN_EMAIL = "root@example.com"
 ADMIN_PASSWORD = "root-password-123"
@@ -104,6 +104,14 @@ def upstream(upstream_server):
 def redis_server(tmp_path_factory: pytest.TempPathFactory):
     """A real redis-server for the whole session, stopped at the end."""
     server = RedisServer.start(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_server(tmp_path_factory: pytest.TempPathFactory):
+    """A MongoDB wire-protocol server (nx-27017) for the whole session, stopped at the end."""
+    server = MongoWireServer.start(tmp_path_factory.mktemp("mongo"))
     yield server
     server.stop()
 

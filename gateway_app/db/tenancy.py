@@ -28,6 +28,6 @@ def open_store(settings) -> DataStore:
         return SqliteStore(settings.data_dir, max_open_tenants=settings.sqlite_max_open_tenants,
                            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
                            idle_seconds=settings.tenant_idle_seconds)
-    raise NotImplementedError(
-        "DB_PROVIDER=mongodb: the MongoDB backend is not built yet (see docs/decisions); use sqlite"
-    )
+    from gateway_app.db.mongo.store import MongoStore
+
+    return MongoStore(settings.mongodb_uri)

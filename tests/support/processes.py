@@ -137,3 +137,45 @@ class ChromaServer:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+@dataclass
+class MongoWireServer:
+    """`nx-27017`, a MongoDB wire-protocol server (backed by SQLite), on a free loopback port.
+
+    No mongod can be installed here; the backend is written for real MongoDB and tested against
+    this server (docs/decisions/2026-12-03-mongodb-backend.md lists what only it verified).
+    """
+
+    port: int
+    proc: subprocess.Popen
+
+    @property
+    def uri(self) -> str:
+        """Its mongodb:// URI."""
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+    @classmethod
+    def start(cls, directory: Path) -> MongoWireServer:
+        """Start it with data in memory; wait until it accepts connections."""
+        import sys
+
+        binary = Path(sys.executable).with_name("nx-27017")
+        if not binary.exists():
+            raise RuntimeError("nx-27017 is not installed: run `make setup` (the test extras install it)")
+        directory.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        log = open(directory / "nx.out", "wb")  # noqa: SIM115 - lives as long as the server
+        proc = subprocess.Popen([str(binary), "--host", "127.0.0.1", "-p", str(port), "--data-dir", "memory",
+                                 "--pid-file", str(directory / "nx.pid"), "--log-file", str(directory / "nx.log")],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        wait_for_port(port, timeout=30, proc=proc)
+        return cls(port=port, proc=proc)
+
+    def stop(self) -> None:
+        """Terminate it (by its PID)."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()

@@ -1,0 +1,1 @@
+"""MongoDB backend: a database per tenant (`tenant_<slug>`) and `console_main` for the registry."""
