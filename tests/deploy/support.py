@@ -72,16 +72,19 @@ def of_kind(docs: list[dict], kind: str) -> list[dict]:
     return [doc for doc in docs if doc["kind"] == kind]
 
 
-def one(docs: list[dict], kind: str, component: str | None = None) -> dict:
+def one(docs: list[dict], kind: str, component: str | None = None, name: str | None = None) -> dict:
+    """The only manifest of `kind` (for `component`, or with `name`)."""
     found = [doc for doc in of_kind(docs, kind)
-             if component is None or doc["metadata"]["labels"].get("app.kubernetes.io/component") == component]
-    assert len(found) == 1, f"{len(found)} {kind} manifests for component {component}"
+             if (component is None or doc["metadata"]["labels"].get("app.kubernetes.io/component") == component)
+             and (name is None or doc["metadata"]["name"] == name)]
+    assert len(found) == 1, f"{len(found)} {kind} manifests for component {component}, name {name}"
     return found[0]
 
 
-def deployments(docs: list[dict]) -> dict[str, dict]:
-    """Deployments by component (api, console)."""
-    return {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in of_kind(docs, "Deployment")}
+def deployments(docs: list[dict], components: tuple[str, ...] = ("api", "console")) -> dict[str, dict]:
+    """The gateway's Deployments by component (api, console; the release's Chroma server on request)."""
+    return {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in of_kind(docs, "Deployment")
+            if d["metadata"]["labels"]["app.kubernetes.io/component"] in components}
 
 
 def settings_from_env(env: dict[str, str]) -> Settings:
