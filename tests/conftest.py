@@ -26,6 +26,23 @@ for _name in list(os.environ):
         del os.environ[_name]
 
 
+def pytest_addoption(parser):
+    parser.addoption("--db", choices=("sqlite", "mongodb"), default=os.environ.get("TEST_DB", "sqlite"),
+                     help="DB_PROVIDER of the `settings` fixture (mongodb: the nx-27017 wire server)")
+
+
+@pytest.fixture
+def db_settings(request) -> dict:
+    """DB_PROVIDER and its settings for this run: SQLite files, or fresh databases (a prefix of their own)
+    on the session's MongoDB wire server."""
+    if request.config.getoption("--db") == "sqlite":
+        return {}
+    import secrets
+
+    server = request.getfixturevalue("mongo_server")
+    return {"db_provider": "mongodb", "mongodb_uri": server.uri, "mongodb_db_prefix": f"t{secrets.token_hex(4)}_"}
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items):
     """Browser tests last: Playwright's sync API keeps an event loop running in this thread for
@@ -48,7 +65,7 @@ def allowed_upstreams(upstream_server) -> list[str]:
 
 
 @pytest.fixture
-def settings(data_dir: Path, allowed_upstreams: list[str]) -> Settings:
+def settings(data_dir: Path, allowed_upstreams: list[str], db_settings: dict) -> Settings:
     """Test settings: SQLite files under a temporary directory, memory cache, private upstreams refused
     except the allowed ones."""
     return load_settings(env="test", data_dir=data_dir, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD,
@@ -56,7 +73,7 @@ def settings(data_dir: Path, allowed_upstreams: list[str]) -> Settings:
                          allow_private_upstreams=False, provider_allowed_hosts=",".join(allowed_upstreams),
                          # In-process writers, so tests can break the store under them; the writer
                          # process has its own tests and is what the process tests (serve-api) run.
-                         writer_process=False)
+                         writer_process=False, **db_settings)
 
 
 @pytest_asyncio.fixture

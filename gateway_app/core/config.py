@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     db_provider: Literal["sqlite", "mongodb"] = "sqlite"
     data_dir: Path = Path(".data")
     mongodb_uri: str = "mongodb://127.0.0.1:27017"
+    # Prepended to every database name (`<prefix>console_main`, `<prefix>tenant_<slug>`): deployments
+    # (or test runs) sharing one cluster stay apart.
+    mongodb_db_prefix: str = Field(default="", max_length=16, pattern=r"^([a-z0-9][a-z0-9_]*)?$")
+    mongodb_timeout_ms: int = Field(default=5000, ge=100, le=120_000)
     cache_provider: Literal["none", "memory", "redis"] = "memory"
     redis_url: str = ""
     # Vector stores: embedded Chroma under DATA_DIR/vectors/<tenant>/, or a Chroma server.

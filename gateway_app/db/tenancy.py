@@ -30,4 +30,5 @@ def open_store(settings) -> DataStore:
                            idle_seconds=settings.tenant_idle_seconds)
     from gateway_app.db.mongo.store import MongoStore
 
-    return MongoStore(settings.mongodb_uri)
+    return MongoStore(settings.mongodb_uri, prefix=settings.mongodb_db_prefix,
+                      server_timeout_ms=settings.mongodb_timeout_ms)

@@ -28,6 +28,24 @@ def _names(record_type: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(record_type))
 
 
+class _Aggregates:
+    """Whether count, distinct and aggregate may run inside this deployment's transactions (probed by the
+    store; MongoDB allows it, the wire-protocol test server answers "No session specified")."""
+
+    in_transactions = True
+
+
+def aggregate_session(session):
+    """The session an aggregate runs in: the unit of work's, or none where transactions cannot aggregate
+    (it then reads committed data only: a unit of work's own uncommitted writes are not counted)."""
+    return session if _Aggregates.in_transactions else None
+
+
+def allow_aggregates_in_transactions(allowed: bool) -> None:
+    """Set by the store's probe."""
+    _Aggregates.in_transactions = allowed
+
+
 def dump_json(value: object) -> str | None:
     """Caller-supplied JSON as stored text."""
     return None if value is None else orjson.dumps(value, default=str).decode()
@@ -87,8 +105,11 @@ def set_values(collection: Collection, query: dict, values: dict, session) -> di
     server stores datetimes given to `$set` as text, which would break every later comparison.
     """
     if not any(isinstance(v, datetime) for v in values.values()):
-        return collection.find_one_and_update(query, {"$set": values}, return_document=True, session=session) \
-            if values else collection.find_one(query, session=session)
+        return (
+            collection.find_one_and_update(query, {"$set": values}, return_document=True, session=session)
+            if values
+            else collection.find_one(query, session=session)
+        )
     current = collection.find_one(query, session=session)
     if current is None:
         return None
@@ -151,7 +172,7 @@ class MongoRepository(Generic[RecT]):
 
     def count_where(self, query: dict) -> int:
         """Documents matching a query."""
-        return self._c.count_documents(query, session=self._session)
+        return self._c.count_documents(query, session=aggregate_session(self._session))
 
     def get(self, key: str) -> RecT | None:
         return self._one({"_id": key})

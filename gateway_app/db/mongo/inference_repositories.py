@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
 
-from gateway_app.db.mongo.documents import MongoRepository, escape_regex, from_doc, to_doc
+from gateway_app.db.mongo.documents import aggregate_session, MongoRepository, escape_regex, from_doc, to_doc
 from gateway_app.db.records import BLOCKED_ERROR_TYPE, FileRecord, ModelRecord, ProviderRecord, UsageRecord, UsageRollup
 
 ROLLUP_KEY = ("hour", "model", "token_id", "project_id")
@@ -53,8 +53,9 @@ def rollup_operations(rollups: Sequence[UsageRollup]) -> list[UpdateOne]:
         key = {name: getattr(r, name) for name in ROLLUP_KEY}
         # The row is created empty first, then incremented: `$inc` on a path inside a document the
         # same upsert creates is not handled alike by every server.
-        ops.append(UpdateOne(key, {"$setOnInsert": {**dict.fromkeys(ROLLUP_SUMS, 0), "latency_buckets": {}}},
-                             upsert=True))
+        ops.append(
+            UpdateOne(key, {"$setOnInsert": {**dict.fromkeys(ROLLUP_SUMS, 0), "latency_buckets": {}}}, upsert=True)
+        )
         inc = {name: getattr(r, name) for name in ROLLUP_SUMS if getattr(r, name)}
         inc.update({f"latency_buckets.{i}": n for i, n in enumerate(r.latency_buckets) if n})
         if inc:
@@ -67,8 +68,11 @@ def _rollup(doc: dict) -> UsageRollup:
     buckets = [0] * (max((int(k) for k in stored), default=-1) + 1)
     for index, n in stored.items():
         buckets[int(index)] = int(n)
-    return UsageRollup(**{name: doc[name] for name in ROLLUP_KEY}, **{name: doc.get(name, 0) for name in ROLLUP_SUMS},
-                       latency_buckets=buckets)
+    return UsageRollup(
+        **{name: doc[name] for name in ROLLUP_KEY},
+        **{name: doc.get(name, 0) for name in ROLLUP_SUMS},
+        latency_buckets=buckets,
+    )
 
 
 class MongoUsageRepository:
@@ -109,32 +113,66 @@ class MongoUsageRepository:
             query["memory_store"] = memory_store
         return query
 
-    def recent(self, *, model: str | None = None, token_id: str | None = None, status: str | None = None,
-               since: datetime | None = None, rag_module: str | None = None, memory_store: str | None = None,
-               offset: int = 0, limit: int = 50) -> list[UsageRecord]:
-        cursor = (self._logs.find(self._query(model, token_id, status, since, rag_module, memory_store),
-                                  session=self._session)
-                  .sort([("at", DESCENDING), ("_id", DESCENDING)]).skip(offset).limit(limit))
+    def recent(
+        self,
+        *,
+        model: str | None = None,
+        token_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        rag_module: str | None = None,
+        memory_store: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> list[UsageRecord]:
+        cursor = (
+            self._logs.find(
+                self._query(model, token_id, status, since, rag_module, memory_store), session=self._session
+            )
+            .sort([("at", DESCENDING), ("_id", DESCENDING)])
+            .skip(offset)
+            .limit(limit)
+        )
         return [from_doc(UsageRecord, d) for d in cursor]
 
-    def count(self, *, model: str | None = None, token_id: str | None = None, status: str | None = None,
-              since: datetime | None = None, rag_module: str | None = None, memory_store: str | None = None) -> int:
-        return self._logs.count_documents(self._query(model, token_id, status, since, rag_module, memory_store),
-                                          session=self._session)
+    def count(
+        self,
+        *,
+        model: str | None = None,
+        token_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        rag_module: str | None = None,
+        memory_store: str | None = None,
+    ) -> int:
+        return self._logs.count_documents(
+            self._query(model, token_id, status, since, rag_module, memory_store),
+            session=aggregate_session(self._session),
+        )
 
     def daily_counts(self, since: datetime, *, memory_store: str, request_prefix: str) -> dict[str, int]:
-        match = {"memory_store": memory_store, "at": {"$gte": since},
-                 "request_id": {"$regex": "^" + escape_regex(request_prefix)}}
-        pipeline = [{"$match": match},
-                    {"$group": {"_id": {"$dateToString": {"format": "%Y-%m-%d", "date": "$at"}}, "n": {"$sum": 1}}}]
-        return {d["_id"]: int(d["n"]) for d in self._logs.aggregate(pipeline, session=self._session)}
+        match = {
+            "memory_store": memory_store,
+            "at": {"$gte": since},
+            "request_id": {"$regex": "^" + escape_regex(request_prefix)},
+        }
+        pipeline = [
+            {"$match": match},
+            {"$group": {"_id": {"$dateToString": {"format": "%Y-%m-%d", "date": "$at"}}, "n": {"$sum": 1}}},
+        ]
+        return {d["_id"]: int(d["n"]) for d in self._logs.aggregate(pipeline, session=aggregate_session(self._session))}
 
     def provider_stats(self, since: datetime) -> dict[str, tuple[int, int]]:
         # A guardrail's refusal says nothing about the provider.
         failed = {"$and": [{"$gte": ["$status", 400]}, {"$ne": ["$error_type", BLOCKED_ERROR_TYPE]}]}
-        pipeline = [{"$match": {"at": {"$gte": since}}},
-                    {"$group": {"_id": "$provider_id", "n": {"$sum": 1}, "errors": {"$sum": {"$cond": [failed, 1, 0]}}}}]
-        return {d["_id"]: (int(d["n"]), int(d["errors"])) for d in self._logs.aggregate(pipeline, session=self._session)}
+        pipeline = [
+            {"$match": {"at": {"$gte": since}}},
+            {"$group": {"_id": "$provider_id", "n": {"$sum": 1}, "errors": {"$sum": {"$cond": [failed, 1, 0]}}}},
+        ]
+        return {
+            d["_id"]: (int(d["n"]), int(d["errors"]))
+            for d in self._logs.aggregate(pipeline, session=aggregate_session(self._session))
+        }
 
     def rollups(self, start: datetime, end: datetime) -> list[UsageRollup]:
         cursor = self._hourly.find({"hour": {"$gte": start, "$lt": end}}, session=self._session).sort("hour", ASCENDING)
@@ -147,5 +185,5 @@ class MongoUsageRepository:
         if project_id is not None:
             match["project_id"] = project_id
         pipeline = [{"$match": match}, {"$group": {"_id": None, "cost": {"$sum": "$cost_usd"}}}]
-        found = list(self._hourly.aggregate(pipeline, session=self._session))
+        found = list(self._hourly.aggregate(pipeline, session=aggregate_session(self._session)))
         return float(found[0]["cost"]) if found else 0.0

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pymongo import ASCENDING
 
-from gateway_app.db.mongo.documents import MongoRepository, dump_json, from_doc, set_values, to_doc
+from gateway_app.db.mongo.documents import aggregate_session, MongoRepository, dump_json, from_doc, set_values, to_doc
 from gateway_app.db.mongo.vector_repositories import page_query
 from gateway_app.db.records import MemoryEventRecord, MemoryJobRecord, MemoryRecord, MemoryStoreRecord
 
@@ -76,25 +76,47 @@ class MongoMemoryRepository(MongoRepository[MemoryStoreRecord]):
 
     def find_hash(self, store_id: str, hash_: str, user_id: str, agent_id: str, run_id: str) -> MemoryRecord | None:
         """A memory of exactly this scope with this text hash."""
-        return self._memory(self._memories.find_one({"store_id": store_id, "hash": hash_, "user_id": user_id,
-                                                     "agent_id": agent_id, "run_id": run_id}, session=self._session))
+        return self._memory(
+            self._memories.find_one(
+                {"store_id": store_id, "hash": hash_, "user_id": user_id, "agent_id": agent_id, "run_id": run_id},
+                session=self._session,
+            )
+        )
 
-    def list_memories(self, store_id: str, *, user_id: str | None = None, agent_id: str | None = None,
-                      run_id: str | None = None, order: str = "desc", after: str | None = None,
-                      before: str | None = None, limit: int = 20) -> list[MemoryRecord]:
-        query, sort = page_query(_scoped(store_id, user_id, agent_id, run_id), "_id",
-                                 lambda ref: self._memories.find_one({"_id": ref}, session=self._session),
-                                 order, after, before)
+    def list_memories(
+        self,
+        store_id: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        order: str = "desc",
+        after: str | None = None,
+        before: str | None = None,
+        limit: int = 20,
+    ) -> list[MemoryRecord]:
+        query, sort = page_query(
+            _scoped(store_id, user_id, agent_id, run_id),
+            "_id",
+            lambda ref: self._memories.find_one({"_id": ref}, session=self._session),
+            order,
+            after,
+            before,
+        )
         return [self._memory(d) for d in self._memories.find(query, session=self._session).sort(sort).limit(limit)]
 
     def count_memories(self, store_id: str, *, user_id: str | None = None) -> int:
-        return self._memories.count_documents(_scoped(store_id, user_id, None, None), session=self._session)
+        return self._memories.count_documents(
+            _scoped(store_id, user_id, None, None), session=aggregate_session(self._session)
+        )
 
     def scope_values(self, store_id: str, column: str, limit: int = 200) -> list[str]:
         """Distinct non-empty user_id, agent_id or run_id values of a store (for the console's browser)."""
         if column not in ("user_id", "agent_id", "run_id"):
             raise ValueError(f"not a scope: {column!r}")
-        values = self._memories.distinct(column, {"store_id": store_id, column: {"$ne": ""}}, session=self._session)
+        values = self._memories.distinct(
+            column, {"store_id": store_id, column: {"$ne": ""}}, session=aggregate_session(self._session)
+        )
         return sorted(v for v in values if v)[:limit]
 
     def delete_user(self, store_id: str, user_id: str) -> list[str]:
@@ -116,26 +138,35 @@ class MongoMemoryRepository(MongoRepository[MemoryStoreRecord]):
             self._events.insert_many([to_doc(r) for r in records], ordered=True, session=self._session)
 
     def history(self, memory_id: str, limit: int = 200) -> list[MemoryEventRecord]:
-        cursor = self._events.find({"memory_id": memory_id}, session=self._session).sort(
-            [("at", ASCENDING), ("_id", ASCENDING)]).limit(limit)
+        cursor = (
+            self._events.find({"memory_id": memory_id}, session=self._session)
+            .sort([("at", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+        )
         return [from_doc(MemoryEventRecord, d) for d in cursor]
 
     def delete_user_history(self, store_id: str, user_id: str) -> list[str]:
         """Remove a user's history (forgetting a user keeps only the FORGET events written after this); the ids
         of the memories it was the history of."""
         where = {"store_id": store_id, "user_id": user_id}
-        ids = sorted(self._events.distinct("memory_id", where, session=self._session))
+        ids = sorted(self._events.distinct("memory_id", where, session=aggregate_session(self._session)))
         if ids:
             self._events.delete_many(where, session=self._session)
         return ids
 
     def daily_events(self, store_id: str, since: datetime) -> dict[str, dict[str, int]]:
         """Events per UTC day and kind."""
-        pipeline = [{"$match": {"store_id": store_id, "at": {"$gte": since}}},
-                    {"$group": {"_id": {"day": {"$dateToString": {"format": "%Y-%m-%d", "date": "$at"}},
-                                        "event": "$event"}, "n": {"$sum": 1}}}]
+        pipeline = [
+            {"$match": {"store_id": store_id, "at": {"$gte": since}}},
+            {
+                "$group": {
+                    "_id": {"day": {"$dateToString": {"format": "%Y-%m-%d", "date": "$at"}}, "event": "$event"},
+                    "n": {"$sum": 1},
+                }
+            },
+        ]
         out: dict[str, dict[str, int]] = {}
-        for d in self._events.aggregate(pipeline, session=self._session):
+        for d in self._events.aggregate(pipeline, session=aggregate_session(self._session)):
             out.setdefault(d["_id"]["day"], {})[d["_id"]["event"]] = int(d["n"])
         return out
 

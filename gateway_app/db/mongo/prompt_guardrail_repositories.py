@@ -66,8 +66,11 @@ class MongoGuardrailRepository(MongoRepository[GuardrailPolicyRecord]):
             self._verdicts.insert_many([to_doc(r) for r in records], ordered=False, session=self._session)
 
     def recent_verdicts(self, *, policy: str | None = None, limit: int = 50) -> list[GuardrailVerdictRecord]:
-        cursor = (self._verdicts.find({"policy": policy} if policy else {}, session=self._session)
-                  .sort([("at", DESCENDING), ("_id", DESCENDING)]).limit(limit))
+        cursor = (
+            self._verdicts.find({"policy": policy} if policy else {}, session=self._session)
+            .sort([("at", DESCENDING), ("_id", DESCENDING)])
+            .limit(limit)
+        )
         return [from_doc(GuardrailVerdictRecord, d) for d in cursor]
 
 

@@ -23,16 +23,24 @@ CONTROL_INDEXES: dict[str, list[tuple[list, bool]]] = {
 TENANT_INDEXES: dict[str, list[tuple[list, bool]]] = {
     "users": [([("email", ASCENDING)], True)],
     "projects": [([("name", ASCENDING)], True)],
-    "api_tokens": [([("token_hash", ASCENDING)], True), ([("project_id", ASCENDING)], False),
-                   ([("created_at", DESCENDING)], False)],
+    "api_tokens": [
+        ([("token_hash", ASCENDING)], True),
+        ([("project_id", ASCENDING)], False),
+        ([("created_at", DESCENDING)], False),
+    ],
     "audit_logs": [([("at", DESCENDING)], False)],
     "provider_configs": [([("name", ASCENDING)], True)],
     "models": [([("name", ASCENDING)], True), ([("provider_id", ASCENDING)], False)],
-    "model_usage_logs": [([("at", DESCENDING)], False), ([("model", ASCENDING)], False),
-                         ([("token_id", ASCENDING)], False), ([("memory_store", ASCENDING)], False),
-                         ([("rag_module", ASCENDING)], False)],
-    "usage_hourly": [([("hour", ASCENDING), ("model", ASCENDING), ("token_id", ASCENDING),
-                       ("project_id", ASCENDING)], True)],
+    "model_usage_logs": [
+        ([("at", DESCENDING)], False),
+        ([("model", ASCENDING)], False),
+        ([("token_id", ASCENDING)], False),
+        ([("memory_store", ASCENDING)], False),
+        ([("rag_module", ASCENDING)], False),
+    ],
+    "usage_hourly": [
+        ([("hour", ASCENDING), ("model", ASCENDING), ("token_id", ASCENDING), ("project_id", ASCENDING)], True)
+    ],
     "files": [([("created_at", DESCENDING)], False)],
     "agent_tracing_sessions": [([("started_at", DESCENDING)], False), ([("user", ASCENDING)], False)],
     "agent_tracing_events": [([("session_id", ASCENDING), ("started_at", ASCENDING)], False)],
@@ -41,18 +49,26 @@ TENANT_INDEXES: dict[str, list[tuple[list, bool]]] = {
     "guardrails": [([("name", ASCENDING)], True)],
     "guardrail_verdicts": [([("at", DESCENDING)], False), ([("policy", ASCENDING)], False)],
     "vector_indexes": [([("created_at", DESCENDING)], False)],
-    "vector_store_files": [([("store_id", ASCENDING), ("file_id", ASCENDING)], True),
-                           ([("file_id", ASCENDING)], False), ([("batch_id", ASCENDING)], False),
-                           ([("status", ASCENDING), ("created_at", ASCENDING)], False)],
+    "vector_store_files": [
+        ([("store_id", ASCENDING), ("file_id", ASCENDING)], True),
+        ([("file_id", ASCENDING)], False),
+        ([("batch_id", ASCENDING)], False),
+        ([("status", ASCENDING), ("created_at", ASCENDING)], False),
+    ],
     "vector_file_batches": [([("store_id", ASCENDING)], False)],
     "rag_modules": [([("name", ASCENDING)], True)],
     "memory_stores": [([("name", ASCENDING)], True)],
-    "memories": [([("store_id", ASCENDING), ("created_at", DESCENDING)], False),
-                 ([("store_id", ASCENDING), ("hash", ASCENDING)], False),
-                 ([("store_id", ASCENDING), ("user_id", ASCENDING)], False), ([("expires_at", ASCENDING)], False)],
-    "memory_events": [([("memory_id", ASCENDING), ("at", ASCENDING)], False),
-                      ([("store_id", ASCENDING), ("user_id", ASCENDING)], False),
-                      ([("store_id", ASCENDING), ("at", ASCENDING)], False)],
+    "memories": [
+        ([("store_id", ASCENDING), ("created_at", DESCENDING)], False),
+        ([("store_id", ASCENDING), ("hash", ASCENDING)], False),
+        ([("store_id", ASCENDING), ("user_id", ASCENDING)], False),
+        ([("expires_at", ASCENDING)], False),
+    ],
+    "memory_events": [
+        ([("memory_id", ASCENDING), ("at", ASCENDING)], False),
+        ([("store_id", ASCENDING), ("user_id", ASCENDING)], False),
+        ([("store_id", ASCENDING), ("at", ASCENDING)], False),
+    ],
     "memory_jobs": [([("store_id", ASCENDING)], False), ([("status", ASCENDING), ("created_at", ASCENDING)], False)],
 }
 
@@ -66,6 +82,7 @@ def _indexes(spec: dict[str, list[tuple[list, bool]]]) -> Callable[[Database], N
         for collection, indexes in spec.items():
             for keys, unique in indexes:
                 db[collection].create_index(keys, unique=unique, name=_index_name(keys))
+
     return step
 
 

@@ -14,6 +14,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 from gateway_app.core.logging import get_logger
 from gateway_app.db.errors import StoreBusy, TenantStoreMissing
 from gateway_app.db.mongo import schema
+from gateway_app.db.mongo.documents import allow_aggregates_in_transactions
 from gateway_app.db.mongo.inference_repositories import rollup_operations, usage_operations
 from gateway_app.db.mongo.tenant_repositories import touch_tokens
 from gateway_app.db.mongo.unit_of_work import MongoControlUnitOfWork, MongoTenantUnitOfWork, is_transient
@@ -26,12 +27,13 @@ MAX_DB_NAME = 63  # MongoDB allows 64 bytes; one kept spare
 KNOWN_SECONDS = 30.0  # a tenant database seen to exist is not looked up again for this long
 
 
-def tenant_db_name(slug: str) -> str:
-    """`tenant_<slug>`; a slug too long for a database name keeps its start and gains a hash of the whole."""
-    name = f"tenant_{validate_slug(slug)}"
+def tenant_db_name(slug: str, prefix: str = "") -> str:
+    """`<prefix>tenant_<slug>`; a slug too long for a database name keeps its start and gains a hash of the
+    whole (the slug is validated first: it becomes a database name)."""
+    name = f"{prefix}tenant_{validate_slug(slug)}"
     if len(name) <= MAX_DB_NAME:
         return name
-    return f"{name[:MAX_DB_NAME - 9]}_{hashlib.sha256(slug.encode()).hexdigest()[:8]}"
+    return f"{name[: MAX_DB_NAME - 9]}_{hashlib.sha256(slug.encode()).hexdigest()[:8]}"
 
 
 class MongoStore:
@@ -39,13 +41,26 @@ class MongoStore:
 
     name = "mongodb"
 
-    def __init__(self, uri: str, *, server_timeout_ms: int = 5000, pool_size: int = 100) -> None:
-        self._client = MongoClient(uri, tz_aware=True, tzinfo=UTC, w="majority", appname="gatehouse",
-                                   serverSelectionTimeoutMS=server_timeout_ms, maxPoolSize=pool_size)
+    def __init__(self, uri: str, *, prefix: str = "", server_timeout_ms: int = 5000, pool_size: int = 100) -> None:
+        self.prefix = prefix
+        self.control_db = f"{prefix}{CONTROL_DB}"
+        self._client = MongoClient(
+            uri,
+            tz_aware=True,
+            tzinfo=UTC,
+            w="majority",
+            appname="gatehouse",
+            serverSelectionTimeoutMS=server_timeout_ms,
+            maxPoolSize=pool_size,
+        )
         self._known: dict[str, float] = {}  # tenant slug -> when its database was last seen to exist
         self._lock = threading.Lock()
         self._transactions: bool | None = None
         self.appends = MongoAppends(self)
+
+    def db_name(self, slug: str) -> str:
+        """The database of a tenant."""
+        return tenant_db_name(slug, self.prefix)
 
     @property
     def client(self) -> MongoClient:
@@ -58,16 +73,28 @@ class MongoStore:
         if self._transactions is None:
             self._transactions = self._probe_transactions()
             if not self._transactions:
-                log.warning("mongodb has no transactions (a standalone server): units of work are not atomic; "
-                            "run it as a replica set")
+                log.warning(
+                    "mongodb has no transactions (a standalone server): units of work are not atomic; "
+                    "run it as a replica set"
+                )
         return self._transactions
 
     def _probe_transactions(self) -> bool:
-        probe = self._client[CONTROL_DB]["_transaction_probe"]
+        probe = self._client[self.control_db]["_transaction_probe"]
         try:
-            with self._client.start_session() as session, session.start_transaction():
-                probe.find_one({"_id": "probe"}, session=session)
-                session.abort_transaction()
+            with self._client.start_session() as session:
+                with session.start_transaction():
+                    probe.find_one({"_id": "probe"}, session=session)
+                    session.abort_transaction()
+                session.start_transaction()
+                probe.count_documents({}, session=session)
+                try:
+                    session.commit_transaction()  # a read-only transaction: nothing changes
+                except OperationFailure as exc:
+                    if "session" not in str(exc).lower():
+                        raise
+                    allow_aggregates_in_transactions(False)
+                    log.warning("mongodb cannot aggregate inside transactions: counts read committed data")
         except OperationFailure as exc:
             if exc.code == 20 or "transaction" in str(exc).lower():
                 return False
@@ -77,15 +104,15 @@ class MongoStore:
         return True
 
     def control(self) -> MongoControlUnitOfWork:
-        return MongoControlUnitOfWork(self._client, self._client[CONTROL_DB], self.transactions)
+        return MongoControlUnitOfWork(self._client, self._client[self.control_db], self.transactions)
 
     def tenant(self, slug: str) -> MongoTenantUnitOfWork:
         if not self.tenant_store_exists(slug):
             raise TenantStoreMissing(f"no database for tenant {slug!r}")
-        return MongoTenantUnitOfWork(self._client, self._client[tenant_db_name(slug)], self.transactions, slug)
+        return MongoTenantUnitOfWork(self._client, self._client[self.db_name(slug)], self.transactions, slug)
 
     def tenant_store_exists(self, slug: str) -> bool:
-        name = tenant_db_name(slug)
+        name = self.db_name(slug)
         seen = self._known.get(slug)
         if seen is not None and time.monotonic() - seen < KNOWN_SECONDS:
             return True
@@ -101,27 +128,27 @@ class MongoStore:
 
     def create_tenant_store(self, slug: str) -> None:
         """Create a tenant's database: its indexes and schema version (idempotent)."""
-        schema.upgrade(self._client[tenant_db_name(slug)], schema.TENANT_STEPS)
+        schema.upgrade(self._client[self.db_name(slug)], schema.TENANT_STEPS)
         self._known[slug] = time.monotonic()
 
     def drop_tenant_store(self, slug: str) -> None:
         """Drop a tenant's database."""
-        self._client.drop_database(tenant_db_name(slug))
+        self._client.drop_database(self.db_name(slug))
         self._known.pop(slug, None)
 
     def tenant_slugs(self) -> list[str]:
         """Slugs of every tenant in the registry whose database exists."""
-        slugs = [d["_id"] for d in self._client[CONTROL_DB]["tenants"].find({}, {"_id": 1})]
+        slugs = [d["_id"] for d in self._client[self.control_db]["tenants"].find({}, {"_id": 1})]
         return sorted(s for s in slugs if self.tenant_store_exists(s))
 
     def migrate(self) -> list[str]:
         """Upgrade console_main and every tenant database; returns what changed."""
         changed = []
         with self._lock:
-            if schema.upgrade(self._client[CONTROL_DB], schema.CONTROL_STEPS):
+            if schema.upgrade(self._client[self.control_db], schema.CONTROL_STEPS):
                 changed.append("control")
             for slug in self.tenant_slugs():
-                if schema.upgrade(self._client[tenant_db_name(slug)], schema.TENANT_STEPS):
+                if schema.upgrade(self._client[self.db_name(slug)], schema.TENANT_STEPS):
                     changed.append(f"tenant:{slug}")
         if changed:
             log.info("migrated", extra={"databases": ",".join(changed)})
@@ -149,7 +176,7 @@ class MongoAppends:
     def _db(self, tenant: str):
         if not self._store.tenant_store_exists(tenant):
             raise TenantStoreMissing(f"no database for tenant {tenant!r}")
-        return self._store.client[tenant_db_name(tenant)]
+        return self._store.client[self._store.db_name(tenant)]
 
     def _run(self, write) -> None:
         try:

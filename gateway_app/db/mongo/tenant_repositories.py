@@ -44,8 +44,10 @@ def touch_tokens(collection, last_used: Sequence[tuple[str, object]], session) -
     if not latest:
         return
     docs = collection.find({"_id": {"$in": list(latest)}, "revoked_at": {"$eq": None}}, session=session)
-    ops = [ReplaceOne({"_id": d["_id"], "revoked_at": {"$eq": None}}, {**d, "last_used_at": latest[d["_id"]]})
-           for d in docs]
+    ops = [
+        ReplaceOne({"_id": d["_id"], "revoked_at": {"$eq": None}}, {**d, "last_used_at": latest[d["_id"]]})
+        for d in docs
+    ]
     if ops:
         collection.bulk_write(ops, ordered=False, session=session)
 

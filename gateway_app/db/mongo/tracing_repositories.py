@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import orjson
 from pymongo import ASCENDING, DESCENDING, ReplaceOne
 
-from gateway_app.db.mongo.documents import escape_regex, from_doc, set_values, to_doc
+from gateway_app.db.mongo.documents import aggregate_session, escape_regex, from_doc, set_values, to_doc
 from gateway_app.db.records import TraceEvent, TraceSession
 
 SESSION_JSON = ("metadata",)
@@ -42,17 +42,24 @@ class MongoTraceRepository:
         if create_only:
             return
         current = from_doc(TraceSession, found, json_fields=SESSION_JSON)
-        changes = {"name": record.name or current.name, "user": record.user or current.user,
-                   "status": record.status or current.status, "tags": list(record.tags) or current.tags,
-                   "metadata": orjson.dumps({**current.metadata, **record.metadata}, default=str).decode(),
-                   "ended_at": record.ended_at or current.ended_at}
+        changes = {
+            "name": record.name or current.name,
+            "user": record.user or current.user,
+            "status": record.status or current.status,
+            "tags": list(record.tags) or current.tags,
+            "metadata": orjson.dumps({**current.metadata, **record.metadata}, default=str).decode(),
+            "ended_at": record.ended_at or current.ended_at,
+        }
         set_values(self._sessions, {"_id": record.id}, changes, self._session)
 
     def add_events(self, records: Sequence[TraceEvent]) -> None:
         # An event id seen again replaces the earlier one: clients may resend.
         if records:
-            self._events.bulk_write([ReplaceOne({"_id": r.id}, to_doc(r, json_fields=EVENT_JSON), upsert=True)
-                                     for r in records], ordered=True, session=self._session)
+            self._events.bulk_write(
+                [ReplaceOne({"_id": r.id}, to_doc(r, json_fields=EVENT_JSON), upsert=True) for r in records],
+                ordered=True,
+                session=self._session,
+            )
 
     def get_session(self, session_id: str) -> TraceSession | None:
         doc = self._sessions.find_one({"_id": session_id}, session=self._session)
@@ -60,7 +67,8 @@ class MongoTraceRepository:
 
     def events(self, session_id: str) -> list[TraceEvent]:
         cursor = self._events.find({"session_id": session_id}, session=self._session).sort(
-            [("started_at", ASCENDING), ("_id", ASCENDING)])
+            [("started_at", ASCENDING), ("_id", ASCENDING)]
+        )
         return [from_doc(TraceEvent, d, json_fields=EVENT_JSON) for d in cursor]
 
     @staticmethod
@@ -84,31 +92,66 @@ class MongoTraceRepository:
             query["$or"] = [{"name": pattern}, {"_id": pattern}]
         return query
 
-    def list_sessions(self, *, since: datetime | None = None, until: datetime | None = None, user: str | None = None,
-                      tag: str | None = None, status: str | None = None, search: str | None = None,
-                      offset: int = 0, limit: int = 50) -> list[tuple[TraceSession, dict]]:
+    def list_sessions(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        user: str | None = None,
+        tag: str | None = None,
+        status: str | None = None,
+        search: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> list[tuple[TraceSession, dict]]:
         """Newest sessions first, each with its event totals."""
-        cursor = (self._sessions.find(self._query(since, until, user, tag, status, search), session=self._session)
-                  .sort([("started_at", DESCENDING), ("_id", ASCENDING)]).skip(offset).limit(limit))
+        cursor = (
+            self._sessions.find(self._query(since, until, user, tag, status, search), session=self._session)
+            .sort([("started_at", DESCENDING), ("_id", ASCENDING)])
+            .skip(offset)
+            .limit(limit)
+        )
         sessions = [from_doc(TraceSession, d, json_fields=SESSION_JSON) for d in cursor]
         totals: dict[str, dict] = {}
         if sessions:
             errors = {"$cond": [{"$eq": ["$status", "error"]}, 1, 0]}
-            pipeline = [{"$match": {"session_id": {"$in": [s.id for s in sessions]}}},
-                        {"$group": {"_id": "$session_id", "events": {"$sum": 1},
-                                    "prompt_tokens": {"$sum": "$prompt_tokens"},
-                                    "completion_tokens": {"$sum": "$completion_tokens"},
-                                    "cost_usd": {"$sum": "$cost_usd"}, "errors": {"$sum": errors},
-                                    "started": {"$max": "$started_at"}, "ended": {"$max": "$ended_at"}}}]
-            for d in self._events.aggregate(pipeline, session=self._session):
+            pipeline = [
+                {"$match": {"session_id": {"$in": [s.id for s in sessions]}}},
+                {
+                    "$group": {
+                        "_id": "$session_id",
+                        "events": {"$sum": 1},
+                        "prompt_tokens": {"$sum": "$prompt_tokens"},
+                        "completion_tokens": {"$sum": "$completion_tokens"},
+                        "cost_usd": {"$sum": "$cost_usd"},
+                        "errors": {"$sum": errors},
+                        "started": {"$max": "$started_at"},
+                        "ended": {"$max": "$ended_at"},
+                    }
+                },
+            ]
+            for d in self._events.aggregate(pipeline, session=aggregate_session(self._session)):
                 times = [t for t in (_datetime(d.get("started")), _datetime(d.get("ended"))) if t is not None]
-                totals[d["_id"]] = {"events": int(d["events"]), "prompt_tokens": int(d["prompt_tokens"] or 0),
-                                    "completion_tokens": int(d["completion_tokens"] or 0),
-                                    "cost_usd": float(d["cost_usd"] or 0), "errors": int(d["errors"] or 0),
-                                    "last_event_at": max(times, default=None)}
+                totals[d["_id"]] = {
+                    "events": int(d["events"]),
+                    "prompt_tokens": int(d["prompt_tokens"] or 0),
+                    "completion_tokens": int(d["completion_tokens"] or 0),
+                    "cost_usd": float(d["cost_usd"] or 0),
+                    "errors": int(d["errors"] or 0),
+                    "last_event_at": max(times, default=None),
+                }
         return [(s, totals.get(s.id) or dict(EMPTY)) for s in sessions]
 
-    def count_sessions(self, *, since: datetime | None = None, until: datetime | None = None, user: str | None = None,
-                       tag: str | None = None, status: str | None = None, search: str | None = None) -> int:
-        return self._sessions.count_documents(self._query(since, until, user, tag, status, search),
-                                              session=self._session)
+    def count_sessions(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        user: str | None = None,
+        tag: str | None = None,
+        status: str | None = None,
+        search: str | None = None,
+    ) -> int:
+        return self._sessions.count_documents(
+            self._query(since, until, user, tag, status, search), session=aggregate_session(self._session)
+        )

@@ -7,7 +7,15 @@ from datetime import datetime
 
 from pymongo import ASCENDING
 
-from gateway_app.db.mongo.documents import MongoRepository, dump_json, from_doc, set_values, to_doc, utc_now
+from gateway_app.db.mongo.documents import (
+    aggregate_session,
+    MongoRepository,
+    dump_json,
+    from_doc,
+    set_values,
+    to_doc,
+    utc_now,
+)
 from gateway_app.db.records import VectorFileBatchRecord, VectorFileRecord, VectorStoreRecord
 
 STATUSES = ("in_progress", "completed", "cancelled", "failed")
@@ -44,10 +52,12 @@ class MongoVectorStoreRepository(MongoRepository[VectorStoreRecord]):
         self._files = db["vector_store_files"]
         self._batches = db["vector_file_batches"]
 
-    def list(self, *, order: str = "desc", after: str | None = None, before: str | None = None,
-             limit: int = 20) -> list[VectorStoreRecord]:
-        query, sort = page_query({}, "_id", lambda ref: self._c.find_one({"_id": ref}, session=self._session),
-                                 order, after, before)
+    def list(
+        self, *, order: str = "desc", after: str | None = None, before: str | None = None, limit: int = 20
+    ) -> list[VectorStoreRecord]:
+        query, sort = page_query(
+            {}, "_id", lambda ref: self._c.find_one({"_id": ref}, session=self._session), order, after, before
+        )
         return self._find(query, sort, limit=limit)
 
     def delete(self, key: str) -> bool:
@@ -59,8 +69,12 @@ class MongoVectorStoreRepository(MongoRepository[VectorStoreRecord]):
 
     def _status_counts(self, match: dict, by_store: bool) -> list[dict]:
         group = {"store": "$store_id", "status": "$status"} if by_store else "$status"
-        return list(self._files.aggregate([{"$match": match}, {"$group": {"_id": group, "n": {"$sum": 1}}}],
-                                          session=self._session))
+        return list(
+            self._files.aggregate(
+                [{"$match": match}, {"$group": {"_id": group, "n": {"$sum": 1}}}],
+                session=aggregate_session(self._session),
+            )
+        )
 
     def file_counts(self, store_ids: Sequence[str]) -> dict[str, dict[str, int]]:
         counts = {s: dict.fromkeys(STATUSES, 0) for s in store_ids}
@@ -86,8 +100,9 @@ class MongoVectorStoreRepository(MongoRepository[VectorStoreRecord]):
         return record
 
     def update_file(self, store_id: str, file_id: str, changes: dict) -> VectorFileRecord | None:
-        if any(name in ("store_id", "file_id") or name not in VectorFileRecord.__dataclass_fields__
-               for name in changes):
+        if any(
+            name in ("store_id", "file_id") or name not in VectorFileRecord.__dataclass_fields__ for name in changes
+        ):
             raise ValueError(f"cannot update fields {sorted(changes)!r}")
         values = {k: dump_json(v) if k in FILE_JSON else v for k, v in changes.items()}
         return self._file(set_values(self._files, {"_id": _file_key(store_id, file_id)}, values, self._session))
@@ -95,16 +110,30 @@ class MongoVectorStoreRepository(MongoRepository[VectorStoreRecord]):
     def delete_file(self, store_id: str, file_id: str) -> bool:
         return self._files.delete_one({"_id": _file_key(store_id, file_id)}, session=self._session).deleted_count == 1
 
-    def list_files(self, store_id: str, *, status: str | None = None, batch_id: str | None = None,
-                   order: str = "desc", after: str | None = None, before: str | None = None,
-                   limit: int = 20) -> list[VectorFileRecord]:
+    def list_files(
+        self,
+        store_id: str,
+        *,
+        status: str | None = None,
+        batch_id: str | None = None,
+        order: str = "desc",
+        after: str | None = None,
+        before: str | None = None,
+        limit: int = 20,
+    ) -> list[VectorFileRecord]:
         query: dict = {"store_id": store_id}
         if status:
             query["status"] = status
         if batch_id:
             query["batch_id"] = batch_id
-        query, sort = page_query(query, "file_id", lambda ref: self._files.find_one(
-            {"_id": _file_key(store_id, ref)}, session=self._session), order, after, before)
+        query, sort = page_query(
+            query,
+            "file_id",
+            lambda ref: self._files.find_one({"_id": _file_key(store_id, ref)}, session=self._session),
+            order,
+            after,
+            before,
+        )
         return [self._file(d) for d in self._files.find(query, session=self._session).sort(sort).limit(limit)]
 
     def pending_files(self, limit: int = 1000) -> list[VectorFileRecord]:
@@ -113,8 +142,11 @@ class MongoVectorStoreRepository(MongoRepository[VectorStoreRecord]):
 
     def claim_file(self, store_id: str, file_id: str, now: datetime, until: datetime) -> bool:
         # One conditional update: of several processes resuming the same file, one wins the lease.
-        free = {"_id": _file_key(store_id, file_id), "status": "in_progress",
-                "$or": [{"lease_until": {"$eq": None}}, {"lease_until": {"$lt": now}}]}
+        free = {
+            "_id": _file_key(store_id, file_id),
+            "status": "in_progress",
+            "$or": [{"lease_until": {"$eq": None}}, {"lease_until": {"$lt": now}}],
+        }
         return set_values(self._files, free, {"lease_until": until}, self._session) is not None
 
     def stores_with_file(self, file_id: str) -> list[str]:
