@@ -65,3 +65,17 @@ def test_rotate_keys_re_encrypts_provider_keys(tmp_path):
         stored = uow.providers.get_by_name("x").api_key_enc
     store.close()
     assert SecretBox(new).decrypt(stored) == "sk-rotate-me-1234", "readable with the new key alone"
+
+
+def test_mongodb_backend_migrates_creates_tenants_and_names_an_unreachable_uri(tmp_path, mongo_server):
+    env = {"DB_PROVIDER": "mongodb", "MONGODB_URI": mongo_server.uri, "MONGODB_DB_PREFIX": "cli_"}
+    assert run(tmp_path, "migrate", env_extra=env).returncode == 0
+    created = run(tmp_path, "tenant", "create", "acme", "--name", "Acme", env_extra=env)
+    assert created.returncode == 0, created.stderr
+    token = run(tmp_path, "token", "create", "--tenant", "acme", "--name", "svc", env_extra=env)
+    assert json.loads(token.stdout)["token"].startswith("gh-"), token.stderr
+    assert [t["name"] for t in json.loads(run(tmp_path, "token", "list", "--tenant", "acme", env_extra=env).stdout)] \
+        == ["svc"]
+    assert not (tmp_path / "tenant_acme.sqlite").exists()  # it went to MongoDB
+    down = run(tmp_path, "migrate", env_extra={**env, "MONGODB_URI": "mongodb://127.0.0.1:1", "MONGODB_TIMEOUT_MS": "300"})
+    assert down.returncode == 1 and down.stderr.startswith("error: MONGODB_URI") and "Traceback" not in down.stderr

@@ -143,6 +143,12 @@ class MongoStore:
 
     def migrate(self) -> list[str]:
         """Upgrade console_main and every tenant database; returns what changed."""
+        try:
+            return self._migrate()
+        except PyMongoError as exc:
+            raise StoreBusy(f"MONGODB_URI: cannot reach MongoDB or migrate it ({exc})") from exc
+
+    def _migrate(self) -> list[str]:
         changed = []
         with self._lock:
             if schema.upgrade(self._client[self.control_db], schema.CONTROL_STEPS):
