@@ -158,16 +158,15 @@ class MongoMemoryRepository(MongoRepository[MemoryStoreRecord]):
         """Events per UTC day and kind."""
         pipeline = [
             {"$match": {"store_id": store_id, "at": {"$gte": since}}},
-            {
-                "$group": {
-                    "_id": {"day": {"$dateToString": {"format": "%Y-%m-%d", "date": "$at"}}, "event": "$event"},
-                    "n": {"$sum": 1},
-                }
-            },
+            # A joined string, not a compound `_id`: the wire-protocol test server cannot group on a document.
+            {"$project": {"k": {"$concat": [{"$dateToString": {"format": "%Y-%m-%d", "date": "$at"}}, "|",
+                                            "$event"]}}},
+            {"$group": {"_id": "$k", "n": {"$sum": 1}}},
         ]
         out: dict[str, dict[str, int]] = {}
         for d in self._events.aggregate(pipeline, session=aggregate_session(self._session)):
-            out.setdefault(d["_id"]["day"], {})[d["_id"]["event"]] = int(d["n"])
+            day, _, event = d["_id"].partition("|")
+            out.setdefault(day, {})[event] = int(d["n"])
         return out
 
     # Asynchronous adds ------------------------------------------------------------------------

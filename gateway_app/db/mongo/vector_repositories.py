@@ -68,7 +68,8 @@ class MongoVectorStoreRepository(MongoRepository[VectorStoreRecord]):
         return super().delete(key)
 
     def _status_counts(self, match: dict, by_store: bool) -> list[dict]:
-        group = {"store": "$store_id", "status": "$status"} if by_store else "$status"
+        # A joined string, not a compound `_id`: the wire-protocol test server cannot group on a document.
+        group = {"$concat": ["$store_id", "|", "$status"]} if by_store else "$status"
         return list(
             self._files.aggregate(
                 [{"$match": match}, {"$group": {"_id": group, "n": {"$sum": 1}}}],
@@ -80,7 +81,8 @@ class MongoVectorStoreRepository(MongoRepository[VectorStoreRecord]):
         counts = {s: dict.fromkeys(STATUSES, 0) for s in store_ids}
         if store_ids:
             for d in self._status_counts({"store_id": {"$in": list(store_ids)}}, by_store=True):
-                counts[d["_id"]["store"]][d["_id"]["status"]] = int(d["n"])
+                store_id, _, status = d["_id"].rpartition("|")
+                counts[store_id][status] = int(d["n"])
         return counts
 
     def batch_counts(self, batch_id: str) -> dict[str, int]:
