@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from pymongo import ASCENDING
 
-from gateway_app.db.mongo.documents import MongoRepository, escape_regex
+from gateway_app.db.mongo.documents import MongoRepository
 from gateway_app.db.records import DirectoryEntry, PlatformAdminRecord, TenantRecord, TokenIndexEntry
 
 
@@ -15,7 +17,7 @@ class MongoTenantRepository(MongoRepository[TenantRecord]):
     def _query(search: str) -> dict:
         if not search:
             return {}
-        pattern = {"$regex": escape_regex(search), "$options": "i"}
+        pattern = {"$regex": re.escape(search), "$options": "i"}
         return {"$or": [{"_id": pattern}, {"name": pattern}]}
 
     def list(self, search: str = "", offset: int = 0, limit: int = 50) -> list[TenantRecord]:

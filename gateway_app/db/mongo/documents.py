@@ -8,7 +8,6 @@ hold dots, which MongoDB restricts, and no query ever looks inside them.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable
 from dataclasses import fields
 from datetime import UTC, datetime
@@ -80,10 +79,6 @@ def from_doc(record_type: type[RecT], doc: dict, pk: str | None = "id", json_fie
             values[name] = load_json(doc[key]) if name in json_fields else doc[key]
     return record_type(**values)
 
-
-def escape_regex(text: str) -> str:
-    """A literal substring as a regular expression (a search for '%' or '.' finds only that)."""
-    return re.escape(text)
 
 
 def duplicate_field(exc: DuplicateKeyError, unique: Iterable[str], pk: str) -> str:

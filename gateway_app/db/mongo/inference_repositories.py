@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Sequence
 from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
 
-from gateway_app.db.mongo.documents import aggregate_session, MongoRepository, escape_regex, from_doc, to_doc
+from gateway_app.db.mongo.documents import aggregate_session, MongoRepository, from_doc, to_doc
 from gateway_app.db.records import BLOCKED_ERROR_TYPE, FileRecord, ModelRecord, ProviderRecord, UsageRecord, UsageRollup
 
 ROLLUP_KEY = ("hour", "model", "token_id", "project_id")
@@ -154,7 +156,7 @@ class MongoUsageRepository:
         match = {
             "memory_store": memory_store,
             "at": {"$gte": since},
-            "request_id": {"$regex": "^" + escape_regex(request_prefix)},
+            "request_id": {"$regex": "^" + re.escape(request_prefix)},
         }
         pipeline = [
             {"$match": match},

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import orjson
 from pymongo import ASCENDING, DESCENDING, ReplaceOne
 
-from gateway_app.db.mongo.documents import aggregate_session, escape_regex, from_doc, set_values, to_doc
+from gateway_app.db.mongo.documents import aggregate_session, dump_json, from_doc, set_values, to_doc
 from gateway_app.db.records import TraceEvent, TraceSession
 
 SESSION_JSON = ("metadata",)
@@ -47,7 +49,7 @@ class MongoTraceRepository:
             "user": record.user or current.user,
             "status": record.status or current.status,
             "tags": list(record.tags) or current.tags,
-            "metadata": orjson.dumps({**current.metadata, **record.metadata}, default=str).decode(),
+            "metadata": dump_json({**current.metadata, **record.metadata}),
             "ended_at": record.ended_at or current.ended_at,
         }
         set_values(self._sessions, {"_id": record.id}, changes, self._session)
@@ -88,7 +90,7 @@ class MongoTraceRepository:
         if tag:
             query["tags"] = tag
         if search:
-            pattern = {"$regex": escape_regex(search), "$options": "i"}
+            pattern = {"$regex": re.escape(search), "$options": "i"}
             query["$or"] = [{"name": pattern}, {"_id": pattern}]
         return query
 
