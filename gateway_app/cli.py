@@ -118,6 +118,35 @@ def cmd_rotate_keys(args) -> int:
     return 0
 
 
+def cmd_copy_store(args) -> int:
+    """Copy the SQLite deployment under DATA_DIR into MongoDB (MONGODB_URI, MONGODB_DB_PREFIX), verified."""
+    from gateway_app.db.mongo.store import MongoStore
+    from gateway_app.db.sqlite.store import SqliteStore
+    from gateway_app.db.store_copy import CopyRefused, copy_sqlite_to_mongo
+
+    settings = load_settings()
+    configure_logging(settings.log_format, "WARNING")
+    if settings.db_provider != "sqlite":
+        print("error: copy-store reads the SQLite deployment under DATA_DIR: run it with DB_PROVIDER=sqlite "
+              "(the default) and MONGODB_URI naming the target", file=sys.stderr)
+        return 2
+    source = SqliteStore(settings.data_dir)
+    target = MongoStore(settings.mongodb_uri, prefix=settings.mongodb_db_prefix,
+                        server_timeout_ms=settings.mongodb_timeout_ms)
+    try:
+        source.migrate()
+        report = copy_sqlite_to_mongo(source, target, progress=lambda line: print(f"copied {line}", flush=True))
+    except CopyRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        source.close()
+        target.close()
+    print(f"verified: {len(report.counts)} databases, every collection holds as many documents as its table "
+          "had rows. Start the gateway with DB_PROVIDER=mongodb (same ENCRYPTION_KEY, DATA_DIR and VECTOR_*).")
+    return 0
+
+
 def cmd_gen_key(args) -> int:
     print(generate_key())
     return 0
@@ -190,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("gen-key", help="print a new ENCRYPTION_KEY").set_defaults(fn=cmd_gen_key)
     sub.add_parser("rotate-keys", help="re-encrypt provider keys with the newest ENCRYPTION_KEY"
                    ).set_defaults(fn=cmd_rotate_keys)
+
+    copy = sub.add_parser("copy-store", help="copy the SQLite deployment into MongoDB and verify the counts")
+    copy.add_argument("--to", choices=["mongodb"], required=True)
+    copy.set_defaults(fn=cmd_copy_store)
 
     admin = sub.add_parser("admin", help="create another platform admin")
     admin.add_argument("--email", required=True)

@@ -7,6 +7,7 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Sequence
+from itertools import zip_longest
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -25,6 +26,11 @@ log = get_logger("usage")
 # Upper edges (ms) of the latency histogram kept per hourly roll-up; the last bucket is open.
 LATENCY_EDGES_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
 GroupBy = Literal["model", "token", "project", "day", "hour"]
+
+
+def _sum_buckets(items: Sequence[UsageRollup]) -> list[int]:
+    """Latency histograms added bucket by bucket (a stored row may omit trailing empty buckets)."""
+    return [sum(b) for b in zip_longest(*(r.latency_buckets for r in items), fillvalue=0)]
 
 
 def latency_bucket(latency_ms: float) -> int:
@@ -211,7 +217,7 @@ class UsageQueries:
             groups[_key(rollup, group_by)].append(rollup)
         rows = []
         for key, items in sorted(groups.items()):
-            buckets = [sum(b) for b in zip(*(r.latency_buckets for r in items), strict=False)]
+            buckets = _sum_buckets(items)
             requests = sum(r.requests for r in items)
             prompt, completion = sum(r.prompt_tokens for r in items), sum(r.completion_tokens for r in items)
             rows.append(UsageRow(
@@ -270,7 +276,7 @@ class UsageQueries:
             label = cursor.strftime("%H:00") if bucket == "hour" else cursor.strftime("%b %d")
             point = UsagePoint(start=cursor, label=label)
             if items:
-                buckets = [sum(b) for b in zip(*(r.latency_buckets for r in items), strict=False)]
+                buckets = _sum_buckets(items)
                 point.requests = sum(r.requests for r in items)
                 point.errors = sum(r.errors for r in items)
                 point.blocked = sum(r.blocked for r in items)
