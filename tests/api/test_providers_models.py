@@ -7,6 +7,7 @@ import pytest
 
 from gateway_app.core.crypto import SecretBox
 from tests.api.conftest import sdk_for
+from tests.support.stored import stored_blobs
 from tests.support.api import configure_gateway
 from tests.support.fake_upstream import Behaviour
 
@@ -37,8 +38,10 @@ async def test_provider_key_is_encrypted_masked_and_never_returned(admin, client
     assert SECRET not in logged
     assert upstream.calls("/chat/completions")[0].headers["Authorization"] == f"Bearer {SECRET}"
     platform.usage_recorder.writer.flush()
-    for path in data_dir.glob("*.sqlite*"):
-        assert SECRET.encode() not in path.read_bytes(), path.name
+    blobs = list(stored_blobs(platform, data_dir))
+    assert blobs, "the store was looked at"
+    for name, blob in blobs:
+        assert SECRET.encode() not in blob, name
     with platform.store.tenant("acme") as uow:
         stored = uow.providers.get_by_name("fake").api_key_enc
     assert SecretBox(platform.settings.encryption_key).decrypt(stored) == SECRET

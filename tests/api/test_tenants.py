@@ -3,12 +3,12 @@
 from tests.support.api import AdminApi
 
 
-async def test_create_get_list_update_tenant(admin, data_dir):
+async def test_create_get_list_update_tenant(admin, platform):
     created = await admin.create_tenant("acme", name="Acme Corp", plan="pro", features=["chat", "embeddings"],
                                         limits={"rpm": 100})
     assert created["slug"] == "acme" and created["status"] == "active"
     assert created["features"] == ["chat", "embeddings"] and created["limits"]["rpm"] == 100
-    assert (data_dir / "tenant_acme.sqlite").exists()
+    assert platform.store.tenant_store_exists("acme")
 
     await admin.create_tenant("globex")
     page = (await admin.call("GET", "/tenants", params={"search": "acm"}, expect=200)).json()
@@ -35,6 +35,7 @@ async def test_slugs_that_are_not_safe_names_are_refused(admin, data_dir):
         assert response.status_code == 422, slug
         assert response.json()["errors"][0]["field"] == "slug"
     assert sorted(p.name for p in data_dir.glob("tenant_*")) == []
+    assert (await admin.call("GET", "/tenants", expect=200)).json()["total"] == 0
     assert (await admin.call("GET", "/tenants/..%2Fx")).status_code == 404
 
 
@@ -55,12 +56,12 @@ async def test_bad_license_fields_are_named(admin):
     assert (await admin.call("GET", "/tenants/acme")).status_code == 404, "nothing half-written"
 
 
-async def test_delete_tenant_removes_database_users_and_tokens(admin, client, data_dir):
+async def test_delete_tenant_removes_database_users_and_tokens(admin, client, data_dir, platform):
     await admin.create_tenant("acme")
     await admin.create_user("acme", "ops@acme.io")
     token = await admin.create_token("acme")
     await admin.call("DELETE", "/tenants/acme", expect=204)
-    assert not (data_dir / "tenant_acme.sqlite").exists()
+    assert not (data_dir / "tenant_acme.sqlite").exists() and not platform.store.tenant_store_exists("acme")
     assert (await admin.call("GET", "/tenants/acme")).status_code == 404
     login = await client.post("/admin/v1/auth/login", json={"email": "ops@acme.io", "password": "password-123"})
     assert login.status_code == 401

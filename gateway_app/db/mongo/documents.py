@@ -18,6 +18,7 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from gateway_app.db.errors import DuplicateKey
+from gateway_app.db.mongo.quirks import aggregate_session
 
 RecT = TypeVar("RecT")
 
@@ -25,24 +26,6 @@ RecT = TypeVar("RecT")
 @functools.cache
 def _names(record_type: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(record_type))
-
-
-class _Aggregates:
-    """Whether count, distinct and aggregate may run inside this deployment's transactions (probed by the
-    store; MongoDB allows it, the wire-protocol test server answers "No session specified")."""
-
-    in_transactions = True
-
-
-def aggregate_session(session):
-    """The session an aggregate runs in: the unit of work's, or none where transactions cannot aggregate
-    (it then reads committed data only: a unit of work's own uncommitted writes are not counted)."""
-    return session if _Aggregates.in_transactions else None
-
-
-def allow_aggregates_in_transactions(allowed: bool) -> None:
-    """Set by the store's probe."""
-    _Aggregates.in_transactions = allowed
 
 
 def dump_json(value: object) -> str | None:
@@ -78,7 +61,6 @@ def from_doc(record_type: type[RecT], doc: dict, pk: str | None = "id", json_fie
         if key in doc:
             values[name] = load_json(doc[key]) if name in json_fields else doc[key]
     return record_type(**values)
-
 
 
 def duplicate_field(exc: DuplicateKeyError, unique: Iterable[str], pk: str) -> str:

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
 
-from gateway_app.db.mongo.documents import aggregate_session, MongoRepository, from_doc, to_doc
+from gateway_app.db.mongo.quirks import aggregate_session
+from gateway_app.db.mongo.documents import MongoRepository, from_doc, to_doc
 from gateway_app.db.records import BLOCKED_ERROR_TYPE, FileRecord, ModelRecord, ProviderRecord, UsageRecord, UsageRollup
 
 ROLLUP_KEY = ("hour", "model", "token_id", "project_id")

@@ -7,7 +7,8 @@ from datetime import datetime
 
 from pymongo import ASCENDING
 
-from gateway_app.db.mongo.documents import aggregate_session, MongoRepository, dump_json, from_doc, set_values, to_doc
+from gateway_app.db.mongo.quirks import aggregate_session
+from gateway_app.db.mongo.documents import MongoRepository, dump_json, from_doc, set_values, to_doc
 from gateway_app.db.mongo.vector_repositories import page_query
 from gateway_app.db.records import MemoryEventRecord, MemoryJobRecord, MemoryRecord, MemoryStoreRecord
 
@@ -159,8 +160,7 @@ class MongoMemoryRepository(MongoRepository[MemoryStoreRecord]):
         pipeline = [
             {"$match": {"store_id": store_id, "at": {"$gte": since}}},
             # A joined string, not a compound `_id`: the wire-protocol test server cannot group on a document.
-            {"$project": {"k": {"$concat": [{"$dateToString": {"format": "%Y-%m-%d", "date": "$at"}}, "|",
-                                            "$event"]}}},
+            {"$project": {"k": {"$concat": [{"$dateToString": {"format": "%Y-%m-%d", "date": "$at"}}, "|", "$event"]}}},
             {"$group": {"_id": "$k", "n": {"$sum": 1}}},
         ]
         out: dict[str, dict[str, int]] = {}

@@ -9,12 +9,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from pymongo import MongoClient
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import PyMongoError
 
 from gateway_app.core.logging import get_logger
 from gateway_app.db.errors import StoreBusy, TenantStoreMissing
-from gateway_app.db.mongo import schema
-from gateway_app.db.mongo.documents import allow_aggregates_in_transactions
+from gateway_app.db.mongo import quirks, schema
 from gateway_app.db.mongo.inference_repositories import rollup_operations, usage_operations
 from gateway_app.db.mongo.tenant_repositories import touch_tokens
 from gateway_app.db.mongo.unit_of_work import MongoControlUnitOfWork, MongoTenantUnitOfWork, is_transient
@@ -44,18 +43,18 @@ class MongoStore:
     def __init__(self, uri: str, *, prefix: str = "", server_timeout_ms: int = 5000, pool_size: int = 100) -> None:
         self.prefix = prefix
         self.control_db = f"{prefix}{CONTROL_DB}"
-        self._client = MongoClient(
-            uri,
+        options = dict(
             tz_aware=True,
             tzinfo=UTC,
             w="majority",
             appname="gatehouse",
             serverSelectionTimeoutMS=server_timeout_ms,
-            maxPoolSize=pool_size,
         )
+        self._client = MongoClient(uri, maxPoolSize=pool_size, **options)
+        self._connect = lambda: MongoClient(uri, maxPoolSize=2, **options)  # for the probe (quirks.py)
         self._known: dict[str, float] = {}  # tenant slug -> when its database was last seen to exist
         self._lock = threading.Lock()
-        self._transactions: bool | None = None
+        self._quirks: quirks.ServerQuirks | None = None
         self.appends = MongoAppends(self)
 
     def db_name(self, slug: str) -> str:
@@ -68,48 +67,24 @@ class MongoStore:
         return self._client
 
     @property
-    def transactions(self) -> bool:
-        """Whether the deployment runs multi-document transactions (probed once)."""
-        if self._transactions is None:
-            self._transactions = self._probe_transactions()
-            if not self._transactions:
-                log.warning(
-                    "mongodb has no transactions (a standalone server): units of work are not atomic; "
-                    "run it as a replica set"
-                )
-        return self._transactions
+    def quirks(self) -> quirks.ServerQuirks:
+        """What this deployment's transactions can do (probed once; see quirks.py)."""
+        if self._quirks is None:
+            self._quirks = quirks.probe(self._client, self.control_db, self._connect)
+        return self._quirks
 
-    def _probe_transactions(self) -> bool:
-        probe = self._client[self.control_db]["_transaction_probe"]
-        try:
-            with self._client.start_session() as session:
-                with session.start_transaction():
-                    probe.find_one({"_id": "probe"}, session=session)
-                    session.abort_transaction()
-                session.start_transaction()
-                probe.count_documents({}, session=session)
-                try:
-                    session.commit_transaction()  # a read-only transaction: nothing changes
-                except OperationFailure as exc:
-                    if "session" not in str(exc).lower():
-                        raise
-                    allow_aggregates_in_transactions(False)
-                    log.warning("mongodb cannot aggregate inside transactions: counts read committed data")
-        except OperationFailure as exc:
-            if exc.code == 20 or "transaction" in str(exc).lower():
-                return False
-            raise
-        except PyMongoError as exc:
-            raise StoreBusy(f"MONGODB_URI: the database is unreachable ({exc})") from exc
-        return True
+    @property
+    def transactions(self) -> bool:
+        """Whether the deployment runs multi-document transactions."""
+        return self.quirks.transactions
 
     def control(self) -> MongoControlUnitOfWork:
-        return MongoControlUnitOfWork(self._client, self._client[self.control_db], self.transactions)
+        return MongoControlUnitOfWork(self._client, self._client[self.control_db], self.quirks)
 
     def tenant(self, slug: str) -> MongoTenantUnitOfWork:
         if not self.tenant_store_exists(slug):
             raise TenantStoreMissing(f"no database for tenant {slug!r}")
-        return MongoTenantUnitOfWork(self._client, self._client[self.db_name(slug)], self.transactions, slug)
+        return MongoTenantUnitOfWork(self._client, self._client[self.db_name(slug)], self.quirks, slug)
 
     def tenant_store_exists(self, slug: str) -> bool:
         name = self.db_name(slug)
@@ -187,7 +162,7 @@ class MongoAppends:
     def _run(self, write) -> None:
         try:
             if self._store.transactions:
-                with self._store.client.start_session() as session:
+                with self._store.quirks.transaction_turn(), self._store.client.start_session() as session:
                     # Rows and roll-ups land together or not at all: a retried batch counts once.
                     session.with_transaction(lambda s: write(s))
             else:

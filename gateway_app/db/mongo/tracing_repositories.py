@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import orjson
 from pymongo import ASCENDING, DESCENDING, ReplaceOne
 
-from gateway_app.db.mongo.documents import aggregate_session, dump_json, from_doc, set_values, to_doc
+from gateway_app.db.mongo.quirks import aggregate_session
+from gateway_app.db.mongo.documents import dump_json, from_doc, set_values, to_doc
 from gateway_app.db.records import TraceEvent, TraceSession
 
 SESSION_JSON = ("metadata",)

@@ -24,6 +24,7 @@ from gateway_app.db.mongo.inference_repositories import (
     MongoUsageRepository,
 )
 from gateway_app.db.mongo.memory_repositories import MongoMemoryRepository
+from gateway_app.db.mongo.quirks import ServerQuirks
 from gateway_app.db.mongo.prompt_guardrail_repositories import (
     MongoGuardrailRepository,
     MongoPromptRepository,
@@ -51,21 +52,25 @@ def is_transient(exc: BaseException | None) -> bool:
 class MongoUnitOfWork:
     """A session used as a transaction (when supported): leaving the block without commit() aborts."""
 
-    def __init__(self, client, db, transactions: bool) -> None:
+    def __init__(self, client, db, server: ServerQuirks) -> None:
         self._client = client
         self._db = db
-        self._transactions = transactions
+        self._server = server
         self._session = None
+        self._turn = None
 
     def _bind(self, db, session) -> None:
         raise NotImplementedError
 
     def __enter__(self):
-        if self._transactions:
+        if self._server.transactions:
+            self._turn = self._server.transaction_turn()
+            self._turn.__enter__()
             try:
                 self._session = self._client.start_session()
                 self._session.start_transaction()
             except PyMongoError as exc:
+                self._end_turn()
                 raise StoreBusy(f"the database is unavailable ({exc}); retry shortly") from exc
         self._bind(self._db, self._session)
         return self
@@ -80,9 +85,15 @@ class MongoUnitOfWork:
                 pass  # the server drops an unfinished transaction by itself
             finally:
                 session.end_session()
+                self._end_turn()
         if is_transient(exc):
             # Callers see one storage-neutral error: a 503 on the API, a retry for batch writers.
             raise StoreBusy(f"the database is unavailable ({exc}); retry shortly") from exc
+
+    def _end_turn(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn is not None:
+            turn.__exit__(None, None, None)
 
     def commit(self) -> None:
         """Make the changes of this unit of work durable (later changes start a new transaction)."""
@@ -115,8 +126,8 @@ class MongoControlUnitOfWork(MongoUnitOfWork):
 class MongoTenantUnitOfWork(MongoUnitOfWork):
     """Transaction on one tenant's database: its repositories can only see that tenant."""
 
-    def __init__(self, client, db, transactions: bool, tenant_slug: str) -> None:
-        super().__init__(client, db, transactions)
+    def __init__(self, client, db, server: ServerQuirks, tenant_slug: str) -> None:
+        super().__init__(client, db, server)
         self.tenant_slug = tenant_slug
 
     def _bind(self, db, session) -> None:

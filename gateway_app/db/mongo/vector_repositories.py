@@ -7,8 +7,8 @@ from datetime import datetime
 
 from pymongo import ASCENDING
 
+from gateway_app.db.mongo.quirks import aggregate_session
 from gateway_app.db.mongo.documents import (
-    aggregate_session,
     MongoRepository,
     dump_json,
     from_doc,

@@ -212,3 +212,45 @@ def test_appends_write_usage_with_rollups_and_token_touches(store):
         store.appends.token_touches("globex", [(token.id, hour)])
     with pytest.raises(InvalidSlug):
         store.appends.usage("../etc", first, rollups_of(first))
+
+
+def test_units_of_work_open_at_once_in_two_threads_all_commit(store):
+    """A request's unit of work and another thread's (a batch writer, a second request) overlap in
+    time, the first opened committing first; every commit lands."""
+    import threading
+
+    _tenant(store)
+    opened, second_added, first_done, failures = (threading.Event(), threading.Event(), threading.Event(), [])
+
+    def first():
+        try:
+            with store.tenant("acme") as uow:
+                uow.projects.add(ProjectRecord(name="first"))
+                opened.set()
+                second_added.wait(1)  # a backend that makes units of work take turns never gets there
+                uow.commit()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+        finally:
+            opened.set()
+            first_done.set()
+
+    def second():
+        opened.wait(5)
+        try:
+            with store.tenant("acme") as uow:
+                uow.projects.add(ProjectRecord(name="second"))
+                second_added.set()
+                first_done.wait(5)
+                uow.commit()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert failures == []
+    with store.tenant("acme") as uow:
+        assert sorted(p.name for p in uow.projects.list()) == ["first", "second"]
