@@ -23,12 +23,13 @@ export REFLEX_CHECK_LATEST_VERSION := 0
 export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test test-fast test-e2e system-test-deps migrate lint lock clean bench bench-tenants bench-vector bench-wrk
+.PHONY: help setup run test test-fast test-e2e test-mongodb bench-mongodb system-test-deps migrate lint lock clean bench bench-tenants bench-vector bench-wrk
 
 help:
 	@echo "make run        serve console + APIs on http://127.0.0.1:$(PORT) (SQLite + memory cache)"
 	@echo "make test       install, start services, run every test"
 	@echo "make test-fast  unit/integration/API tests only (no browser, no real model)"
+	@echo "make test-mongodb  every API test on DB_PROVIDER=mongodb (nx-27017 wire server)"
 	@echo "make setup      idempotent install: .venv and bun"
 
 # Install the dependencies listed in pyproject.toml (runtime + test), pinned further by requirements.lock.
@@ -76,8 +77,20 @@ system-test-deps:
 	fi
 
 # The test session starts (and stops, by PID) Redis on a free port itself: see tests/conftest.py.
+# The API suites the MongoDB backend must pass too (the rest of tests/api also passes: make test-mongodb).
+MONGODB_SUITES = tests/api/test_auth.py tests/api/test_isolation.py tests/api/test_chat.py \
+	tests/api/test_quotas_usage.py tests/api/test_prompts.py tests/api/test_guardrails.py tests/api/test_tracing.py \
+	tests/api/test_tenants.py tests/api/test_tokens.py tests/api/test_users_projects.py \
+	tests/api/test_providers_models.py tests/api/test_files.py tests/api/test_vector_stores.py tests/api/test_rag.py \
+	tests/api/test_memory.py tests/api/test_memory_admin.py tests/api/test_vector_ingestion_restart.py
+
 test: setup system-test-deps $(VENV)/.llm-installed
 	$(PY) -m pytest -q
+	$(PY) -m pytest -q --db mongodb $(MONGODB_SUITES)
+
+# Every client and management API test on DB_PROVIDER=mongodb (the nx-27017 wire server), about 9 minutes.
+test-mongodb: setup system-test-deps
+	$(PY) -m pytest -q --db mongodb tests/api
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not e2e and not llm"
@@ -95,6 +108,11 @@ bench: setup bench-wrk
 	$(PY) -m bench.lookup_bench
 	$(PY) -m bench.tenants_bench
 	$(PY) -m bench.vector_bench
+	$(PY) -m bench.mongodb_bench
+
+# Client API and usage writes on SQLite and on MongoDB (the nx-27017 wire server) side by side.
+bench-mongodb: setup bench-wrk
+	$(PY) -m bench.mongodb_bench
 
 # Vector stores: ingestion chunks/s and search p50/p99 at 10k and 100k chunks (embedded Chroma).
 bench-vector: setup

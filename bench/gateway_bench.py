@@ -157,13 +157,16 @@ def stop(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def start_gateway(workers: int, upstream_url: str, workdir: Path) -> tuple[subprocess.Popen, str, str]:
+def start_gateway(workers: int, upstream_url: str, workdir: Path, name: str = "",
+                  extra_env: dict | None = None) -> tuple[subprocess.Popen, str, str]:
+    """A serve-api on a free port, configured with the bench tenant; its process, base URL and token."""
     port = free_port()
-    data = workdir / f"data-{workers}"
+    name = name or str(workers)
+    data = workdir / f"data-{name}"
     env = {"DATA_DIR": str(data), "ADMIN_EMAIL": ADMIN["email"], "ADMIN_PASSWORD": ADMIN["password"],
-           "LOG_LEVEL": "WARNING", "PROVIDER_ALLOWED_HOSTS": urlsplit(upstream_url).netloc}
+           "LOG_LEVEL": "WARNING", "PROVIDER_ALLOWED_HOSTS": urlsplit(upstream_url).netloc, **(extra_env or {})}
     proc = start([sys.executable, "-m", "gateway_app", "serve-api", "--host", "127.0.0.1", "--port", str(port),
-                  "--workers", str(workers)], port, env, workdir / f"gateway-{workers}.log")
+                  "--workers", str(workers)], port, env, workdir / f"gateway-{name}.log")
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:

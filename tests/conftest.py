@@ -31,6 +31,12 @@ def pytest_addoption(parser):
                      help="DB_PROVIDER of the `settings` fixture (mongodb: the nx-27017 wire server)")
 
 
+def pytest_runtest_setup(item):
+    """Tests of SQLite itself have MongoDB counterparts elsewhere (tests/integration/test_mongodb_process.py)."""
+    if item.get_closest_marker("sqlite_only") and item.config.getoption("--db") != "sqlite":
+        pytest.skip("exercises SQLite itself")
+
+
 @pytest.fixture
 def db_settings(request) -> dict:
     """DB_PROVIDER and its settings for this run: SQLite files, or fresh databases (a prefix of their own)

@@ -40,6 +40,7 @@ def _usage_count(platform, tenant: str) -> int:
         return uow.usage.count()
 
 
+@pytest.mark.sqlite_only
 async def test_locked_tenant_database_loses_no_usage_and_other_tenants_are_untouched(admin, platform, upstream):
     acme = await configure_gateway(admin, upstream.url, "acme")
     globex = await configure_gateway(admin, upstream.url, "globex")
@@ -101,6 +102,7 @@ async def test_one_refused_trace_record_costs_no_other_session(admin, platform):
     assert (platform.settings.data_dir / "spill" / "rejected" / "traces.jsonl").exists()
 
 
+@pytest.mark.sqlite_only
 async def test_records_that_cannot_be_written_at_shutdown_are_replayed_at_the_next_start(admin, platform, upstream,
                                                                                         settings):
     info = await configure_gateway(admin, upstream.url, "acme")

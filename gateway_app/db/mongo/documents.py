@@ -91,7 +91,7 @@ def set_values(collection: Collection, query: dict, values: dict, session) -> di
     if current is None:
         return None
     changed = {**current, **values}
-    replaced = collection.replace_one({**query, "_id": current["_id"]}, changed, session=session)
+    replaced = collection.replace_one({"$and": [query, {"_id": current["_id"]}]}, changed, session=session)
     return changed if replaced.matched_count == 1 else None
 
 

@@ -4,7 +4,8 @@ MongoDB (a replica set or a sharded cluster) passes every probe and none of this
 The wire-protocol test server (nx-27017) fails two: aggregates inside a transaction, and
 transactions that interleave (it runs each one as a SQLite savepoint on one shared connection, so
 committing one releases the others'). On such a server aggregates read committed data and units
-of work take turns. A standalone mongod has no transactions at all (see unit_of_work.py).
+of work take turns. It also reads `{"a": 1, "$or": [x, y]}` as `(a AND x) OR y`, so every `$or`
+beside other conditions is written inside an explicit `$and` (the same query on MongoDB). A standalone mongod has no transactions at all (see unit_of_work.py).
 """
 
 from __future__ import annotations

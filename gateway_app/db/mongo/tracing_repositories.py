@@ -92,7 +92,12 @@ class MongoTraceRepository:
             query["tags"] = tag
         if search:
             pattern = {"$regex": re.escape(search), "$options": "i"}
-            query["$or"] = [{"name": pattern}, {"_id": pattern}]
+            # `$and` spelled out: the wire server mis-groups an `$or` next to other fields (quirks.py).
+            return (
+                {"$and": [query, {"$or": [{"name": pattern}, {"_id": pattern}]}]}
+                if query
+                else {"$or": [{"name": pattern}, {"_id": pattern}]}
+            )
         return query
 
     def list_sessions(

@@ -144,10 +144,12 @@ class MongoVectorStoreRepository(MongoRepository[VectorStoreRecord]):
 
     def claim_file(self, store_id: str, file_id: str, now: datetime, until: datetime) -> bool:
         # One conditional update: of several processes resuming the same file, one wins the lease.
+        # `$and` spelled out: the wire server mis-groups an `$or` next to other fields (quirks.py).
         free = {
-            "_id": _file_key(store_id, file_id),
-            "status": "in_progress",
-            "$or": [{"lease_until": {"$eq": None}}, {"lease_until": {"$lt": now}}],
+            "$and": [
+                {"_id": _file_key(store_id, file_id), "status": "in_progress"},
+                {"$or": [{"lease_until": {"$eq": None}}, {"lease_until": {"$lt": now}}]},
+            ]
         }
         return set_values(self._files, free, {"lease_until": until}, self._session) is not None
 

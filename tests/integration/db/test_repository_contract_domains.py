@@ -106,6 +106,7 @@ def test_traces_sessions_events_and_totals(acme):
         assert totals["last_event_at"] == T0 + timedelta(seconds=3)
         assert [s.id for s, _ in uow.traces.list_sessions(tag="prod")] == ["s1"]
         assert [s.id for s, _ in uow.traces.list_sessions(search="CHECK")] == ["s1"]
+        assert uow.traces.list_sessions(search="s1", status="running") == [], "a search narrows, never widens"
         assert uow.traces.count_sessions(user="u1") == 1 and uow.traces.count_sessions(status="running") == 1
 
 
@@ -168,6 +169,10 @@ def test_vector_stores_files_batches_leases_and_pages(acme):
         assert not repo.claim_file("vs_0", "file-0", T0 + timedelta(minutes=1), T0 + timedelta(minutes=6))
         assert repo.claim_file("vs_0", "file-0", T0 + timedelta(minutes=10), T0 + timedelta(minutes=15))
         assert not repo.claim_file("vs_0", "file-1", T0, T0 + timedelta(minutes=5))  # completed: nothing to do
+        expired = T0 + timedelta(minutes=1)
+        repo.add_file(VectorFileRecord(store_id="vs_0", file_id="file-9", lease_until=expired, created_at=T0))
+        assert not repo.claim_file("vs_0", "file-0", T0 + timedelta(minutes=11), T0 + timedelta(minutes=16))
+        assert repo.get_file("vs_0", "file-9").lease_until == expired, "a claim touches the file named, no other"
         assert repo.stores_with_file("file-1") == ["vs_0"]
         assert repo.update_batch("vsb_1", {"status": "completed"}).status == "completed"
         assert repo.delete("vs_0") and repo.get_file("vs_0", "file-1") is None and repo.get_batch("vsb_1") is None
