@@ -20,10 +20,10 @@ from gateway_app.db.errors import StoreError
 from gateway_app.db.mongo.store import MongoStore
 from gateway_app.db.sqlite.base_repository import record_of
 from gateway_app.db.sqlite.engines import make_engine
-from gateway_app.db.sqlite.memory_repositories import _memory
+from gateway_app.db.sqlite.memory_repositories import memory_record
 from gateway_app.db.sqlite.store import SqliteStore
-from gateway_app.db.sqlite.tracing_repositories import _event, _session
-from gateway_app.db.sqlite.vector_repositories import _store
+from gateway_app.db.sqlite.tracing_repositories import event_record, session_record
+from gateway_app.db.sqlite.vector_repositories import vector_store_record
 from gateway_app.db.tables import control as ct
 from gateway_app.db.tables import memory as mt
 from gateway_app.db.tables import tenant as tt
@@ -84,20 +84,20 @@ TENANT_PARTS = (
     Part(tt.ModelUsageLog, "model_usage_logs", _as(r.UsageRecord), _batch("usage", "add_many")),
     Part(tt.UsageHourly, "usage_hourly", _as(r.UsageRollup), _batch("usage", "merge_rollups")),
     Part(tt.StoredFile, "files", _as(r.FileRecord), _each("files")),
-    Part(tt.TracingSession, "agent_tracing_sessions", _session, _sessions),
-    Part(tt.TracingEvent, "agent_tracing_events", _event, _batch("traces", "add_events")),
+    Part(tt.TracingSession, "agent_tracing_sessions", session_record, _sessions),
+    Part(tt.TracingEvent, "agent_tracing_events", event_record, _batch("traces", "add_events")),
     Part(tt.Prompt, "prompts", _as(r.PromptRecord), _each("prompts")),
     Part(tt.PromptVersion, "prompt_versions", _as(r.PromptVersionRecord), _each("prompts", "add_version")),
     Part(tt.GuardrailPolicy, "guardrails", _as(r.GuardrailPolicyRecord), _each("guardrails")),
     Part(tt.GuardrailVerdict, "guardrail_verdicts", _as(r.GuardrailVerdictRecord),
          _batch("guardrails", "add_verdicts")),
-    Part(tt.VectorIndex, "vector_indexes", _store, _each("vector_stores")),
+    Part(tt.VectorIndex, "vector_indexes", vector_store_record, _each("vector_stores")),
     Part(tt.VectorStoreFile, "vector_store_files", _as(r.VectorFileRecord), _each("vector_stores", "add_file")),
     Part(tt.VectorFileBatch, "vector_file_batches", _as(r.VectorFileBatchRecord),
          _each("vector_stores", "add_batch")),
     Part(tt.RagModule, "rag_modules", _as(r.RagModuleRecord), _each("rag_modules")),
     Part(mt.MemoryStore, "memory_stores", _as(r.MemoryStoreRecord), _each("memory")),
-    Part(mt.Memory, "memories", _memory, _each("memory", "add_memory")),
+    Part(mt.Memory, "memories", memory_record, _each("memory", "add_memory")),
     Part(mt.MemoryEvent, "memory_events", _as(r.MemoryEventRecord), _batch("memory", "add_events")),
     Part(mt.MemoryJob, "memory_jobs", _as(r.MemoryJobRecord), _each("memory", "add_job")),
 )

@@ -33,7 +33,16 @@ def llama_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def console(tmp_path_factory, upstream_server, llama_port):
+def console_db_env(request) -> dict:
+    """DB_PROVIDER of the console: SQLite files, or (--db mongodb) databases on the session's wire server."""
+    if request.config.getoption("--db") == "sqlite":
+        return {}
+    server = request.getfixturevalue("mongo_server")
+    return {"DB_PROVIDER": "mongodb", "MONGODB_URI": server.uri, "MONGODB_DB_PREFIX": "console_"}
+
+
+@pytest.fixture(scope="session")
+def console(tmp_path_factory, upstream_server, llama_port, console_db_env):
     """`python -m gateway_app serve` (what `make run` runs) on a free port with a fresh DATA_DIR; of the
     private addresses, only the fake upstream's and the local model's ports are allowed. One per
     session: a second console would rebuild the shared frontend and point it at its own backend."""
@@ -42,7 +51,7 @@ def console(tmp_path_factory, upstream_server, llama_port):
     process = GatewayProcess.start(["serve", "--host", "127.0.0.1"], base / "data", base / "console.log",
                                    extra_env={"ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": ADMIN_PASSWORD,
                                               "ALLOW_PRIVATE_UPSTREAMS": "false",
-                                              "PROVIDER_ALLOWED_HOSTS": allowed})
+                                              "PROVIDER_ALLOWED_HOSTS": allowed, **console_db_env})
     process.wait_ready(timeout=600)  # the first start builds the frontend
     yield process
     process.stop()

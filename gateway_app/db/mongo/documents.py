@@ -13,11 +13,11 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
-import orjson
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from gateway_app.db.errors import DuplicateKey
+from gateway_app.db.json_text import dump_json, load_json
 from gateway_app.db.mongo.quirks import aggregate_session
 
 RecT = TypeVar("RecT")
@@ -26,21 +26,6 @@ RecT = TypeVar("RecT")
 @functools.cache
 def _names(record_type: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(record_type))
-
-
-def dump_json(value: object) -> str | None:
-    """Caller-supplied JSON as stored text."""
-    return None if value is None else orjson.dumps(value, default=str).decode()
-
-
-def load_json(text: object) -> object:
-    """Stored JSON text back as a value (a value stored as is comes back unchanged)."""
-    if not isinstance(text, str):
-        return text
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
 
 
 def to_doc(record, pk: str | None = "id", json_fields: Iterable[str] = ()) -> dict:

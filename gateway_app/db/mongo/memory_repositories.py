@@ -8,7 +8,8 @@ from datetime import datetime
 from pymongo import ASCENDING
 
 from gateway_app.db.mongo.quirks import aggregate_session
-from gateway_app.db.mongo.documents import MongoRepository, dump_json, from_doc, set_values, to_doc
+from gateway_app.db.json_text import dump_json
+from gateway_app.db.mongo.documents import MongoRepository, from_doc, set_values, to_doc
 from gateway_app.db.mongo.vector_repositories import page_query
 from gateway_app.db.records import MemoryEventRecord, MemoryJobRecord, MemoryRecord, MemoryStoreRecord
 

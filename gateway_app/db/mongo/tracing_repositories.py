@@ -11,7 +11,8 @@ import orjson
 from pymongo import ASCENDING, DESCENDING, ReplaceOne
 
 from gateway_app.db.mongo.quirks import aggregate_session
-from gateway_app.db.mongo.documents import dump_json, from_doc, set_values, to_doc
+from gateway_app.db.json_text import dump_json
+from gateway_app.db.mongo.documents import from_doc, set_values, to_doc
 from gateway_app.db.records import TraceEvent, TraceSession
 
 SESSION_JSON = ("metadata",)

@@ -14,7 +14,7 @@ from gateway_app.db.sqlite.vector_repositories import _page
 from gateway_app.db.tables.memory import Memory, MemoryEvent, MemoryJob, MemoryStore
 
 
-def _memory(row: Memory) -> MemoryRecord:
+def memory_record(row: Memory) -> MemoryRecord:
     return MemoryRecord(id=row.id, store_id=row.store_id, text=row.text, hash=row.hash, user_id=row.user_id,
                         agent_id=row.agent_id, run_id=row.run_id, metadata=row.metadata_, expires_at=row.expires_at,
                         created_at=row.created_at, updated_at=row.updated_at)
@@ -57,13 +57,13 @@ class SqlMemoryRepository(SqlRepository[MemoryStore, MemoryStoreRecord]):
 
     def get_memory(self, memory_id: str) -> MemoryRecord | None:
         row = self._session.get(Memory, memory_id)
-        return None if row is None else _memory(row)
+        return None if row is None else memory_record(row)
 
     def memories_by_id(self, ids: Sequence[str]) -> dict[str, MemoryRecord]:
         if not ids:
             return {}
         rows = self._session.exec(select(Memory).where(Memory.id.in_(list(ids))))
-        return {row.id: _memory(row) for row in rows}
+        return {row.id: memory_record(row) for row in rows}
 
     def add_memory(self, record: MemoryRecord) -> MemoryRecord:
         values = fields_of(record)
@@ -80,7 +80,7 @@ class SqlMemoryRepository(SqlRepository[MemoryStore, MemoryStoreRecord]):
             setattr(row, "metadata_" if name == "metadata" else name, value)
         self._session.add(row)
         self._flush("memory")
-        return _memory(row)
+        return memory_record(row)
 
     def delete_memory(self, memory_id: str) -> bool:
         row = self._session.get(Memory, memory_id)
@@ -95,7 +95,7 @@ class SqlMemoryRepository(SqlRepository[MemoryStore, MemoryStoreRecord]):
         query = select(Memory).where(Memory.store_id == store_id, Memory.hash == hash_, Memory.user_id == user_id,
                                      Memory.agent_id == agent_id, Memory.run_id == run_id)
         row = self._session.exec(query).first()
-        return None if row is None else _memory(row)
+        return None if row is None else memory_record(row)
 
     def list_memories(self, store_id: str, *, user_id: str | None = None, agent_id: str | None = None,
                       run_id: str | None = None, order: str = "desc", after: str | None = None,
@@ -106,7 +106,7 @@ class SqlMemoryRepository(SqlRepository[MemoryStore, MemoryStoreRecord]):
 
         query = _page(_scoped(select(Memory), store_id, user_id, agent_id, run_id), [Memory.created_at, Memory.id],
                       cursor, order, after, before, limit)
-        return [_memory(r) for r in self._session.exec(query)]
+        return [memory_record(r) for r in self._session.exec(query)]
 
     def count_memories(self, store_id: str, *, user_id: str | None = None) -> int:
         query = _scoped(select(func.count()).select_from(Memory), store_id, user_id, None, None)
@@ -129,7 +129,7 @@ class SqlMemoryRepository(SqlRepository[MemoryStore, MemoryStoreRecord]):
     def expired(self, now: datetime, limit: int = 500) -> list[MemoryRecord]:
         query = (select(Memory).where(Memory.expires_at.is_not(None), Memory.expires_at <= now)
                  .order_by(Memory.expires_at).limit(limit))
-        return [_memory(r) for r in self._session.exec(query)]
+        return [memory_record(r) for r in self._session.exec(query)]
 
     # History ----------------------------------------------------------------------------------
 

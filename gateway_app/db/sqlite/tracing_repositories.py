@@ -5,35 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import orjson
 from sqlalchemy import func, or_
 from sqlmodel import select
 
+from gateway_app.db.json_text import dump_json, load_json
 from gateway_app.db.records import TraceEvent, TraceSession
 from gateway_app.db.tables.tenant import TracingEvent, TracingSession
 
 
-def _dump(value: object) -> str | None:
-    return None if value is None else orjson.dumps(value, default=str).decode()
-
-
-def _load(text: str | None) -> object:
-    if text is None:
-        return None
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
-
-
-def _session(row: TracingSession) -> TraceSession:
+def session_record(row: TracingSession) -> TraceSession:
     return TraceSession(id=row.id, name=row.name, user=row.user, status=row.status, tags=list(row.tags),
                         metadata=dict(row.metadata_), started_at=row.started_at, ended_at=row.ended_at)
 
 
-def _event(row: TracingEvent) -> TraceEvent:
+def event_record(row: TracingEvent) -> TraceEvent:
     return TraceEvent(id=row.id, session_id=row.session_id, type=row.type, name=row.name, parent_id=row.parent_id,
-                      status=row.status, input=_load(row.input), output=_load(row.output), model=row.model,
+                      status=row.status, input=load_json(row.input), output=load_json(row.output), model=row.model,
                       prompt_tokens=row.prompt_tokens, completion_tokens=row.completion_tokens, cost_usd=row.cost_usd,
                       metadata=dict(row.metadata_), started_at=row.started_at, ended_at=row.ended_at)
 
@@ -65,8 +52,8 @@ class SqlTraceRepository:
         """Store events (an event id seen again replaces the earlier one: clients may resend)."""
         for record in records:
             row = TracingEvent(id=record.id, session_id=record.session_id, parent_id=record.parent_id,
-                               type=record.type, name=record.name, status=record.status, input=_dump(record.input),
-                               output=_dump(record.output), model=record.model, prompt_tokens=record.prompt_tokens,
+                               type=record.type, name=record.name, status=record.status, input=dump_json(record.input),
+                               output=dump_json(record.output), model=record.model, prompt_tokens=record.prompt_tokens,
                                completion_tokens=record.completion_tokens, cost_usd=record.cost_usd,
                                metadata_=dict(record.metadata), started_at=record.started_at,
                                ended_at=record.ended_at)
@@ -75,12 +62,12 @@ class SqlTraceRepository:
 
     def get_session(self, session_id: str) -> TraceSession | None:
         row = self._session.get(TracingSession, session_id)
-        return None if row is None else _session(row)
+        return None if row is None else session_record(row)
 
     def events(self, session_id: str) -> list[TraceEvent]:
         query = select(TracingEvent).where(TracingEvent.session_id == session_id).order_by(
             TracingEvent.started_at, TracingEvent.id)
-        return [_event(r) for r in self._session.exec(query)]
+        return [event_record(r) for r in self._session.exec(query)]
 
     def _filtered(self, query, since: datetime | None, until: datetime | None, user: str | None, tag: str | None,
                   status: str | None, search: str | None):
@@ -122,7 +109,7 @@ class SqlTraceRepository:
                                "last_event_at": max((t for t in (started, ended) if t is not None), default=None)}
         empty = {"events": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "errors": 0,
                  "last_event_at": None}
-        return [(_session(r), totals.get(r.id, empty)) for r in rows]
+        return [(session_record(r), totals.get(r.id, empty)) for r in rows]
 
     def count_sessions(self, *, since: datetime | None = None, until: datetime | None = None, user: str | None = None,
                        tag: str | None = None, status: str | None = None, search: str | None = None) -> int:

@@ -15,7 +15,7 @@ from gateway_app.db.tables.tenant import VectorFileBatch, VectorIndex, VectorSto
 STATUSES = ("in_progress", "completed", "cancelled", "failed")
 
 
-def _store(row: VectorIndex) -> VectorStoreRecord:
+def vector_store_record(row: VectorIndex) -> VectorStoreRecord:
     return VectorStoreRecord(id=row.id, name=row.name, embedding_model=row.embedding_model, metadata=row.metadata_,
                              expires_after=row.expires_after, expires_at=row.expires_at, dimensions=row.dimensions,
                              usage_bytes=row.usage_bytes, created_at=row.created_at,
@@ -38,7 +38,7 @@ class SqlVectorStoreRepository(SqlRepository[VectorIndex, VectorStoreRecord]):
     table, record = VectorIndex, VectorStoreRecord
 
     def _to_record(self, row: VectorIndex) -> VectorStoreRecord:
-        return _store(row)
+        return vector_store_record(row)
 
     def add(self, record: VectorStoreRecord) -> VectorStoreRecord:
         values = fields_of(record)
@@ -64,7 +64,7 @@ class SqlVectorStoreRepository(SqlRepository[VectorIndex, VectorStoreRecord]):
              limit: int = 20) -> list[VectorStoreRecord]:
         query = _page(select(VectorIndex), [VectorIndex.created_at, VectorIndex.id], self._cursor,
                       order, after, before, limit)
-        return [_store(r) for r in self._session.exec(query)]
+        return [vector_store_record(r) for r in self._session.exec(query)]
 
     def delete(self, key: str) -> bool:
         row = self._row(key)
