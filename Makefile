@@ -77,12 +77,14 @@ system-test-deps:
 	fi
 
 # The test session starts (and stops, by PID) Redis on a free port itself: see tests/conftest.py.
-# The API suites the MongoDB backend must pass too (the rest of tests/api also passes: make test-mongodb).
+# The API suites the MongoDB backend must pass too (the rest of tests/api also passes: make test-mongodb),
+# and the console's own flows with `serve` on MongoDB.
 MONGODB_SUITES = tests/api/test_auth.py tests/api/test_isolation.py tests/api/test_chat.py \
 	tests/api/test_quotas_usage.py tests/api/test_prompts.py tests/api/test_guardrails.py tests/api/test_tracing.py \
 	tests/api/test_tenants.py tests/api/test_tokens.py tests/api/test_users_projects.py \
 	tests/api/test_providers_models.py tests/api/test_files.py tests/api/test_vector_stores.py tests/api/test_rag.py \
-	tests/api/test_memory.py tests/api/test_memory_admin.py tests/api/test_vector_ingestion_restart.py
+	tests/api/test_memory.py tests/api/test_memory_admin.py tests/api/test_vector_ingestion_restart.py \
+	tests/e2e/test_console.py tests/e2e/test_console_flows.py
 
 test: setup system-test-deps $(VENV)/.llm-installed
 	$(PY) -m pytest -q

@@ -92,11 +92,30 @@ class RedisServer:
 
 
 @dataclass
-class ChromaServer:
-    """`chroma run` (the chromadb package's server) on a free loopback port."""
+class ChildServer:
+    """A server run as this process's child on a free loopback port, stopped by its PID."""
 
     port: int
     proc: subprocess.Popen
+
+    @staticmethod
+    def spawn(argv: list[str], log_path: Path, env: dict | None = None) -> subprocess.Popen:
+        """Start `argv` with its output in `log_path`."""
+        log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the server
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env={**os.environ, **(env or {})})
+
+    def stop(self) -> None:
+        """Terminate it (by its PID)."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class ChromaServer(ChildServer):
+    """`chroma run` (the chromadb package's server) on a free loopback port."""
 
     @property
     def url(self) -> str:
@@ -113,10 +132,8 @@ class ChromaServer:
         binary = Path(sys.executable).with_name("chroma")
         directory.mkdir(parents=True, exist_ok=True)
         port = free_port()
-        log = open(directory / "chroma.log", "wb")  # noqa: SIM115 - lives as long as the server
-        proc = subprocess.Popen([str(binary), "run", "--path", str(directory / "data"), "--host", "127.0.0.1",
-                                 "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+        proc = cls.spawn([str(binary), "run", "--path", str(directory / "data"), "--host", "127.0.0.1",
+                          "--port", str(port)], directory / "chroma.log", {"ANONYMIZED_TELEMETRY": "False"})
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -130,25 +147,13 @@ class ChromaServer:
         proc.kill()
         raise TimeoutError("chroma run did not answer its heartbeat")
 
-    def stop(self) -> None:
-        """Terminate it (by its PID)."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
-
-@dataclass
-class MongoWireServer:
+class MongoWireServer(ChildServer):
     """`nx-27017`, a MongoDB wire-protocol server (backed by SQLite), on a free loopback port.
 
     No mongod can be installed here; the backend is written for real MongoDB and tested against
     this server (docs/decisions/2026-12-03-mongodb-backend.md lists what only it verified).
     """
-
-    port: int
-    proc: subprocess.Popen
 
     @property
     def uri(self) -> str:
@@ -165,17 +170,8 @@ class MongoWireServer:
             raise RuntimeError("nx-27017 is not installed: run `make setup` (the test extras install it)")
         directory.mkdir(parents=True, exist_ok=True)
         port = free_port()
-        log = open(directory / "nx.out", "wb")  # noqa: SIM115 - lives as long as the server
-        proc = subprocess.Popen([str(binary), "--host", "127.0.0.1", "-p", str(port), "--data-dir", "memory",
-                                 "--pid-file", str(directory / "nx.pid"), "--log-file", str(directory / "nx.log")],
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = cls.spawn([str(binary), "--host", "127.0.0.1", "-p", str(port), "--data-dir", "memory",
+                          "--pid-file", str(directory / "nx.pid"), "--log-file", str(directory / "nx.log")],
+                         directory / "nx.out")
         wait_for_port(port, timeout=30, proc=proc)
         return cls(port=port, proc=proc)
-
-    def stop(self) -> None:
-        """Terminate it (by its PID)."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
