@@ -10,7 +10,7 @@ from api.body_limit import BodyLimitMiddleware
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
 from api.middleware import ClientAuthMiddleware, ClientCorsMiddleware, PlatformHolder, RequestContextMiddleware
-from api.routes import health
+from api.routes import health, metrics
 from api.routes.admin import (
     auth,
     guardrails,
@@ -80,6 +80,7 @@ def create_api(platform: Platform | None = None, *, settings: Settings | None = 
     install_openapi(app)
 
     app.include_router(health.router)
+    app.include_router(metrics.router)
     admin = APIRouter(prefix="/admin/v1")
     for module in (auth, tenants, users, projects, tokens, providers, models, usage, prompts, guardrails, traces,
                    rag_modules, memory_stores):

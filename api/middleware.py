@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import is_client_path, openai_error_body, status_for
+from api.routes.client.chat import HOT_ROUTES as HOT_PATHS
 from gateway_app.core.context import bind, begin_request, end_request
 from gateway_app.core.errors import GatehouseError
 from gateway_app.core.ids import fast_id
@@ -109,9 +110,25 @@ class RequestContextMiddleware:
                     lifecycle.request_finished()
         finally:
             if path.startswith(("/v1", "/admin")):
+                if platform is not None and platform.metrics is not None:
+                    platform.metrics.response(route_template(scope), scope["method"], status_holder[0])
                 log.info("request", extra={"method": scope["method"], "path": path, "status": status_holder[0],
                                            "ms": round((time.perf_counter() - started) * 1000, 2)})
             end_request(token)
+
+
+_PREFIXES = ("/admin/v1", "/v1")
+
+
+def route_template(scope: Scope) -> str | None:
+    """The matched route's template with its router's prefix (`/v1/vector_stores/{vector_store_id}`), the
+    path itself for the hot routes served before routing, None when nothing matched."""
+    path: str = scope["path"]
+    route = getattr(scope.get("route"), "path", None)
+    if route is None:
+        return path if path in HOT_PATHS else None
+    prefix = next((p for p in _PREFIXES if path.startswith(p + "/")), "")
+    return route if route.startswith(prefix) else prefix + route
 
 
 class ClientCorsMiddleware:

@@ -15,6 +15,7 @@ from gateway_app.core.config import ConfigError, load_settings
 from gateway_app.core.crypto import generate_key
 from gateway_app.core.errors import GatehouseError
 from gateway_app.core.logging import configure_logging
+from gateway_app.core.metrics import prepare_multiprocess
 from gateway_app.services.auth import first_admin_notice
 from gateway_app.services.platform import DATA_PREPARED_ENV, Platform, build_platform, prepare_data
 from gateway_app.services.principals import PLATFORM_ADMIN, Principal
@@ -173,6 +174,7 @@ def cmd_serve_api(args) -> int:
     # never load Alembic (about 12 MB each).
     subprocess.run([sys.executable, "-m", "gateway_app", "init"], check=True)
     os.environ[DATA_PREPARED_ENV] = "1"
+    prepare_multiprocess(settings.data_dir)  # before any worker: /metrics sums what every worker counted
     owner = None
     if args.workers > 1 and settings.vector_provider == "embedded":
         # Embedded Chroma is not process-safe: the workers share one owner of the vector files.
@@ -203,7 +205,8 @@ def cmd_serve(args) -> int:
     os.environ.setdefault("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/")
     os.environ["HOST"] = args.host
     _announce_listener(args.host, args.port)
-    load_settings()  # fail fast, naming the bad variable, before Reflex starts building
+    settings = load_settings()  # fail fast, naming the bad variable, before Reflex starts building
+    prepare_multiprocess(settings.data_dir)
     command = [str(Path(sys.executable).parent / "reflex"), "run", "--env", "prod", "--single-port",
                "--frontend-port", str(args.port), "--backend-host", args.host, "--loglevel", args.loglevel]
     os.chdir(ROOT)

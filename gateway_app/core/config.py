@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     smtp_user: str = ""
     smtp_password: str = ""
     smtp_from: str = "gatehouse@localhost"
+    metrics_token: str = Field(default="", description="bearer token /metrics requires (without it: loopback only)")
+    metrics_labels: str = Field(default="tenant,model", description="labels of request metrics, of tenant, model, "
+                                                                    "project, token (token and project: many series)")
     memory_cache_max_entries: int = Field(default=50_000, ge=100)
     shutdown_grace_seconds: float = Field(default=20.0, ge=0, le=600)
     usage_queue_size: int = Field(default=100_000, ge=100)
@@ -95,6 +98,13 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("metrics_labels")
+    @classmethod
+    def _check_metrics_labels(cls, value: str) -> str:
+        from gateway_app.core.metrics import parse_labels
+
+        return ",".join(parse_labels(value))
 
     @field_validator("admin_email")
     @classmethod

@@ -211,19 +211,24 @@ class LocalLookupCache(Generic[V]):
         self._data: OrderedDict[str, tuple[V, float, int, int]] = OrderedDict()  # value, expiry, slot, seen
         self.loads: Counter[str] = Counter()  # values offered to put() per scope: cold loads, observable
         self.invalidated = 0  # entries dropped because their scope moved
+        self.hits = self.misses = 0  # lookups so far (metrics: the hit ratio)
 
     def get(self, key: str) -> V | None:
         """The cached value, or None when absent, expired or invalidated."""
         item = self._data.get(key)
         if item is None:
+            self.misses += 1
             return None
         if item[3] != self._read(item[2]):
             del self._data[key]
             self.invalidated += 1
+            self.misses += 1
             return None
         if item[1] <= self._clock():
             del self._data[key]
+            self.misses += 1
             return None
+        self.hits += 1
         return item[0]
 
     def generation(self, scope: str) -> Stamp:

@@ -23,6 +23,7 @@ from gateway_app.core.health import HealthRegistry
 from gateway_app.core.invalidation import FileGeneration, Generation, RedisGeneration
 from gateway_app.core.lifecycle import Lifecycle
 from gateway_app.core.logging import configure_logging, get_logger
+from gateway_app.core.metrics import GatewayMetrics, gateway_metrics
 from gateway_app.core.outbound import OutboundPolicy
 from gateway_app.core.resilience import BreakerRegistry
 from gateway_app.core.runtime_pool import RuntimePool
@@ -115,6 +116,7 @@ class Platform:
     memory_chat: MemoryChat
     gc_pauses: GcPauses = field(default_factory=GcPauses)
     first_admin: FirstAdmin | None = None
+    metrics: GatewayMetrics | None = None
     started_at: float = field(default_factory=time.time)
 
 
@@ -143,7 +145,8 @@ def build_platform(settings: Settings) -> Platform:
                                           settings.gateway_listeners)
     runtimes = RuntimeFactory(outbound)
     retry_for = settings.batch_retry_seconds
-    usage_recorder = UsageRecorder(store, max_queue=settings.usage_queue_size, retry_for=retry_for)
+    metrics = gateway_metrics(settings.metrics_labels.split(","))
+    usage_recorder = UsageRecorder(store, max_queue=settings.usage_queue_size, retry_for=retry_for, metrics=metrics)
     catalog = ModelCatalog(store, box, generation)
     trace_recorder = TraceRecorder(store, max_queue=settings.usage_queue_size, retry_for=retry_for)
     verdict_recorder = VerdictRecorder(store, retry_for=retry_for)
@@ -201,6 +204,7 @@ def build_platform(settings: Settings) -> Platform:
         memory_stores=memory.stores,
         memory=memory.memories,
         memory_chat=memory.chat,
+        metrics=metrics,
     )
 
 
@@ -299,6 +303,41 @@ def _register_health_checks(platform: Platform) -> None:
 
 
 HOUSEKEEPING_SECONDS = 30.0
+METRICS_SYNC_SECONDS = 5.0
+
+
+def sync_metrics(platform: Platform) -> None:
+    """Copy what the parts count themselves (batch writers, the token cache, breakers) into the metrics."""
+    metrics = platform.metrics
+    if metrics is None:
+        return
+    for name, stats in platform.tasks.stats().items():
+        metrics.sync_writer(name, stats)
+    cache = platform.token_resolver.cache
+    metrics.sync_cache("tokens", cache.hits, cache.misses)
+    metrics.sync_breakers((*state.key.split(":", 1), state.state) for state in platform.breakers.states()
+                          if ":" in state.key)
+
+
+def _start_metrics_sync(platform: Platform) -> Callable[[], Awaitable[None]]:
+    """Sync the counted-elsewhere metrics every few seconds; returns its stop."""
+    async def loop() -> None:
+        while True:
+            try:
+                sync_metrics(platform)
+            except Exception:  # noqa: BLE001 - metrics must not take the process down
+                log.exception("metrics sync failed")
+            await asyncio.sleep(METRICS_SYNC_SECONDS)
+
+    task = asyncio.get_running_loop().create_task(loop(), name="metrics-sync")
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if platform.metrics is not None:
+            platform.metrics.process_ended()
+    return stop
 
 
 def release_free_memory() -> None:
@@ -337,6 +376,7 @@ def _register_shutdown(platform: Platform) -> None:
     if isinstance(platform.vector_layer, OwnedVectorLayer):
         lifecycle.on_shutdown("vector_owner", lambda: anyio.to_thread.run_sync(platform.vector_layer.close))
     lifecycle.on_shutdown("housekeeping", _start_housekeeping(platform))
+    lifecycle.on_shutdown("metrics", _start_metrics_sync(platform))
     lifecycle.on_shutdown("tasks", lambda: anyio.to_thread.run_sync(platform.tasks.stop_all))
     lifecycle.on_shutdown("invalidation", platform.generation.stop)
     lifecycle.on_shutdown("cache", platform.cache.close)

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from gateway_app.core.errors import InvalidInput
 from gateway_app.core.logging import get_logger
+from gateway_app.core.metrics import GatewayMetrics
 from gateway_app.core.spill import RecordCodec
 from gateway_app.core.batch_writer import BatchWriter
 from gateway_app.db.protocols import DataStore
@@ -83,13 +84,23 @@ def percentile_ms(buckets: Sequence[int], fraction: float) -> float | None:
 
 
 class UsageRecorder:
-    """The hot path calls record(); a worker thread writes batches per tenant."""
+    """The hot path calls record(); a worker thread writes batches per tenant. Every record also counts
+    in the process's metrics (requests, latency, tokens, cost)."""
 
-    def __init__(self, store: DataStore, max_queue: int = 100_000, retry_for: float = 120.0) -> None:
+    def __init__(self, store: DataStore, max_queue: int = 100_000, retry_for: float = 120.0,
+                 metrics: GatewayMetrics | None = None) -> None:
         self.writer: BatchWriter[UsageRecord] = usage_writer(store, max_queue, retry_for)
+        self.metrics = metrics
 
     def record(self, tenant: str, record: UsageRecord) -> bool:
         """Queue a record without waiting; False when the queue is full (counted and logged)."""
+        if self.metrics is not None:
+            self.metrics.request(
+                tenant, record.model, record.kind, status=record.status,
+                blocked=record.error_type == BLOCKED_ERROR_TYPE, latency_s=record.latency_ms / 1000,
+                ttft_s=record.ttft_ms / 1000 if record.ttft_ms is not None else None, prompt=record.prompt_tokens,
+                completion=record.completion_tokens, cost=record.cost_usd, project=record.project_id or "",
+                token=record.token_id)
         return self.writer.submit(tenant, record)
 
 

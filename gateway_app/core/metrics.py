@@ -1,0 +1,186 @@
+"""Prometheus metrics (prometheus-client): what every request cost, and the state of the parts behind it.
+
+With several worker processes (`serve-api --workers N`) the server sets PROMETHEUS_MULTIPROC_DIR
+to an emptied `DATA_DIR/metrics` before any worker starts (`prepare_multiprocess`): each process
+writes its values to files there and `/metrics` sums them, whichever worker answers the scrape.
+Without it (one process, tests) values live in this process's registry.
+
+Cardinality is bounded by design: labels come from the configured set (`METRICS_LABELS`, default
+`tenant,model`; never the token or user unless asked); request metrics come from usage records,
+whose model is always a name of the tenant's catalogue (a request for another model is a 404,
+counted by route only); a path that matches no route is `other`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+ALLOWED_LABELS = ("tenant", "model", "project", "token")
+KINDS = frozenset({"chat", "embedding", "rerank"})  # usage records' kinds
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+MAX_CHILDREN = 20_000  # cached label sets; past this the cache starts again (the values stay)
+BREAKER_VALUES = {"closed": 0, "half-open": 1, "open": 2}
+
+
+def prepare_multiprocess(data_dir: Path) -> Path:
+    """Empty DATA_DIR/metrics and point this process and its future children at it (call before they start)."""
+    path = data_dir / "metrics"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ[MULTIPROC_ENV] = str(path)
+    return path
+
+
+def parse_labels(text: str) -> tuple[str, ...]:
+    """METRICS_LABELS as a tuple; unknown names are a configuration error naming them."""
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in ALLOWED_LABELS]
+    if unknown:
+        raise ValueError(f"METRICS_LABELS: unknown label(s) {', '.join(unknown)}; allowed: {', '.join(ALLOWED_LABELS)}")
+    return names
+
+
+class GatewayMetrics:
+    """The process's metrics (one instance per process: prometheus-client keeps one registry of names)."""
+
+    def __init__(self, labels: Iterable[str] = ("tenant", "model")) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.labels = tuple(labels)
+        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+        # In multiprocess mode values go to files whatever the registry; this one is only read
+        # when there is a single process.
+        self.registry = CollectorRegistry(auto_describe=True)
+        request_labels = (*self.labels, "kind", "outcome")
+        r = self.registry
+        self.responses = Counter("gatehouse_http_responses", "HTTP answers of /v1 and /admin/v1 by route template",
+                                 ("route", "method", "code"), registry=r)
+        self.requests = Counter("gatehouse_requests", "Client API requests by outcome (ok, error, blocked)",
+                                request_labels, registry=r)
+        self.latency = Histogram("gatehouse_request_duration_seconds", "Client API request latency",
+                                 (*self.labels, "kind"), buckets=LATENCY_BUCKETS, registry=r)
+        self.ttft = Histogram("gatehouse_time_to_first_token_seconds", "Streamed requests: time to the first token",
+                              self.labels, buckets=TTFT_BUCKETS, registry=r)
+        self.tokens = Counter("gatehouse_tokens", "Tokens by type (prompt, completion)", (*self.labels, "type"),
+                              registry=r)
+        self.cost = Counter("gatehouse_cost_usd", "Cost in US dollars at the configured prices", self.labels, registry=r)
+        self.breaker = Gauge("gatehouse_provider_breaker_state", "Circuit breaker per provider: 0 closed, "
+                             "1 half-open, 2 open (the highest of the live workers)", ("tenant", "provider"),
+                             multiprocess_mode="livemax", registry=r)
+        self.cache = Counter("gatehouse_cache_lookups", "Token cache lookups by result (hit, miss)", ("cache", "result"),
+                             registry=r)
+        self.queue = Gauge("gatehouse_batch_writer_pending", "Records waiting in a batch writer", ("writer",),
+                           multiprocess_mode="livesum", registry=r)
+        self.written = Counter("gatehouse_batch_writer_records", "Batch writer records by result (written, "
+                               "retried, spilled, dropped, rejected)", ("writer", "result"), registry=r)
+        self.alert_evaluations = Counter("gatehouse_alert_evaluations", "Alert rule evaluations", (), registry=r)
+        self.notifications = Counter("gatehouse_alert_notifications", "Alert notifications by channel type and "
+                                     "result", ("channel", "result"), registry=r)
+        self._children: dict[tuple, tuple] = {}
+        self._lock = threading.Lock()
+        self._last: dict[tuple, float] = {}  # counters synced from stats: the value last seen
+
+    def response(self, route: str | None, method: str, status: int) -> None:
+        """One HTTP answer (route: the matched template, None when nothing matched)."""
+        key = (route or "other", method if method in METHODS else "other", status)
+        child = self._children.get(key)
+        if child is None:
+            child = self.responses.labels(key[0], key[1], str(status))
+            self._remember(key, child)
+        child.inc()
+
+    def request(self, tenant: str, model: str, kind: str, *, status: int, blocked: bool,
+                latency_s: float, ttft_s: float | None, prompt: int, completion: int, cost: float,
+                project: str = "", token: str = "") -> None:
+        """One finished client request (called once per request, from the usage recorder)."""
+        values = {"tenant": tenant, "model": model, "project": project or "-", "token": token}
+        key = (*(values[n] for n in self.labels), kind if kind in KINDS else "other")
+        outcome = "blocked" if blocked else "error" if status >= 400 else "ok"
+        children = self._children.get((key, outcome))
+        if children is None:
+            children = self._child_set(key, outcome)
+        requests, latency, ttft, prompt_tokens, completion_tokens, cost_usd = children
+        requests.inc()
+        latency.observe(latency_s)
+        if ttft_s is not None:
+            ttft.observe(ttft_s)
+        if prompt:
+            prompt_tokens.inc(prompt)
+        if completion:
+            completion_tokens.inc(completion)
+        if cost:
+            cost_usd.inc(cost)
+
+    def _child_set(self, key: tuple, outcome: str) -> tuple:
+        labels = key[:-1]
+        children = (self.requests.labels(*key, outcome), self.latency.labels(*key), self.ttft.labels(*labels),
+                    self.tokens.labels(*labels, "prompt"), self.tokens.labels(*labels, "completion"),
+                    self.cost.labels(*labels))
+        self._remember((key, outcome), children)
+        return children
+
+    def _remember(self, key: tuple, value) -> None:
+        with self._lock:
+            if len(self._children) >= MAX_CHILDREN:
+                self._children.clear()
+            self._children[key] = value
+
+    def sync_writer(self, name: str, stats: dict) -> None:
+        """A batch writer's queue depth and its counters (increments since the last sync)."""
+        self.queue.labels(name).set(stats.get("pending", 0))
+        for result in ("written", "retried", "spilled", "dropped", "rejected"):
+            self._add(self.written.labels(name, result), ("writer", name, result), stats.get(result, 0))
+
+    def sync_cache(self, name: str, hits: int, misses: int) -> None:
+        """A lookup cache's totals so far."""
+        self._add(self.cache.labels(name, "hit"), ("cache", name, "hit"), hits)
+        self._add(self.cache.labels(name, "miss"), ("cache", name, "miss"), misses)
+
+    def sync_breakers(self, states: Iterable[tuple[str, str, str]]) -> None:
+        """(tenant, provider, state) of every breaker in use."""
+        for tenant, provider, state in states:
+            self.breaker.labels(tenant, provider).set(BREAKER_VALUES.get(state, 0))
+
+    def _add(self, counter, key: tuple, total: float) -> None:
+        last = self._last.get(key, 0)
+        if total > last:
+            counter.inc(total - last)
+        self._last[key] = max(total, last)
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text of every process's values, and its content type."""
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        if not self.multiprocess:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+
+    def process_ended(self) -> None:
+        """This process is stopping: its live gauges leave the sums."""
+        if self.multiprocess:
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(os.getpid())
+
+
+_instance: GatewayMetrics | None = None
+_instance_lock = threading.Lock()
+
+
+def gateway_metrics(labels: Iterable[str] = ("tenant", "model")) -> GatewayMetrics:
+    """The process's metrics, built on first use (later calls get the same object)."""
+    global _instance
+    with _instance_lock:
+        if _instance is None:
+            _instance = GatewayMetrics(labels)
+        return _instance
