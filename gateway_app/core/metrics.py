@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from bisect import bisect_left
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -25,7 +26,7 @@ KINDS = frozenset({"chat", "embedding", "rerank"})  # usage records' kinds
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
-MAX_CHILDREN = 20_000  # cached label sets; past this the cache starts again (the values stay)
+MAX_CHILDREN = 50_000  # label sets whose children are kept; past this the cache starts again (values stay)
 BREAKER_VALUES = {"closed": 0, "half-open": 1, "open": 2}
 
 
@@ -83,54 +84,72 @@ class GatewayMetrics:
         self.alert_evaluations = Counter("gatehouse_alert_evaluations", "Alert rule evaluations", (), registry=r)
         self.notifications = Counter("gatehouse_alert_notifications", "Alert notifications by channel type and "
                                      "result", ("channel", "result"), registry=r)
-        self._children: dict[tuple, tuple] = {}
+        self._answers: dict[tuple, int] = {}  # HTTP answers since the last flush
+        self._children: dict[tuple, tuple] = {}  # prometheus-client children per label set (flush only)
+        self._pending: dict[tuple, _Series] = {}  # requests added up since the last flush
         self._lock = threading.Lock()
         self._last: dict[tuple, float] = {}  # counters synced from stats: the value last seen
 
     def response(self, route: str | None, method: str, status: int) -> None:
-        """One HTTP answer (route: the matched template, None when nothing matched)."""
-        key = (route or "other", method if method in METHODS else "other", status)
-        child = self._children.get(key)
-        if child is None:
-            child = self.responses.labels(key[0], key[1], str(status))
-            self._remember(key, child)
-        child.inc()
+        """One HTTP answer (route: the matched template, None when nothing matched); added up like request()."""
+        key = (route or "other", method if method in METHODS else "other", str(status))
+        with self._lock:
+            self._answers[key] = self._answers.get(key, 0) + 1
 
     def request(self, tenant: str, model: str, kind: str, *, status: int, blocked: bool,
                 latency_s: float, ttft_s: float | None, prompt: int, completion: int, cost: float,
                 project: str = "", token: str = "") -> None:
-        """One finished client request (called once per request, from the usage recorder)."""
+        """One finished client request (once per request, from the usage recorder): added up here, handed
+        to prometheus-client by flush() (every second and before a scrape), so a request costs a few
+        additions rather than a dozen writes to the shared files."""
         values = {"tenant": tenant, "model": model, "project": project or "-", "token": token}
-        key = (*(values[n] for n in self.labels), kind if kind in KINDS else "other")
         outcome = "blocked" if blocked else "error" if status >= 400 else "ok"
-        children = self._children.get((key, outcome))
-        if children is None:
-            children = self._child_set(key, outcome)
-        requests, latency, ttft, prompt_tokens, completion_tokens, cost_usd = children
-        requests.inc()
-        latency.observe(latency_s)
-        if ttft_s is not None:
-            ttft.observe(ttft_s)
-        if prompt:
-            prompt_tokens.inc(prompt)
-        if completion:
-            completion_tokens.inc(completion)
-        if cost:
-            cost_usd.inc(cost)
-
-    def _child_set(self, key: tuple, outcome: str) -> tuple:
-        labels = key[:-1]
-        children = (self.requests.labels(*key, outcome), self.latency.labels(*key), self.ttft.labels(*labels),
-                    self.tokens.labels(*labels, "prompt"), self.tokens.labels(*labels, "completion"),
-                    self.cost.labels(*labels))
-        self._remember((key, outcome), children)
-        return children
-
-    def _remember(self, key: tuple, value) -> None:
+        key = (*(values[n] for n in self.labels), kind if kind in KINDS else "other", outcome)
         with self._lock:
-            if len(self._children) >= MAX_CHILDREN:
-                self._children.clear()
-            self._children[key] = value
+            series = self._pending.get(key)
+            if series is None:
+                series = self._pending[key] = _Series()
+            series.requests += 1
+            series.latency[bisect_left(LATENCY_BUCKETS, latency_s)] += 1
+            series.latency_sum += latency_s
+            if ttft_s is not None:
+                series.ttft[bisect_left(TTFT_BUCKETS, ttft_s)] += 1
+                series.ttft_sum += ttft_s
+            series.prompt += prompt
+            series.completion += completion
+            series.cost += cost
+
+    def flush(self) -> None:
+        """Hand what request() added up to prometheus-client (this process's share of the sums)."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            answers, self._answers = self._answers, {}
+        for key, count in answers.items():
+            self.responses.labels(*key).inc(count)
+        for key, series in pending.items():
+            children = self._children.get(key) or self._children_of(key)
+            requests, latency, ttft, prompt_tokens, completion_tokens, cost = children
+            requests.inc(series.requests)
+            _add_observations(latency, series.latency, series.latency_sum)
+            if any(series.ttft):
+                _add_observations(ttft, series.ttft, series.ttft_sum)
+            if series.prompt:
+                prompt_tokens.inc(series.prompt)
+            if series.completion:
+                completion_tokens.inc(series.completion)
+            if series.cost:
+                cost.inc(series.cost)
+
+    def _children_of(self, key: tuple) -> tuple:
+        """The prometheus-client children of a label set, kept (labels() costs more than the increment)."""
+        labels, kind, outcome = key[:-2], key[-2], key[-1]
+        children = (self.requests.labels(*labels, kind, outcome), self.latency.labels(*labels, kind),
+                    self.ttft.labels(*labels), self.tokens.labels(*labels, "prompt"),
+                    self.tokens.labels(*labels, "completion"), self.cost.labels(*labels))
+        if len(self._children) >= MAX_CHILDREN:
+            self._children.clear()
+        self._children[key] = children
+        return children
 
     def sync_writer(self, name: str, stats: dict) -> None:
         """A batch writer's queue depth and its counters (increments since the last sync)."""
@@ -159,6 +178,7 @@ class GatewayMetrics:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
         from prometheus_client.multiprocess import MultiProcessCollector
 
+        self.flush()  # this process's latest; other workers' values are at most a second old
         if not self.multiprocess:
             return generate_latest(self.registry), CONTENT_TYPE_LATEST
         registry = CollectorRegistry()
@@ -167,10 +187,33 @@ class GatewayMetrics:
 
     def process_ended(self) -> None:
         """This process is stopping: its live gauges leave the sums."""
+        self.flush()
         if self.multiprocess:
             from prometheus_client import multiprocess
 
             multiprocess.mark_process_dead(os.getpid())
+
+
+class _Series:
+    """A label set's requests since the last flush."""
+
+    __slots__ = ("requests", "latency", "latency_sum", "ttft", "ttft_sum", "prompt", "completion", "cost")
+
+    def __init__(self) -> None:
+        self.requests = self.prompt = self.completion = 0
+        self.latency_sum = self.ttft_sum = self.cost = 0.0
+        self.latency = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one: above every bound (+Inf)
+        self.ttft = [0] * (len(TTFT_BUCKETS) + 1)
+
+
+def _add_observations(histogram, counts: list[int], total: float) -> None:
+    """What `observe()` does for each of many values, at once: prometheus-client keeps one value per bucket
+    (the count of observations whose first bound >= value, cumulated when collected) and the sum. Relies on
+    that layout of the pinned version; tests/unit/core/test_metrics.py compares it with observe()."""
+    histogram._sum.inc(total)  # noqa: SLF001
+    for bucket, count in zip(histogram._buckets, counts, strict=True):  # noqa: SLF001
+        if count:
+            bucket.inc(count)
 
 
 _instance: GatewayMetrics | None = None

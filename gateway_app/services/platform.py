@@ -303,7 +303,7 @@ def _register_health_checks(platform: Platform) -> None:
 
 
 HOUSEKEEPING_SECONDS = 30.0
-METRICS_SYNC_SECONDS = 5.0
+METRICS_SYNC_SECONDS = 1.0
 
 
 def sync_metrics(platform: Platform) -> None:
@@ -311,6 +311,7 @@ def sync_metrics(platform: Platform) -> None:
     metrics = platform.metrics
     if metrics is None:
         return
+    metrics.flush()
     for name, stats in platform.tasks.stats().items():
         metrics.sync_writer(name, stats)
     cache = platform.token_resolver.cache
@@ -324,7 +325,7 @@ def _start_metrics_sync(platform: Platform) -> Callable[[], Awaitable[None]]:
     async def loop() -> None:
         while True:
             try:
-                sync_metrics(platform)
+                await anyio.to_thread.run_sync(sync_metrics, platform)  # a first flush of many series takes a while
             except Exception:  # noqa: BLE001 - metrics must not take the process down
                 log.exception("metrics sync failed")
             await asyncio.sleep(METRICS_SYNC_SECONDS)

@@ -32,14 +32,17 @@ def test_two_workers_count_every_request_once(tmp_path, upstream):
                 answer = http.post("/v1/chat/completions", headers={"authorization": f"Bearer {token}"},
                                    json={"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]})
                 assert answer.status_code == 200
-        counted = set()
-        for _ in range(6):  # scrapes land on either worker: each must see the sum
+        def scrape() -> float:
             with httpx.Client(base_url=process.url, timeout=10) as http:
                 scraped = http.get("/metrics", headers={"authorization": "Bearer scrape-token-1234"})
             assert scraped.status_code == 200
-            counted.add(total(samples(scraped.text), "gatehouse_requests_total", tenant="acme", model="gpt-test",
-                              outcome="ok"))
-            time.sleep(0.05)
+            return total(samples(scraped.text), "gatehouse_requests_total", tenant="acme", model="gpt-test",
+                         outcome="ok")
+
+        deadline = time.monotonic() + 10
+        while scrape() < REQUESTS and time.monotonic() < deadline:
+            time.sleep(0.2)  # each worker hands its counts over every second
+        counted = {scrape() for _ in range(6)}  # scrapes land on either worker: each must see the sum
         assert counted == {REQUESTS}
         writers = {p.name.split("_")[-1] for p in (data_dir / "metrics").glob("counter_*.db")}
         assert len(writers) >= 2, "both workers counted (one file per process)"
