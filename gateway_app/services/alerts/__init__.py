@@ -1,0 +1,1 @@
+"""Alerts: rules evaluated per tenant, events, and their notification channels (e-mail, webhooks)."""
