@@ -453,3 +453,72 @@ class MemoryJobRecord:
     id: str = field(default_factory=lambda: new_id("mjob"))
     created_at: datetime = field(default_factory=utcnow)
     completed_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class AlertChannelRecord:
+    """Where a tenant's alerts go: e-mail recipients or a webhook URL (its signing secret encrypted)."""
+
+    name: str
+    type: str  # email | webhook
+    recipients: list[str] = field(default_factory=list)
+    url: str = ""
+    secret_enc: str = ""  # SecretBox ciphertext of the webhook's signing secret
+    overrides: dict = field(default_factory=dict)  # event type -> {"subject", "body"} (e-mail templates)
+    enabled: bool = True
+    id: str = field(default_factory=lambda: new_id("ach"))
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class AlertRuleRecord:
+    """A condition on one metric of a tenant, its thresholds, channels and current state."""
+
+    name: str
+    metric: str  # error_rate | latency_p95 | requests | tokens | cost | budget_used_pct | provider_down | ...
+    operator: str = ">"  # > >= < <=
+    warning: float | None = None
+    critical: float | None = None
+    window_minutes: int = 5
+    filters: dict = field(default_factory=dict)  # model, token_id, project_id, provider
+    channel_ids: list[str] = field(default_factory=list)
+    cooldown_minutes: int = 30
+    notify_resolved: bool = True
+    enabled: bool = True
+    state: str = "ok"  # ok | warning | critical
+    last_value: float | None = None
+    last_evaluated_at: datetime | None = None
+    last_notified_at: datetime | None = None
+    id: str = field(default_factory=lambda: new_id("alr"))
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class AlertEventRecord:
+    """A rule that started firing (or changed severity) or resolved, with the value seen."""
+
+    rule_id: str
+    rule_name: str
+    state: str  # firing | resolved
+    severity: str  # warning | critical (resolved: the severity it had)
+    value: float | None
+    threshold: float | None
+    acknowledged_by: str = ""
+    acknowledged_at: datetime | None = None
+    id: str = field(default_factory=lambda: new_id("alev"))
+    at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class AlertDeliveryRecord:
+    """One notification of an event on one channel: delivered or not, after how many attempts."""
+
+    event_id: str
+    channel_id: str
+    channel_type: str
+    ok: bool
+    attempts: int = 1
+    status: int = 0  # the last HTTP status (webhooks), 0 for e-mail or no answer
+    error: str = ""
+    id: str = field(default_factory=lambda: new_id("aldl"))
+    at: datetime = field(default_factory=utcnow)

@@ -24,6 +24,7 @@ from gateway_app.db.sqlite.memory_repositories import memory_record
 from gateway_app.db.sqlite.store import SqliteStore
 from gateway_app.db.sqlite.tracing_repositories import event_record, session_record
 from gateway_app.db.sqlite.vector_repositories import vector_store_record
+from gateway_app.db.tables import alerts as at
 from gateway_app.db.tables import control as ct
 from gateway_app.db.tables import memory as mt
 from gateway_app.db.tables import tenant as tt
@@ -100,6 +101,10 @@ TENANT_PARTS = (
     Part(mt.Memory, "memories", memory_record, _each("memory", "add_memory")),
     Part(mt.MemoryEvent, "memory_events", _as(r.MemoryEventRecord), _batch("memory", "add_events")),
     Part(mt.MemoryJob, "memory_jobs", _as(r.MemoryJobRecord), _each("memory", "add_job")),
+    Part(at.AlertChannel, "alert_channels", _as(r.AlertChannelRecord), _each("alerts", "add_channel")),
+    Part(at.AlertRule, "alert_rules", _as(r.AlertRuleRecord), _each("alerts", "add_rule")),
+    Part(at.AlertEvent, "alert_events", _as(r.AlertEventRecord), _each("alerts", "add_event")),
+    Part(at.AlertDelivery, "alert_deliveries", _as(r.AlertDeliveryRecord), _each("alerts", "add_delivery")),
 )
 
 

@@ -62,11 +62,12 @@ def duplicate_field(exc: DuplicateKeyError, unique: Iterable[str], pk: str) -> s
 def set_values(collection: Collection, query: dict, values: dict, session) -> dict | None:
     """Set fields of the first document matching `query`; the changed document, or None when none matched.
 
-    `$set` normally. A change holding a datetime replaces the document instead (read, then replace
-    under the same query, so a concurrent change makes it match nothing): the wire-protocol test
-    server stores datetimes given to `$set` as text, which would break every later comparison.
+    `$set` normally. A change holding a datetime or a boolean replaces the document instead (read, then
+    replace under the same query, so a concurrent change makes it match nothing): the wire-protocol test
+    server stores datetimes given to `$set` as text and booleans as 0 / 1, which would break every
+    later comparison.
     """
-    if not any(isinstance(v, datetime) for v in values.values()):
+    if not any(isinstance(v, (datetime, bool)) for v in values.values()):
         return (
             collection.find_one_and_update(query, {"$set": values}, return_document=True, session=session)
             if values

@@ -73,6 +73,14 @@ TENANT_INDEXES: dict[str, list[tuple[list, bool]]] = {
 }
 
 
+ALERT_INDEXES: dict[str, list[tuple[list, bool]]] = {
+    "alert_channels": [([("name", ASCENDING)], True)],
+    "alert_rules": [([("name", ASCENDING)], True)],
+    "alert_events": [([("rule_id", ASCENDING), ("at", DESCENDING)], False), ([("at", DESCENDING)], False)],
+    "alert_deliveries": [([("event_id", ASCENDING)], False), ([("channel_id", ASCENDING), ("at", DESCENDING)], False)],
+}
+
+
 def _index_name(keys: list) -> str:
     return "ix_" + "_".join(f"{field}_{'d' if order == DESCENDING else 'a'}" for field, order in keys)
 
@@ -88,7 +96,7 @@ def _indexes(spec: dict[str, list[tuple[list, bool]]]) -> Callable[[Database], N
 
 # Ordered steps; append, never edit one that has shipped.
 CONTROL_STEPS: list[Callable[[Database], None]] = [_indexes(CONTROL_INDEXES)]
-TENANT_STEPS: list[Callable[[Database], None]] = [_indexes(TENANT_INDEXES)]
+TENANT_STEPS: list[Callable[[Database], None]] = [_indexes(TENANT_INDEXES), _indexes(ALERT_INDEXES)]
 
 
 def version(db: Database) -> int:

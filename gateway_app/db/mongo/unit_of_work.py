@@ -11,6 +11,7 @@ from __future__ import annotations
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from gateway_app.db.errors import StoreBusy
+from gateway_app.db.mongo.alert_repositories import MongoAlertRepository
 from gateway_app.db.mongo.control_repositories import (
     MongoDirectoryRepository,
     MongoPlatformAdminRepository,
@@ -145,3 +146,4 @@ class MongoTenantUnitOfWork(MongoUnitOfWork):
         self.vector_stores = MongoVectorStoreRepository(db, session)
         self.rag_modules = MongoRagModuleRepository(db, session)
         self.memory = MongoMemoryRepository(db, session)
+        self.alerts = MongoAlertRepository(db, session)

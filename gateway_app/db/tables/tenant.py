@@ -352,3 +352,4 @@ class RagModule(TenantTable, table=True):
 
 
 from gateway_app.db.tables import memory as _memory  # noqa: E402,F401 - registers the memory tables
+from gateway_app.db.tables import alerts as _alerts  # noqa: E402,F401 - registers the alert tables

@@ -7,6 +7,10 @@ import pytest
 
 from gateway_app.db.errors import DuplicateKey
 from gateway_app.db.records import (
+    AlertChannelRecord,
+    AlertDeliveryRecord,
+    AlertEventRecord,
+    AlertRuleRecord,
     FileRecord,
     GuardrailPolicyRecord,
     GuardrailVerdictRecord,
@@ -212,4 +216,52 @@ def test_memory_stores_memories_history_and_jobs(acme):
         assert done.results == [{"$x": 1}] and done.completed_at == T0
         assert repo.stale_jobs(T0 + timedelta(minutes=1)) == []
         assert repo.delete("mst_1") and repo.get_memory("mem_2") is None and repo.get_job("mjob_1") is None
+        uow.commit()
+
+
+def test_alert_channels_rules_events_and_deliveries(acme):
+    with acme.tenant("acme") as uow:
+        repo = uow.alerts
+        mail = repo.add_channel(AlertChannelRecord(name="ops", type="email", recipients=["a@x.io", "b@x.io"],
+                                                   overrides={"firing": {"subject": "{{ rule }} $x.y"}}))
+        hook = repo.add_channel(AlertChannelRecord(name="hook", type="webhook", url="https://h.example/x",
+                                                   secret_enc="cipher"))
+        uow.commit()
+    with acme.tenant("acme") as uow, pytest.raises(DuplicateKey) as info:
+        uow.alerts.add_channel(AlertChannelRecord(name="ops", type="email"))
+    assert info.value.field == "name"
+    with acme.tenant("acme") as uow:
+        repo = uow.alerts
+        assert [c.name for c in repo.list_channels()] == ["hook", "ops"]
+        assert repo.get_channel(mail.id).overrides == {"firing": {"subject": "{{ rule }} $x.y"}}
+        assert repo.update_channel(hook.id, {"enabled": False}).enabled is False
+        fast = repo.add_rule(AlertRuleRecord(name="latency", metric="latency_p95", warning=500, critical=2000,
+                                             channel_ids=[hook.id], enabled=False))
+        errors = repo.add_rule(AlertRuleRecord(name="errors", metric="error_rate", critical=0.05,
+                                               filters={"model": "gpt-test"}, channel_ids=[mail.id, hook.id]))
+        assert [r.name for r in repo.list_rules()] == ["errors", "latency"]
+        assert [r.name for r in repo.list_rules(enabled_only=True)] == ["errors"]
+        changed = repo.update_rule(errors.id, {"state": "critical", "last_value": 0.3, "last_notified_at": T0})
+        assert (changed.state, changed.last_value, changed.last_notified_at) == ("critical", 0.3, T0)
+        first = repo.add_event(AlertEventRecord(rule_id=errors.id, rule_name="errors", state="firing",
+                                                severity="critical", value=0.3, threshold=0.05, at=T0))
+        repo.add_event(AlertEventRecord(rule_id=errors.id, rule_name="errors", state="resolved", severity="critical",
+                                        value=0.0, threshold=0.05, at=T0 + timedelta(minutes=5)))
+        repo.add_event(AlertEventRecord(rule_id=fast.id, rule_name="latency", state="firing", severity="warning",
+                                        value=800, threshold=500, at=T0 + timedelta(minutes=1)))
+        repo.add_delivery(AlertDeliveryRecord(event_id=first.id, channel_id=mail.id, channel_type="email", ok=True,
+                                              at=T0))
+        repo.add_delivery(AlertDeliveryRecord(event_id=first.id, channel_id=hook.id, channel_type="webhook", ok=False,
+                                              attempts=3, status=503, error="HTTP 503", at=T0 + timedelta(seconds=9)))
+        uow.commit()
+    with acme.tenant("acme") as uow:
+        repo = uow.alerts
+        assert [e.state for e in repo.list_events(rule_id=errors.id)] == ["resolved", "firing"], "newest first"
+        assert len(repo.list_events()) == 3 and len(repo.list_events(offset=1, limit=1)) == 1
+        acked = repo.update_event(first.id, {"acknowledged_by": "ops@x.io", "acknowledged_at": T0})
+        assert (acked.acknowledged_by, acked.acknowledged_at) == ("ops@x.io", T0)
+        assert [d.channel_type for d in repo.list_deliveries(event_id=first.id)] == ["webhook", "email"]
+        assert [d.status for d in repo.list_deliveries(channel_id=hook.id)] == [503]
+        assert repo.delete_rule(fast.id) and not repo.delete_rule(fast.id)
+        assert repo.delete_channel(hook.id) and repo.get_channel(hook.id) is None
         uow.commit()

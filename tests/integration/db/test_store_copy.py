@@ -9,6 +9,10 @@ import pytest
 from gateway_app.db import store_copy
 from gateway_app.db.mongo.store import MongoStore
 from gateway_app.db.records import (
+    AlertChannelRecord,
+    AlertDeliveryRecord,
+    AlertEventRecord,
+    AlertRuleRecord,
     ApiTokenRecord, AuditRecord, DirectoryEntry, FileRecord, GuardrailPolicyRecord, GuardrailVerdictRecord,
     MemoryEventRecord, MemoryJobRecord, MemoryRecord, MemoryStoreRecord, ModelRecord, PlatformAdminRecord,
     ProjectRecord, PromptRecord, PromptVersionRecord, ProviderRecord, RagModuleRecord, TenantRecord, TokenIndexEntry,
@@ -76,6 +80,16 @@ def _fill(store: SqliteStore, slug: str) -> None:
                                                  new_text="likes tea", user_id="alice", at=T0)])
         uow.memory.add_job(MemoryJobRecord(store_id=memory_store.id, status="completed", results=[{"event": "ADD"}],
                                            created_at=T0))
+        channel = uow.alerts.add_channel(AlertChannelRecord(name="ops", type="email", recipients=["ops@x.io"],
+                                                            overrides={"firing": {"subject": "{{ rule }}"}},
+                                                            created_at=T0))
+        rule = uow.alerts.add_rule(AlertRuleRecord(name="errors", metric="error_rate", critical=0.05,
+                                                   filters={"model": "gpt-test"}, channel_ids=[channel.id],
+                                                   created_at=T0))
+        event = uow.alerts.add_event(AlertEventRecord(rule_id=rule.id, rule_name="errors", state="firing",
+                                                      severity="critical", value=0.3, threshold=0.05, at=T0))
+        uow.alerts.add_delivery(AlertDeliveryRecord(event_id=event.id, channel_id=channel.id, channel_type="email",
+                                                    ok=True, at=T0))
         uow.commit()
 
 
@@ -136,7 +150,9 @@ def test_every_table_is_copied_and_reads_back_the_same(deployment, target):
                      lambda u: u.guardrails.recent_verdicts(), lambda u: u.vector_stores.get("vs_1"),
                      lambda u: u.vector_stores.get_file("vs_1", "file-1"), lambda u: u.vector_stores.get_batch("vsfb_1"),
                      lambda u: u.rag_modules.get_by_name("faq"), lambda u: u.memory.get_by_name("assistant"),
-                     lambda u: u.memory.list_memories(u.memory.get_by_name("assistant").id, user_id="alice")):
+                     lambda u: u.memory.list_memories(u.memory.get_by_name("assistant").id, user_id="alice"),
+                     lambda u: u.alerts.list_channels(), lambda u: u.alerts.list_rules(),
+                     lambda u: u.alerts.list_events(), lambda u: u.alerts.list_deliveries()):
             before, after = read(src), read(dst)
             assert before, "nothing to compare"
             if isinstance(before, list):
