@@ -12,6 +12,7 @@ from api.openapi import install_openapi
 from api.middleware import ClientAuthMiddleware, ClientCorsMiddleware, PlatformHolder, RequestContextMiddleware
 from api.routes import health, metrics
 from api.routes.admin import (
+    alerts,
     auth,
     guardrails,
     memory_stores,
@@ -83,7 +84,7 @@ def create_api(platform: Platform | None = None, *, settings: Settings | None = 
     app.include_router(metrics.router)
     admin = APIRouter(prefix="/admin/v1")
     for module in (auth, tenants, users, projects, tokens, providers, models, usage, prompts, guardrails, traces,
-                   rag_modules, memory_stores):
+                   rag_modules, memory_stores, alerts):
         admin.include_router(module.router)
     _not_found_catchall(admin)
     app.include_router(admin)

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     smtp_from: str = "gatehouse@localhost"
     smtp_security: Literal["auto", "starttls", "tls", "none"] = Field(
         default="auto", description="auto: STARTTLS when the server offers it; tls: implicit TLS (port 465)")
+    console_url: str = Field(default="", max_length=500, description="the console's address, linked from alert "
+                                                                     "e-mails (e.g. https://gatehouse.example.com)")
     metrics_token: str = Field(default="", description="bearer token /metrics requires (without it: loopback only)")
     metrics_labels: str = Field(default="tenant,model", description="labels of request metrics, of tenant, model, "
                                                                     "project, token (token and project: many series)")

@@ -31,6 +31,10 @@ from gateway_app.core.security import JwtCodec, PasswordHasher
 from gateway_app.core.tasks import TaskRegistry
 from gateway_app.db.protocols import DataStore
 from gateway_app.db.tenancy import open_store
+from gateway_app.services.alerts.channels import ChannelService, Notifier
+from gateway_app.services.alerts.evaluation import AlertEvaluator
+from gateway_app.services.alerts.mail import SmtpSettings
+from gateway_app.services.alerts.rules import RuleService
 from gateway_app.services.auth import AuthService, FirstAdmin, first_admin_notice
 from gateway_app.providers.base import UpstreamError
 from gateway_app.providers.factory import RuntimeFactory
@@ -114,6 +118,9 @@ class Platform:
     memory_stores: MemoryStoreService
     memory: MemoryService
     memory_chat: MemoryChat
+    alert_channels: ChannelService
+    alert_rules: RuleService
+    alerts: AlertEvaluator
     gc_pauses: GcPauses = field(default_factory=GcPauses)
     first_admin: FirstAdmin | None = None
     metrics: GatewayMetrics | None = None
@@ -146,6 +153,9 @@ def build_platform(settings: Settings) -> Platform:
     runtimes = RuntimeFactory(outbound)
     retry_for = settings.batch_retry_seconds
     metrics = gateway_metrics(settings.metrics_labels.split(","))
+    notifier = Notifier(SmtpSettings(host=settings.smtp_host, port=settings.smtp_port, user=settings.smtp_user,
+                                     password=settings.smtp_password, sender=settings.smtp_from,
+                                     security=settings.smtp_security), box, outbound)
     usage_recorder = UsageRecorder(store, max_queue=settings.usage_queue_size, retry_for=retry_for, metrics=metrics)
     catalog = ModelCatalog(store, box, generation)
     trace_recorder = TraceRecorder(store, max_queue=settings.usage_queue_size, retry_for=retry_for)
@@ -204,6 +214,9 @@ def build_platform(settings: Settings) -> Platform:
         memory_stores=memory.stores,
         memory=memory.memories,
         memory_chat=memory.chat,
+        alert_channels=ChannelService(access, box, notifier),
+        alert_rules=RuleService(access),
+        alerts=AlertEvaluator(access, notifier, metrics, console_url=settings.console_url),
         metrics=metrics,
     )
 

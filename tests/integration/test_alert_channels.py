@@ -1,19 +1,15 @@
 """Alert channels against real receivers: an aiosmtpd SMTP server and an HTTP webhook receiver on loopback."""
 
 import asyncio
-import email
-import threading
-from email import policy as email_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from gateway_app.core.errors import InvalidInput
 from gateway_app.core.outbound import OutboundPolicy
 from gateway_app.services.alerts import mail
 from gateway_app.services.alerts.webhooks import SIGNATURE_HEADER, deliver, verify
 from tests.support.processes import free_port
+from tests.support.receivers import Receiver, SmtpSink
 
 VALUES = {"tenant": "acme", "rule": "Error rate above 5 %", "metric": "error_rate", "operator": ">",
           "threshold": 0.05, "value": 0.31, "severity": "critical", "window_minutes": 5,
@@ -21,25 +17,11 @@ VALUES = {"tenant": "acme", "rule": "Error rate above 5 %", "metric": "error_rat
           "channel": "ops mail"}
 
 
-class Sink:
-    """Keeps every message the SMTP server receives."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content,
-                                                                          policy=email_policy.default)))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_sink():
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, sink
-    controller.stop()
+    sink = SmtpSink()
+    yield sink.controller, sink.sink
+    sink.stop()
 
 
 def test_firing_email_has_subject_both_parts_and_the_values(smtp_sink):
@@ -75,33 +57,6 @@ def test_an_unreachable_smtp_server_is_an_error_not_a_hang():
         mail.send(settings, mail.message(settings, ["a@b.c"], *mail.render("test", VALUES)))
 
 
-class Receiver:
-    """An HTTP server on loopback answering with the scripted statuses, keeping what it received."""
-
-    def __init__(self, statuses):
-        self.statuses, self.received = list(statuses), []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["content-length"]))
-                outer.received.append((dict(self.headers), body))
-                self.send_response(outer.statuses.pop(0) if outer.statuses else 200)
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.server.server_port}/hook"
-
-
 @pytest.fixture
 def receiver():
     made = []
@@ -111,7 +66,7 @@ def receiver():
         return made[-1]
     yield start
     for one in made:
-        one.server.shutdown()
+        one.stop()
 
 
 async def test_webhook_is_signed_and_retried_until_delivered(receiver):

@@ -1,0 +1,145 @@
+"""Alerts on the management API: channels, rules, evaluation against real traffic, e-mail and signed webhooks."""
+
+import openai
+import pytest
+
+from gateway_app.services.alerts.webhooks import SIGNATURE_HEADER, verify
+from tests.api.conftest import sdk_for
+from tests.support.api import configure_gateway
+from tests.support.fake_upstream import Behaviour
+from tests.support.receivers import Receiver, SmtpSink
+
+HELLO = [{"role": "user", "content": "hello"}]
+
+
+@pytest.fixture
+def smtp():
+    sink = SmtpSink()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def hook():
+    receiver = Receiver(())
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def allowed_upstreams(upstream_server, hook) -> list[str]:
+    return [f"127.0.0.1:{upstream_server.port}", f"127.0.0.1:{hook.server.server_port}"]
+
+
+@pytest.fixture
+def settings(settings, smtp):
+    return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_security": "none",
+                                       "smtp_from": "alerts@gatehouse.test"})
+
+
+async def _chat(sdk, n: int, fail: bool, upstream) -> None:
+    if fail:
+        upstream.script(*[Behaviour(status=500)] * n)
+    for _ in range(n):
+        if fail:
+            with pytest.raises(openai.APIStatusError):
+                await sdk.chat.completions.create(model="gpt-test", messages=HELLO)
+        else:
+            await sdk.chat.completions.create(model="gpt-test", messages=HELLO)
+
+
+async def test_an_error_rate_rule_fires_by_mail_and_webhook_then_resolves(admin, platform, upstream, smtp, hook):
+    setup = await configure_gateway(admin, upstream.url, provider_fields={"options": {"max_retries": 0}})
+    mail = (await admin.call("POST", "/alerts/channels", tenant="acme", expect=201, json={
+        "name": "ops mail", "type": "email", "to": ["ops@acme.io"]})).json()
+    webhook = (await admin.call("POST", "/alerts/channels", tenant="acme", expect=201, json={
+        "name": "pager", "type": "webhook", "url": hook.url})).json()
+    secret = webhook["secret"]
+    assert secret and webhook["has_secret"]
+    listed = (await admin.call("GET", "/alerts/channels", tenant="acme", expect=200)).json()
+    assert all(c["secret"] is None for c in listed), "the secret is shown once"
+    rule = (await admin.call("POST", "/alerts/rules", tenant="acme", expect=201, json={
+        "name": "error rate above 5 %", "metric": "error_rate", "threshold": 0.05, "window_minutes": 5,
+        "filters": {"model": "gpt-test"}, "channel_ids": [mail["id"], webhook["id"]]})).json()
+    assert rule["state"] == "ok" and rule["critical"] == 0.05
+
+    sdk = sdk_for(platform, setup["token"])
+    try:
+        await _chat(sdk, 2, False, upstream)
+        await _chat(sdk, 3, True, upstream)
+        platform.usage_recorder.writer.flush()
+        fired = (await admin.call("POST", "/alerts/evaluate", tenant="acme", expect=200)).json()
+        assert fired["evaluated"] == 1 and fired["notifications"] == 2 and fired["failed_notifications"] == 0
+        (event,) = fired["events"]
+        assert (event["state"], event["severity"], event["value"]) == ("firing", "critical", 0.6)
+
+        (recipients, message), = smtp.messages
+        assert recipients == ["ops@acme.io"]
+        assert message["Subject"] == "[CRITICAL] error rate above 5 %: error_rate > 0.05 (acme)"
+        assert "Value:     0.6" in message.get_body(("plain",)).get_content()
+        assert "<strong>0.6</strong>" in message.get_body(("html",)).get_content()
+        headers, body = hook.received[-1]
+        assert verify(secret, headers[SIGNATURE_HEADER], body), "signed with the channel's secret"
+        assert b'"type":"alert.firing"' in body and b'"value":0.6' in body
+
+        again = (await admin.call("POST", "/alerts/evaluate", tenant="acme", expect=200)).json()
+        assert again["events"] == [] and again["notifications"] == 0, "still firing: nothing new to say"
+
+        await _chat(sdk, 60, False, upstream)  # 3 failures in 65 requests: 4.6 %
+        platform.usage_recorder.writer.flush()
+        resolved = (await admin.call("POST", "/alerts/evaluate", tenant="acme", expect=200)).json()
+        assert [e["state"] for e in resolved["events"]] == ["resolved"] and resolved["notifications"] == 2
+        assert smtp.messages[-1][1]["Subject"] == "[RESOLVED] error rate above 5 % (acme)"
+        assert b'"type":"alert.resolved"' in hook.received[-1][1]
+
+        # Flapping within the cooldown: the event is kept, nobody is paged again.
+        await _chat(sdk, 10, True, upstream)
+        platform.usage_recorder.writer.flush()
+        flapped = (await admin.call("POST", "/alerts/evaluate", tenant="acme", expect=200)).json()
+        assert [e["state"] for e in flapped["events"]] == ["firing"] and flapped["notifications"] == 0
+        assert len(smtp.messages) == 2
+    finally:
+        await sdk.close()
+
+    history = (await admin.call("GET", "/alerts/events", tenant="acme", expect=200)).json()
+    assert [e["state"] for e in history] == ["firing", "resolved", "firing"]
+    acked = (await admin.call("POST", f"/alerts/events/{history[0]['id']}/acknowledge", tenant="acme",
+                              expect=200)).json()
+    assert acked["acknowledged_by"] == "root@example.com" and acked["acknowledged_at"]
+    state = (await admin.call("GET", f"/alerts/rules/{rule['id']}", tenant="acme", expect=200)).json()
+    assert state["state"] == "critical" and state["last_value"] > 0.05
+
+
+async def test_channels_and_rules_are_validated_and_tested(admin, platform, upstream, smtp, hook):
+    await configure_gateway(admin, upstream.url)
+    bad = await admin.call("POST", "/alerts/channels", tenant="acme", json={"name": "x", "type": "email", "to": []})
+    assert bad.status_code == 422
+    private = await admin.call("POST", "/alerts/channels", tenant="acme", json={
+        "name": "inside", "type": "webhook", "url": "http://127.0.0.1:9/hook"})
+    assert private.status_code == 400 and "url" in private.text, "the outbound policy applies to webhooks"
+    template = await admin.call("POST", "/alerts/channels", tenant="acme", json={
+        "name": "m", "type": "email", "to": ["a@b.io"], "overrides": {"firing": {"subject": "{{ rule "}}})
+    assert template.status_code == 400 and "overrides.firing.subject" in template.text
+    unknown = await admin.call("POST", "/alerts/rules", tenant="acme", json={
+        "name": "r", "metric": "requests", "threshold": 1, "channel_ids": ["ach_missing"]})
+    assert unknown.status_code == 422 and "ach_missing" in unknown.text
+    no_threshold = await admin.call("POST", "/alerts/rules", tenant="acme", json={"name": "r", "metric": "cost"})
+    assert no_threshold.status_code == 422
+
+    mail = (await admin.call("POST", "/alerts/channels", tenant="acme", expect=201, json={
+        "name": "ops", "type": "email", "to": ["ops@acme.io"]})).json()
+    tested = (await admin.call("POST", f"/alerts/channels/{mail['id']}/test", tenant="acme", expect=200)).json()
+    assert tested["ok"] and smtp.messages[-1][1]["Subject"] == "Gatehouse test notification (acme)"
+    webhook = (await admin.call("POST", "/alerts/channels", tenant="acme", expect=201, json={
+        "name": "hook", "type": "webhook", "url": hook.url, "secret": "a-secret-of-16-chars"})).json()
+    assert (await admin.call("POST", "/alerts/channels/hook/test", tenant="acme", expect=200)).json()["ok"]
+    assert verify("a-secret-of-16-chars", hook.received[-1][0][SIGNATURE_HEADER], hook.received[-1][1])
+    rule = (await admin.call("POST", "/alerts/rules", tenant="acme", expect=201, json={
+        "name": "quiet", "metric": "no_traffic", "window_minutes": 10, "channel_ids": [webhook["id"]]})).json()
+    await admin.call("DELETE", "/alerts/channels/hook", tenant="acme", expect=204)
+    assert (await admin.call("GET", f"/alerts/rules/{rule['id']}", tenant="acme",
+                             expect=200)).json()["channel_ids"] == [], "a deleted channel leaves its rules"
+    quiet = (await admin.call("POST", "/alerts/evaluate", tenant="acme", expect=200)).json()
+    assert [e["severity"] for e in quiet["events"]] == ["critical"], "no request in 10 minutes fires no_traffic"
+    other = await admin.call("GET", f"/alerts/rules/{rule['id']}", tenant="globex")
+    assert other.status_code == 404
