@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     smtp_from: str = "gatehouse@localhost"
     smtp_security: Literal["auto", "starttls", "tls", "none"] = Field(
         default="auto", description="auto: STARTTLS when the server offers it; tls: implicit TLS (port 465)")
+    alerts_interval_seconds: float = Field(default=60.0, ge=0, le=3600,
+                                           description="how often alert rules are evaluated (0: never)")
     console_url: str = Field(default="", max_length=500, description="the console's address, linked from alert "
                                                                      "e-mails (e.g. https://gatehouse.example.com)")
     metrics_token: str = Field(default="", description="bearer token /metrics requires (without it: loopback only)")

@@ -1,0 +1,111 @@
+"""The alert scheduler: every process runs it, exactly one evaluates each minute's slot.
+
+Each process wakes at every slot boundary (ALERTS_INTERVAL_SECONDS, default 60) and claims the slot:
+with Redis a `SET NX` of the slot's key (every process of every host shares it), otherwise an
+exclusive create of a file per slot in DATA_DIR/alerts (the processes of one host: the SQLite
+deployments). The winner evaluates every tenant's enabled rules; when it stops, the next slot goes
+to another process by itself. While Redis is unreachable the cache falls back to process memory and
+a slot may be evaluated by more than one process (at least once rather than not at all).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from pathlib import Path
+
+import anyio
+
+from gateway_app.core.cache import Cache, RedisCache
+from gateway_app.core.logging import get_logger
+from gateway_app.db.protocols import DataStore
+from gateway_app.services.alerts.evaluation import AlertEvaluator
+from gateway_app.services.principals import PLATFORM_ADMIN, Principal
+
+log = get_logger("alerts")
+SCHEDULER = Principal(user_id="alert-scheduler", email="alert-scheduler", role=PLATFORM_ADMIN)
+KEEP_SLOT_FILES = 10
+
+
+class SlotClaim:
+    """Exactly one claimant per slot number: Redis when the cache is Redis, else one host's files."""
+
+    def __init__(self, cache: Cache, directory: Path) -> None:
+        self._cache, self._directory = cache, directory
+
+    async def claim(self, slot: int) -> bool:
+        """True for the one process that claims this slot first."""
+        if isinstance(self._cache, RedisCache):
+            return await self._cache.set_if_absent(f"alerts:slot:{slot}", str(os.getpid()), ttl=600)
+        return await anyio.to_thread.run_sync(self._claim_file, slot)
+
+    def _claim_file(self, slot: int) -> bool:
+        self._directory.mkdir(parents=True, exist_ok=True)
+        try:
+            os.close(os.open(self._directory / f"slot-{slot}", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            return False
+        for old in self._directory.glob("slot-*"):  # the winner tidies up
+            with contextlib.suppress(ValueError, OSError):
+                if int(old.name.split("-", 1)[1]) < slot - KEEP_SLOT_FILES:
+                    old.unlink()
+        return True
+
+
+class AlertScheduler:
+    """Evaluates every tenant's rules once per slot, in whichever process claims the slot."""
+
+    def __init__(self, store: DataStore, evaluator: AlertEvaluator, claim: SlotClaim, interval: float) -> None:
+        self._store, self._evaluator, self._claim, self.interval = store, evaluator, claim, interval
+        self.slots_run = 0  # slots this process won and evaluated
+        self._task: asyncio.Task | None = None
+
+    async def run_slot(self, slot: int) -> int | None:
+        """Evaluate every tenant if this process claims the slot; rules evaluated, or None when another did."""
+        if not await self._claim.claim(slot):
+            return None
+        slugs = await anyio.to_thread.run_sync(self._tenants)
+        evaluated = 0
+        for slug in slugs:
+            try:
+                evaluated += (await self._evaluator.evaluate(SCHEDULER, slug)).evaluated
+            except Exception:  # noqa: BLE001 - one tenant's trouble must not stop the others'
+                log.exception("alert evaluation failed", extra={"tenant": slug})
+        self.slots_run += 1
+        log.info("alert evaluation", extra={"slot": slot, "tenants": len(slugs), "rules": evaluated})
+        return evaluated
+
+    def _tenants(self) -> list[str]:
+        slugs, offset = [], 0
+        while True:
+            with self._store.control() as uow:
+                page = uow.tenants.list(offset=offset, limit=500)
+            slugs += [t.slug for t in page if t.status == "active"]
+            if len(page) < 500:
+                return slugs
+            offset += 500
+
+    def start(self) -> None:
+        """Run until stop() (one task per process)."""
+        if self.interval > 0 and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name="alert-scheduler")
+
+    async def _loop(self) -> None:
+        while True:
+            now = time.time()
+            slot = int(now // self.interval) + 1
+            await asyncio.sleep(slot * self.interval - now)
+            try:
+                await self.run_slot(slot)
+            except Exception:  # noqa: BLE001 - the next slot tries again
+                log.exception("alert scheduler slot failed", extra={"slot": slot})
+
+    async def stop(self) -> None:
+        """End the loop (a slot being evaluated is cancelled; the next one goes to another process)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
