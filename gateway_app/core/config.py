@@ -62,6 +62,9 @@ class Settings(BaseSettings):
         default="auto", description="auto: STARTTLS when the server offers it; tls: implicit TLS (port 465)")
     alerts_interval_seconds: float = Field(default=60.0, ge=0, le=3600,
                                            description="how often alert rules are evaluated (0: never)")
+    alerts_budget_defaults: str = Field(default="50,80,100", pattern=r"^(\d{1,3}(,\d{1,3})*)?$",
+                                        description="budget alert rules every tenant with a monthly budget gets "
+                                                    "(percent; empty: none)")
     console_url: str = Field(default="", max_length=500, description="the console's address, linked from alert "
                                                                      "e-mails (e.g. https://gatehouse.example.com)")
     metrics_token: str = Field(default="", description="bearer token /metrics requires (without it: loopback only)")

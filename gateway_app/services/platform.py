@@ -158,7 +158,8 @@ def build_platform(settings: Settings) -> Platform:
     notifier = Notifier(SmtpSettings(host=settings.smtp_host, port=settings.smtp_port, user=settings.smtp_user,
                                      password=settings.smtp_password, sender=settings.smtp_from,
                                      security=settings.smtp_security), box, outbound)
-    evaluator = AlertEvaluator(access, notifier, metrics, console_url=settings.console_url)
+    evaluator = AlertEvaluator(access, notifier, metrics, console_url=settings.console_url, breakers=breakers,
+                               budget_defaults=tuple(int(p) for p in settings.alerts_budget_defaults.split(",") if p))
     usage_recorder = UsageRecorder(store, max_queue=settings.usage_queue_size, retry_for=retry_for, metrics=metrics)
     catalog = ModelCatalog(store, box, generation)
     trace_recorder = TraceRecorder(store, max_queue=settings.usage_queue_size, retry_for=retry_for)

@@ -143,3 +143,46 @@ async def test_channels_and_rules_are_validated_and_tested(admin, platform, upst
     assert [e["severity"] for e in quiet["events"]] == ["critical"], "no request in 10 minutes fires no_traffic"
     other = await admin.call("GET", f"/alerts/rules/{rule['id']}", tenant="globex")
     assert other.status_code == 404
+
+
+async def test_a_tenant_with_a_budget_gets_budget_alerts_that_fire_at_80_percent(admin, platform, upstream, smtp):
+    setup = await configure_gateway(admin, upstream.url)
+    sdk = sdk_for(platform, setup["token"])
+    try:
+        await _chat(sdk, 4, False, upstream)
+    finally:
+        await sdk.close()
+    platform.usage_recorder.writer.flush()
+    rows = (await admin.call("GET", "/usage/requests", tenant="acme", expect=200)).json()
+    spent = sum(r["cost_usd"] for r in rows)
+    assert spent > 0
+    await admin.call("PATCH", "/tenants/acme", json={"limits": {"monthly_budget_usd": round(spent / 0.9, 6)}},
+                     expect=200)  # 90 % of the budget is spent
+    result = (await admin.call("POST", "/alerts/evaluate", tenant="acme", expect=200)).json()
+    rules = {r["name"]: r for r in (await admin.call("GET", "/alerts/rules", tenant="acme", expect=200)).json()}
+    assert set(rules) == {"budget 50 %", "budget 80 %", "budget 100 %"}
+    assert sorted(e["rule_name"] for e in result["events"]) == ["budget 50 %", "budget 80 %"]
+    assert rules["budget 80 %"]["state"] == "warning" and rules["budget 100 %"]["state"] == "ok"
+    assert 89 < rules["budget 80 %"]["last_value"] < 91
+    projected = (await admin.call("POST", "/alerts/rules", tenant="acme", expect=201, json={
+        "name": "on pace to overspend", "metric": "budget_projected_pct", "threshold": 100})).json()
+    await admin.call("POST", "/alerts/evaluate", tenant="acme", expect=200)
+    pace = (await admin.call("GET", f"/alerts/rules/{projected['id']}", tenant="acme", expect=200)).json()
+    assert pace["last_value"] >= rules["budget 80 %"]["last_value"], "the month-end projection is at least the spend"
+
+
+async def test_a_provider_whose_calls_all_fail_is_down(admin, platform, upstream):
+    setup = await configure_gateway(admin, upstream.url, provider_fields={"options": {"max_retries": 0}})
+    await admin.call("POST", "/alerts/rules", tenant="acme", expect=201, json={
+        "name": "provider down", "metric": "provider_down", "filters": {"provider": "fake"}})
+    sdk = sdk_for(platform, setup["token"])
+    try:
+        await _chat(sdk, 1, False, upstream)
+        ok = (await admin.call("POST", "/alerts/evaluate", tenant="acme", expect=200)).json()
+        assert ok["events"] == []
+        await _chat(sdk, 3, True, upstream)
+    finally:
+        await sdk.close()
+    platform.usage_recorder.writer.flush()
+    down = (await admin.call("POST", "/alerts/evaluate", tenant="acme", expect=200)).json()
+    assert [(e["rule_name"], e["state"], e["value"]) for e in down["events"]] == [("provider down", "firing", 1.0)]

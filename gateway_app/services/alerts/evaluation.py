@@ -17,8 +17,16 @@ import anyio
 from pydantic import BaseModel
 
 from gateway_app.core.metrics import GatewayMetrics
+from gateway_app.core.resilience import BreakerRegistry
 from gateway_app.db.protocols import TenantUnitOfWork
-from gateway_app.db.records import BLOCKED_ERROR_TYPE, AlertChannelRecord, AlertEventRecord, AlertRuleRecord, precise_now
+from gateway_app.db.records import (
+    BLOCKED_ERROR_TYPE,
+    AlertChannelRecord,
+    AlertEventRecord,
+    AlertRuleRecord,
+    TenantRecord,
+    precise_now,
+)
 from gateway_app.services.alerts.channels import Notifier
 from gateway_app.services.alerts.rules import EventOut
 from gateway_app.services.principals import Principal
@@ -44,11 +52,16 @@ class _Change:
     notify: bool
 
 
-def measure(uow: TenantUnitOfWork, rule: AlertRuleRecord, now: datetime) -> float | None:
-    """The rule's metric over its window (None: no requests to judge a ratio or a latency by)."""
+def measure(uow: TenantUnitOfWork, rule: AlertRuleRecord, now: datetime, tenant: TenantRecord | None = None,
+            open_breakers: frozenset[str] = frozenset()) -> float | None:
+    """The rule's metric over its window (None: no requests to judge a ratio or a latency by, or no budget)."""
     f = rule.filters
-    records = uow.usage.recent(model=f.get("model"), token_id=f.get("token_id"),
-                               since=now - timedelta(minutes=rule.window_minutes), limit=WINDOW_LIMIT)
+    since = now - timedelta(minutes=rule.window_minutes)
+    if rule.metric in ("budget_used_pct", "budget_projected_pct"):
+        return _budget(uow, rule, now, tenant)
+    if rule.metric == "provider_down":
+        return float(_providers_down(uow, f.get("provider"), since, open_breakers))
+    records = uow.usage.recent(model=f.get("model"), token_id=f.get("token_id"), since=since, limit=WINDOW_LIMIT)
     if f.get("project_id"):
         records = [r for r in records if r.project_id == f["project_id"]]
     answered = [r for r in records if r.error_type != BLOCKED_ERROR_TYPE]
@@ -66,6 +79,57 @@ def measure(uow: TenantUnitOfWork, rule: AlertRuleRecord, now: datetime) -> floa
         return round(sum(1 for r in answered if r.status >= 400) / len(answered), 4)
     latencies = sorted(r.latency_ms for r in answered)  # latency_p95, in milliseconds
     return round(latencies[max(0, math.ceil(0.95 * len(latencies)) - 1)], 1)
+
+
+def _budget(uow: TenantUnitOfWork, rule: AlertRuleRecord, now: datetime, tenant: TenantRecord | None) -> float | None:
+    """Percent of the monthly budget spent (or, projected, spent by month end at this month's pace)."""
+    f = rule.filters
+    if f.get("token_id"):
+        token = uow.api_tokens.get(f["token_id"])
+        limits = token.limits if token else {}
+    elif f.get("project_id"):
+        project = uow.projects.get(f["project_id"])
+        limits = project.limits if project else {}
+    else:
+        limits = tenant.limits if tenant else {}
+    budget = limits.get("monthly_budget_usd")
+    if not budget:
+        return None
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    spent = uow.usage.spend(start, token_id=f.get("token_id"), project_id=f.get("project_id"))
+    used = spent / budget * 100
+    if rule.metric == "budget_used_pct":
+        return round(used, 2)
+    month_end = (start + timedelta(days=32)).replace(day=1)
+    elapsed = max((now - start).total_seconds(), 3600.0)  # the first hour's pace says little
+    return round(used * (month_end - start).total_seconds() / elapsed, 2)
+
+
+def _providers_down(uow: TenantUnitOfWork, provider: str | None, since: datetime, open_breakers: frozenset[str]) -> int:
+    """Providers whose breaker is open in this process, or that failed at least 3 calls and half of them in the
+    window (the usage rows of every process: the scheduler need not be where the traffic is)."""
+    stats = uow.usage.provider_stats(since)
+    down = 0
+    for record in uow.providers.list():
+        if provider and provider not in (record.id, record.name):
+            continue
+        requests, errors = stats.get(record.id, (0, 0))
+        if record.id in open_breakers or (errors >= 3 and errors * 2 >= requests):
+            down += 1
+    return down
+
+
+def add_budget_rules(uow: TenantUnitOfWork, percents: tuple[int, ...]) -> None:
+    """A tenant with a monthly budget gets one rule per default percentage (disable them to opt out;
+    a deleted one comes back)."""
+    existing = {r.name for r in uow.alerts.list_rules()}
+    for pct in percents:
+        name = f"budget {pct} %"
+        if name not in existing:
+            uow.alerts.add_rule(AlertRuleRecord(name=name, metric="budget_used_pct", operator=">=",
+                                                critical=float(pct) if pct >= 100 else None,
+                                                warning=float(pct) if pct < 100 else None, window_minutes=60,
+                                                cooldown_minutes=1440))
 
 
 def breaches(operator: str, value: float, threshold: float | None) -> bool:
@@ -112,22 +176,30 @@ class AlertEvaluator:
     """Runs a tenant's enabled rules now: for POST /alerts/evaluate and the scheduler."""
 
     def __init__(self, access: TenantAccess, notifier: Notifier, metrics: GatewayMetrics | None = None,
-                 console_url: str = "") -> None:
-        self._access, self._notifier, self._metrics = access, notifier, metrics
+                 console_url: str = "", breakers: BreakerRegistry | None = None,
+                 budget_defaults: tuple[int, ...] = (50, 80, 100)) -> None:
+        self._access, self._notifier, self._metrics, self._breakers = access, notifier, metrics, breakers
+        self._budget_defaults = budget_defaults
         self._console_url = console_url
 
     async def evaluate(self, actor: Principal, tenant: str | None) -> EvaluationOut:
         """Measure every enabled rule, record state changes as events, notify their channels."""
-        slug = self._access.check(actor, tenant).slug
+        record = self._access.check(actor, tenant)
+        slug = record.slug
         now = precise_now()  # events of one second keep their order
+        open_breakers = frozenset(
+            b.key.split(":", 1)[1] for b in (self._breakers.states() if self._breakers else ())
+            if b.state == "open" and b.key.startswith(f"{slug}:"))
 
         def judge() -> tuple[int, list[_Change], dict[str, AlertChannelRecord]]:
             with self._access.open(actor, tenant) as uow:
+                if record.limits.get("monthly_budget_usd") and self._budget_defaults:
+                    add_budget_rules(uow, self._budget_defaults)
                 rules = uow.alerts.list_rules(enabled_only=True)
                 channels = {c.id: c for c in uow.alerts.list_channels() if c.enabled}
                 found = []
                 for rule in rules:
-                    changes, change = decide(rule, measure(uow, rule, now), now)
+                    changes, change = decide(rule, measure(uow, rule, now, record, open_breakers), now)
                     uow.alerts.update_rule(rule.id, changes)
                     if change is not None:
                         uow.alerts.add_event(change.event)

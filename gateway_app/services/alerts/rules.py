@@ -16,7 +16,8 @@ from gateway_app.services.principals import Principal
 from gateway_app.services.tenant_access import TenantAccess
 
 RuleName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.%-]*$")]
-Metric = Literal["error_rate", "latency_p95", "requests", "tokens", "cost", "guardrail_blocks", "no_traffic"]
+Metric = Literal["error_rate", "latency_p95", "requests", "tokens", "cost", "guardrail_blocks", "no_traffic",
+                 "budget_used_pct", "budget_projected_pct", "provider_down"]
 Operator = Literal[">", ">=", "<", "<="]
 FilterValue = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -29,6 +30,7 @@ class RuleFilters(BaseModel):
     model: FilterValue | None = None
     token_id: FilterValue | None = None
     project_id: FilterValue | None = None
+    provider: FilterValue | None = Field(default=None, description="provider id or name (provider_down)")
 
 
 class RuleCreate(BaseModel):
@@ -57,6 +59,8 @@ class RuleCreate(BaseModel):
             self.critical, self.threshold = self.threshold, None
         if self.metric == "no_traffic":
             self.operator, self.critical = "<", 1  # fewer than one request in the window
+        if self.metric == "provider_down" and self.warning is None and self.critical is None:
+            self.operator, self.critical = ">=", 1  # one provider down
         if self.warning is None and self.critical is None:
             raise ValueError("a rule needs 'threshold' (or 'critical') or 'warning'")
         return self

@@ -157,6 +157,7 @@ class InferenceService:
                 return entry, await self._call(entry, lambda runtime, e=entry: call(runtime, e))
             except UpstreamError as exc:
                 last = exc
+                exc.entry = entry  # the usage row names the provider that failed last (provider health, alerts)
                 if exc.kind == "http" and not exc.retryable and exc.status < 500:
                     break
         assert last is not None
@@ -246,7 +247,7 @@ class InferenceService:
             entry, result = await self._first_success(
                 chain, lambda runtime, e: runtime.chat(payload, e.upstream_model, timeout=e.provider.timeout_s))
         except UpstreamError as exc:
-            raise await self._fail(ctx, "chat", requested, None, started, admission, client_error(exc, requested),
+            raise await self._fail(ctx, "chat", requested, getattr(exc, "entry", None), started, admission, client_error(exc, requested),
                                    request=payload, started_wall=started_wall) from None
         if policies:
             try:
@@ -279,7 +280,7 @@ class InferenceService:
             entry, stream = await self._first_success(chain, lambda runtime, e: runtime.chat_stream(
                 payload, e.upstream_model, timeout=e.provider.timeout_s, client_wants_usage=wants_usage))
         except UpstreamError as exc:
-            raise await self._fail(ctx, "chat", requested, None, started, admission, client_error(exc, requested),
+            raise await self._fail(ctx, "chat", requested, getattr(exc, "entry", None), started, admission, client_error(exc, requested),
                                    stream=True, request=payload, started_wall=started_wall) from None
         stream = self._guarding.guard_stream(ctx, policies, stream, requested, judge)
         relay = self._relay(ctx, requested, entry, stream, admission, started, started_wall, payload, wants_usage)
@@ -356,7 +357,7 @@ class InferenceService:
             entry, result = await self._first_success(
                 chain, lambda runtime, e: runtime.embeddings(payload, e.upstream_model, timeout=e.provider.timeout_s))
         except UpstreamError as exc:
-            raise await self._fail(ctx, "embedding", requested, None, started, admission,
+            raise await self._fail(ctx, "embedding", requested, getattr(exc, "entry", None), started, admission,
                                    client_error(exc, requested)) from None
         return await self._complete(ctx, "embedding", requested, entry, result, admission, started, payload,
                                     started_wall)
