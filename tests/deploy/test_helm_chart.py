@@ -38,7 +38,7 @@ from tests.deploy.support import (
 KUBE_VERSIONS = ("1.25.0", kubernetes_validate.utils.latest_version())
 PROFILES = {"default": default_values, "scale": scale_values}
 CREDENTIALS = ("JWT_SECRET", "ENCRYPTION_KEY", "MONGODB_URI", "REDIS_URL", "REFLEX_REDIS_URL",
-               "ADMIN_EMAIL", "ADMIN_PASSWORD", "SMTP_USER", "SMTP_PASSWORD")
+               "ADMIN_EMAIL", "ADMIN_PASSWORD", "SMTP_USER", "SMTP_PASSWORD", "METRICS_TOKEN")
 
 
 def containers(deployment: dict) -> list[dict]:
@@ -351,13 +351,13 @@ def test_pods_run_as_non_root_without_capabilities(profile):
 @pytest.mark.parametrize("profile", sorted(PROFILES))
 def test_secrets_are_never_rendered_into_the_configmap(profile):
     values = PROFILES[profile](secrets={"ADMIN_EMAIL": "ops@example.com", "ADMIN_PASSWORD": "admin-pass-9876",
-                                        "SMTP_PASSWORD": "smtp-pass-5432"})
+                                        "SMTP_PASSWORD": "smtp-pass-5432", "METRICS_TOKEN": "scrape-token-2468"})
     files = render_text(values)
     docs = render(values)
     config = one(docs, "ConfigMap")["data"]
     assert not set(config) & set(CREDENTIALS)
     secret = one(docs, "Secret")["stringData"]
-    assert {"JWT_SECRET", "ENCRYPTION_KEY", "ADMIN_PASSWORD", "SMTP_PASSWORD"} <= set(secret)
+    assert {"JWT_SECRET", "ENCRYPTION_KEY", "ADMIN_PASSWORD", "SMTP_PASSWORD", "METRICS_TOKEN"} <= set(secret)
     # No secret value appears in any other manifest (ConfigMap, Deployments, annotations).
     for path, text in files.items():
         if path.endswith("/secret.yaml"):

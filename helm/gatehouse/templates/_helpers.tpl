@@ -20,7 +20,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 
 {{/* Settings that hold credentials: they live in the Secret, never in the ConfigMap. */}}
 {{- define "gatehouse.secretKeys" -}}
-JWT_SECRET ENCRYPTION_KEY MONGODB_URI REDIS_URL REFLEX_REDIS_URL ADMIN_EMAIL ADMIN_PASSWORD SMTP_USER SMTP_PASSWORD
+JWT_SECRET ENCRYPTION_KEY MONGODB_URI REDIS_URL REFLEX_REDIS_URL ADMIN_EMAIL ADMIN_PASSWORD SMTP_USER SMTP_PASSWORD METRICS_TOKEN
 {{- end -}}
 
 {{/* How many API pods can run at once: the HPA's ceiling when it is on. */}}
