@@ -340,27 +340,6 @@ def sync_metrics(platform: Platform) -> None:
                           if ":" in state.key)
 
 
-def _start_metrics_sync(platform: Platform) -> Callable[[], Awaitable[None]]:
-    """Sync the counted-elsewhere metrics every few seconds; returns its stop."""
-    async def loop() -> None:
-        while True:
-            try:
-                await anyio.to_thread.run_sync(sync_metrics, platform)  # a first flush of many series takes a while
-            except Exception:  # noqa: BLE001 - metrics must not take the process down
-                log.exception("metrics sync failed")
-            await asyncio.sleep(METRICS_SYNC_SECONDS)
-
-    task = asyncio.get_running_loop().create_task(loop(), name="metrics-sync")
-
-    async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        if platform.metrics is not None:
-            platform.metrics.process_ended()
-    return stop
-
-
 def release_free_memory() -> None:
     """Hand the C heap's free pages back to the system (glibc keeps them after SQLite frees its caches)."""
     try:
@@ -369,25 +348,35 @@ def release_free_memory() -> None:
         pass
 
 
-def _start_housekeeping(platform: Platform) -> Callable[[], Awaitable[None]]:
-    """Close what idled (tenant databases the request path no longer needs); returns its stop."""
+def _every(seconds: float, name: str, work: Callable[[], Awaitable[None]], *, first_wait: bool = True,
+           on_stop: Callable[[], None] | None = None) -> Callable[[], Awaitable[None]]:
+    """Run `work` every `seconds` in a task of this loop (a failure is logged, the next round runs); returns its stop."""
     async def loop() -> None:
+        if first_wait:
+            await asyncio.sleep(seconds)
         while True:
-            await asyncio.sleep(HOUSEKEEPING_SECONDS)
             try:
-                if await anyio.to_thread.run_sync(platform.store.close_idle):
-                    await anyio.to_thread.run_sync(release_free_memory)
-                await anyio.to_thread.run_sync(platform.memory.sweep)
-            except Exception:  # noqa: BLE001 - housekeeping must not die of one failure
-                log.exception("housekeeping failed")
+                await work()
+            except Exception:  # noqa: BLE001 - a periodic task must not die of one failure
+                log.exception(f"{name} failed")
+            await asyncio.sleep(seconds)
 
-    task = asyncio.get_running_loop().create_task(loop(), name="housekeeping")
+    task = asyncio.get_running_loop().create_task(loop(), name=name)
 
     async def stop() -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if on_stop is not None:
+            on_stop()
     return stop
+
+
+async def _housekeeping(platform: Platform) -> None:
+    """Close what idled (tenant databases the request path no longer needs), sweep expired memories."""
+    if await anyio.to_thread.run_sync(platform.store.close_idle):
+        await anyio.to_thread.run_sync(release_free_memory)
+    await anyio.to_thread.run_sync(platform.memory.sweep)
 
 
 def _register_shutdown(platform: Platform) -> None:
@@ -397,8 +386,13 @@ def _register_shutdown(platform: Platform) -> None:
     lifecycle.on_shutdown("memory_adds", platform.memory.jobs.stop)
     if isinstance(platform.vector_layer, OwnedVectorLayer):
         lifecycle.on_shutdown("vector_owner", lambda: anyio.to_thread.run_sync(platform.vector_layer.close))
-    lifecycle.on_shutdown("housekeeping", _start_housekeeping(platform))
-    lifecycle.on_shutdown("metrics", _start_metrics_sync(platform))
+    lifecycle.on_shutdown("housekeeping", _every(HOUSEKEEPING_SECONDS, "housekeeping",
+                                                 lambda: _housekeeping(platform)))
+    # A first flush of many label sets takes a while: in a thread. The process's live gauges leave at stop.
+    lifecycle.on_shutdown("metrics", _every(METRICS_SYNC_SECONDS, "metrics sync",
+                                            lambda: anyio.to_thread.run_sync(sync_metrics, platform),
+                                            first_wait=False,
+                                            on_stop=platform.metrics.process_ended if platform.metrics else None))
     lifecycle.on_shutdown("tasks", lambda: anyio.to_thread.run_sync(platform.tasks.stop_all))
     lifecycle.on_shutdown("invalidation", platform.generation.stop)
     lifecycle.on_shutdown("cache", platform.cache.close)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pymongo import ASCENDING, DESCENDING
 
 from gateway_app.db.mongo.documents import MongoRepository
+from gateway_app.db.alert_repository_base import AlertRepositoryBase
 from gateway_app.db.records import AlertChannelRecord, AlertDeliveryRecord, AlertEventRecord, AlertRuleRecord
 
 
@@ -28,57 +29,21 @@ class _Deliveries(MongoRepository[AlertDeliveryRecord]):
 NEWEST = [("at", DESCENDING), ("_id", DESCENDING)]
 
 
-class MongoAlertRepository:
+class MongoAlertRepository(AlertRepositoryBase):
     """One collection per kind, each by id (the generic repository), plus the lists the service needs."""
 
     def __init__(self, db, session) -> None:
         self._channels, self._rules = _Channels(db, session), _Rules(db, session)
         self._events, self._deliveries = _Events(db, session), _Deliveries(db, session)
 
-    def get_channel(self, channel_id: str) -> AlertChannelRecord | None:
-        return self._channels.get(channel_id)
-
     def list_channels(self) -> list[AlertChannelRecord]:
         return self._channels._find({}, [("name", ASCENDING)])
-
-    def add_channel(self, record: AlertChannelRecord) -> AlertChannelRecord:
-        return self._channels.add(record)
-
-    def update_channel(self, channel_id: str, changes: dict) -> AlertChannelRecord | None:
-        return self._channels.update(channel_id, changes)
-
-    def delete_channel(self, channel_id: str) -> bool:
-        return self._channels.delete(channel_id)
-
-    def get_rule(self, rule_id: str) -> AlertRuleRecord | None:
-        return self._rules.get(rule_id)
 
     def list_rules(self, enabled_only: bool = False) -> list[AlertRuleRecord]:
         return self._rules._find({"enabled": True} if enabled_only else {}, [("name", ASCENDING)])
 
-    def add_rule(self, record: AlertRuleRecord) -> AlertRuleRecord:
-        return self._rules.add(record)
-
-    def update_rule(self, rule_id: str, changes: dict) -> AlertRuleRecord | None:
-        return self._rules.update(rule_id, changes)
-
-    def delete_rule(self, rule_id: str) -> bool:
-        return self._rules.delete(rule_id)
-
-    def add_event(self, record: AlertEventRecord) -> AlertEventRecord:
-        return self._events.add(record)
-
-    def get_event(self, event_id: str) -> AlertEventRecord | None:
-        return self._events.get(event_id)
-
     def list_events(self, rule_id: str | None = None, offset: int = 0, limit: int = 50) -> list[AlertEventRecord]:
         return self._events._find({"rule_id": rule_id} if rule_id else {}, NEWEST, offset, limit)
-
-    def update_event(self, event_id: str, changes: dict) -> AlertEventRecord | None:
-        return self._events.update(event_id, changes)
-
-    def add_delivery(self, record: AlertDeliveryRecord) -> AlertDeliveryRecord:
-        return self._deliveries.add(record)
 
     def list_deliveries(
         self, event_id: str | None = None, channel_id: str | None = None, limit: int = 50

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from gateway_app.db.alert_repository_base import AlertRepositoryBase
 from gateway_app.db.records import AlertChannelRecord, AlertDeliveryRecord, AlertEventRecord, AlertRuleRecord
 from gateway_app.db.sqlite.base_repository import SqlRepository, record_of
 from gateway_app.db.tables.alerts import AlertChannel, AlertDelivery, AlertEvent, AlertRule
@@ -25,7 +26,7 @@ class _Deliveries(SqlRepository[AlertDelivery, AlertDeliveryRecord]):
     table, record = AlertDelivery, AlertDeliveryRecord
 
 
-class SqlAlertRepository:
+class SqlAlertRepository(AlertRepositoryBase):
     """One table per kind, each by id (the generic repository), plus the lists the service needs."""
 
     def __init__(self, session: Session) -> None:
@@ -33,24 +34,9 @@ class SqlAlertRepository:
         self._channels, self._rules = _Channels(session), _Rules(session)
         self._events, self._deliveries = _Events(session), _Deliveries(session)
 
-    def get_channel(self, channel_id: str) -> AlertChannelRecord | None:
-        return self._channels.get(channel_id)
-
     def list_channels(self) -> list[AlertChannelRecord]:
         rows = self._session.exec(select(AlertChannel).order_by(AlertChannel.name))
         return [record_of(AlertChannelRecord, row) for row in rows]
-
-    def add_channel(self, record: AlertChannelRecord) -> AlertChannelRecord:
-        return self._channels.add(record)
-
-    def update_channel(self, channel_id: str, changes: dict) -> AlertChannelRecord | None:
-        return self._channels.update(channel_id, changes)
-
-    def delete_channel(self, channel_id: str) -> bool:
-        return self._channels.delete(channel_id)
-
-    def get_rule(self, rule_id: str) -> AlertRuleRecord | None:
-        return self._rules.get(rule_id)
 
     def list_rules(self, enabled_only: bool = False) -> list[AlertRuleRecord]:
         query = select(AlertRule).order_by(AlertRule.name)
@@ -58,33 +44,12 @@ class SqlAlertRepository:
             query = query.where(AlertRule.enabled.is_(True))
         return [record_of(AlertRuleRecord, row) for row in self._session.exec(query)]
 
-    def add_rule(self, record: AlertRuleRecord) -> AlertRuleRecord:
-        return self._rules.add(record)
-
-    def update_rule(self, rule_id: str, changes: dict) -> AlertRuleRecord | None:
-        return self._rules.update(rule_id, changes)
-
-    def delete_rule(self, rule_id: str) -> bool:
-        return self._rules.delete(rule_id)
-
-    def add_event(self, record: AlertEventRecord) -> AlertEventRecord:
-        return self._events.add(record)
-
-    def get_event(self, event_id: str) -> AlertEventRecord | None:
-        return self._events.get(event_id)
-
     def list_events(self, rule_id: str | None = None, offset: int = 0, limit: int = 50) -> list[AlertEventRecord]:
         query = select(AlertEvent)
         if rule_id:
             query = query.where(AlertEvent.rule_id == rule_id)
         query = query.order_by(AlertEvent.at.desc(), AlertEvent.id.desc()).offset(offset).limit(limit)
         return [record_of(AlertEventRecord, row) for row in self._session.exec(query)]
-
-    def update_event(self, event_id: str, changes: dict) -> AlertEventRecord | None:
-        return self._events.update(event_id, changes)
-
-    def add_delivery(self, record: AlertDeliveryRecord) -> AlertDeliveryRecord:
-        return self._deliveries.add(record)
 
     def list_deliveries(self, event_id: str | None = None, channel_id: str | None = None,
                         limit: int = 50) -> list[AlertDeliveryRecord]:
