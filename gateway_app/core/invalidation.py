@@ -27,6 +27,7 @@ from typing import Generic, Protocol, TypeVar
 
 import anyio
 
+from gateway_app.core.background import stop_tasks
 from gateway_app.core.logging import get_logger
 
 log = get_logger("invalidation")
@@ -191,12 +192,7 @@ class RedisGeneration:
                 await asyncio.sleep(1.0)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
+        await stop_tasks([self._task])
 
 
 class LocalLookupCache(Generic[V]):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import gc
 import os
@@ -15,6 +14,7 @@ from datetime import timedelta
 
 import anyio
 
+from gateway_app.core.background import stop_tasks
 from gateway_app.core.cache import Cache, RedisCache, create_cache
 from gateway_app.core.config import Settings, load_settings
 from gateway_app.core.crypto import SecretBox
@@ -364,9 +364,7 @@ def _every(seconds: float, name: str, work: Callable[[], Awaitable[None]], *, fi
     task = asyncio.get_running_loop().create_task(loop(), name=name)
 
     async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_tasks([task])
         if on_stop is not None:
             on_stop()
     return stop

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import anyio
 
+from gateway_app.core.background import stop_tasks
 from gateway_app.core.cache import Cache, RedisCache
 from gateway_app.core.logging import get_logger
 from gateway_app.db.protocols import DataStore
@@ -105,7 +106,4 @@ class AlertScheduler:
     async def stop(self) -> None:
         """End the loop (a slot being evaluated is cancelled; the next one goes to another process)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks([task])

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 import anyio
 
+from gateway_app.core.background import stop_tasks
 from gateway_app.core.errors import GatehouseError, Unavailable
 from gateway_app.core.logging import get_logger
 from gateway_app.db.protocols import DataStore
@@ -107,11 +108,7 @@ class AddJobs:
             return
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._queue.join(), timeout)
-        for task in self._workers:
-            task.cancel()
-        for task in self._workers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self._workers)
         self._queue, self._workers = None, []
 
     async def drain(self) -> None:

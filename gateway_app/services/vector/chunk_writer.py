@@ -10,12 +10,12 @@ completes those files' rows in one transaction per store.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import anyio
 
+from gateway_app.core.background import stop_tasks
 from gateway_app.core.logging import get_logger
 from gateway_app.services.vector.chroma_layer import VectorLayer
 
@@ -79,11 +79,8 @@ class ChunkWriter:
 
     async def stop(self) -> None:
         """Finish the write under way; files still waiting give their lease back and resume at the next start."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        await stop_tasks([self._task])
+        self._task = None
         queue = self._items()
         while not queue.empty():
             item = queue.get_nowait()

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 import anyio
 
+from gateway_app.core.background import stop_tasks
 from gateway_app.core.errors import GatehouseError, InvalidInput, Unavailable
 from gateway_app.core.logging import get_logger
 from gateway_app.db.protocols import DataStore
@@ -108,11 +109,7 @@ class Ingestion:
 
     async def stop(self) -> None:
         """Stop the workers; files they held stay in_progress and resume at the next start."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(self._tasks)
         self._tasks = []
         await self._writer.stop()
 
