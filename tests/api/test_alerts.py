@@ -109,6 +109,33 @@ async def test_an_error_rate_rule_fires_by_mail_and_webhook_then_resolves(admin,
     state = (await admin.call("GET", f"/alerts/rules/{rule['id']}", tenant="acme", expect=200)).json()
     assert state["state"] == "critical" and state["last_value"] > 0.05
 
+    log = (await admin.call("GET", "/alerts/deliveries", tenant="acme", expect=200,
+                            params={"event_id": history[1]["id"]})).json()
+    assert sorted((d["channel_type"], d["ok"]) for d in log) == [("email", True), ("webhook", True)]
+    assert len((await admin.call("GET", "/alerts/deliveries", tenant="acme", expect=200)).json()) == 4
+    series = (await admin.call("GET", f"/alerts/events/{history[0]['id']}/series", tenant="acme",
+                               expect=200)).json()
+    assert (series["metric"], series["critical"]) == ("error_rate", 0.05)
+    values = [p["value"] for p in series["points"]]
+    assert len(values) == 7, "half an hour before the event, up to now"
+    assert values[0] is None, "no requests half an hour before"
+    assert values[-1] == history[0]["value"], "at the event: the value it fired with"
+    await admin.call("GET", "/alerts/events/alev_missing/series", tenant="acme", expect=404)
+
+
+async def test_a_template_override_is_previewed_with_sample_values_and_a_broken_one_is_a_400(admin):
+    await admin.create_tenant("acme")
+    shown = (await admin.call("POST", "/alerts/preview", tenant="acme", expect=200, json={
+        "event_type": "firing", "subject": "{{ rule }} is {{ severity | upper }}",
+        "body": "Value {{ value }} <b>"})).json()
+    assert shown["subject"] == "error rate above 5 % is CRITICAL"
+    assert shown["text"] == "Value 0.12 <b>"
+    assert "Value 0.12 &lt;b&gt;" in shown["html"], "the override's text is escaped in the HTML part"
+    built_in = (await admin.call("POST", "/alerts/preview", tenant="acme", expect=200, json={})).json()
+    assert built_in["subject"].startswith("[CRITICAL] error rate above 5 %")
+    broken = await admin.call("POST", "/alerts/preview", tenant="acme", expect=400, json={"subject": "{{ rule"})
+    assert "subject is not a valid template" in broken.json()["detail"]
+
 
 async def test_channels_and_rules_are_validated_and_tested(admin, platform, upstream, smtp, hook):
     await configure_gateway(admin, upstream.url)

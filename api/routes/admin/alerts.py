@@ -6,9 +6,16 @@ from fastapi import APIRouter, Response
 
 from api.deps import PlatformDep, PrincipalDep, TenantDep
 from api.params import Limit, Offset, Ref
-from gateway_app.services.alerts.channels import ChannelCreate, ChannelOut, ChannelUpdate, TestResult
-from gateway_app.services.alerts.evaluation import EvaluationOut
-from gateway_app.services.alerts.rules import EventOut, RuleCreate, RuleOut, RuleUpdate
+from gateway_app.services.alerts.channels import (
+    ChannelCreate,
+    ChannelOut,
+    ChannelUpdate,
+    PreviewIn,
+    PreviewOut,
+    TestResult,
+)
+from gateway_app.services.alerts.evaluation import EvaluationOut, EventSeries
+from gateway_app.services.alerts.rules import DeliveryOut, EventOut, RuleCreate, RuleOut, RuleUpdate
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -50,6 +57,12 @@ def delete_channel(channel: Ref, platform: PlatformDep, principal: PrincipalDep,
 async def test_channel(channel: Ref, platform: PlatformDep, principal: PrincipalDep, tenant: TenantDep) -> TestResult:
     """A test e-mail or webhook now; says whether it was delivered."""
     return await platform.alert_channels.test(principal, tenant, channel)
+
+
+@router.post("/preview", response_model=PreviewOut, summary="Preview an e-mail template override")
+def preview_mail(body: PreviewIn, platform: PlatformDep, principal: PrincipalDep, tenant: TenantDep) -> PreviewOut:
+    """The e-mail an event type sends with this subject and body, rendered with sample values."""
+    return platform.alert_channels.preview(principal, tenant, body, platform.settings.console_url)
 
 
 @router.get("/rules", response_model=list[RuleOut], summary="List alert rules")
@@ -95,6 +108,19 @@ def list_events(platform: PlatformDep, principal: PrincipalDep, tenant: TenantDe
 def acknowledge(event_id: Ref, platform: PlatformDep, principal: PrincipalDep, tenant: TenantDep) -> EventOut:
     """Records who saw it, and when."""
     return platform.alert_rules.acknowledge(principal, tenant, event_id)
+
+
+@router.get("/events/{event_id}/series", response_model=EventSeries, summary="The rule's metric around an event")
+async def event_series(event_id: Ref, platform: PlatformDep, principal: PrincipalDep, tenant: TenantDep) -> EventSeries:
+    """The rule measured every 5 minutes from half an hour before the event to half an hour after (or now)."""
+    return await platform.alerts.series(principal, tenant, event_id)
+
+
+@router.get("/deliveries", response_model=list[DeliveryOut], summary="The notification delivery log")
+def list_deliveries(platform: PlatformDep, principal: PrincipalDep, tenant: TenantDep, event_id: str | None = None,
+                    channel_id: str | None = None, limit: Limit = 50) -> list[DeliveryOut]:
+    """Every notification sent, newest first: channel, delivered or not, attempts, last status, error."""
+    return platform.alert_rules.deliveries(principal, tenant, event_id, channel_id, limit)
 
 
 @router.post("/evaluate", response_model=EvaluationOut, summary="Evaluate the tenant's rules now")

@@ -127,11 +127,13 @@ class MongoUsageRepository:
         memory_store: str | None = None,
         offset: int = 0,
         limit: int = 50,
+        until: datetime | None = None,
     ) -> list[UsageRecord]:
+        query = self._query(model, token_id, status, since, rag_module, memory_store)
+        if until is not None:
+            query["at"] = {**query.get("at", {}), "$lte": until}
         cursor = (
-            self._logs.find(
-                self._query(model, token_id, status, since, rag_module, memory_store), session=self._session
-            )
+            self._logs.find(query, session=self._session)
             .sort([("at", DESCENDING), ("_id", DESCENDING)])
             .skip(offset)
             .limit(limit)

@@ -76,9 +76,11 @@ class SqlUsageRepository:
 
     def recent(self, *, model: str | None = None, token_id: str | None = None, status: str | None = None,
                since: datetime | None = None, rag_module: str | None = None, memory_store: str | None = None,
-               offset: int = 0, limit: int = 50) -> list[UsageRecord]:
-        """Newest request rows first, filtered (rag_module / memory_store: the calls made for it)."""
+               offset: int = 0, limit: int = 50, until: datetime | None = None) -> list[UsageRecord]:
+        """Newest request rows first, filtered (rag_module / memory_store: the calls made for it; until: at or before)."""
         query = self._filtered(select(ModelUsageLog), model, token_id, status, since, rag_module, memory_store)
+        if until is not None:
+            query = query.where(ModelUsageLog.at <= until)
         query = query.order_by(ModelUsageLog.at.desc(), ModelUsageLog.id.desc()).offset(offset).limit(limit)
         return [record_of(UsageRecord, r)
                 for r in self._session.exec(query)]

@@ -108,6 +108,39 @@ class ChannelOut(BaseModel):
                    enabled=record.enabled, created_at=record.created_at)
 
 
+SAMPLE_VALUES = {"tenant": "acme", "rule": "error rate above 5 %", "metric": "error_rate", "operator": ">",
+                 "threshold": 0.05, "value": 0.12, "severity": "critical", "window_minutes": 5,
+                 "at": "2026-12-01T09:30:00+00:00", "filters": "model=gpt-4o-mini", "console_url": "",
+                 "channel": "ops mail"}
+
+
+class PreviewIn(BaseModel):
+    """A template override to preview before it is saved."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_type: Literal["firing", "resolved", "test"] = "firing"
+    subject: str = Field(default="", max_length=mail.MAX_OVERRIDE_CHARS)
+    body: str = Field(default="", max_length=mail.MAX_OVERRIDE_CHARS)
+
+
+class PreviewOut(BaseModel):
+    """The e-mail an event would send, rendered with sample values."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def preview(data: PreviewIn, console_url: str = "") -> PreviewOut:
+    """Render the e-mail of an event type with the override (checked as saving checks it) and sample values."""
+    mail.check_override(data.subject, "subject")
+    mail.check_override(data.body, "body")
+    subject, text, html = mail.render(data.event_type, {**SAMPLE_VALUES, "console_url": console_url},
+                                      mail.Overrides(subject=data.subject, body=data.body))
+    return PreviewOut(subject=subject, text=text, html=html)
+
+
 class TestResult(BaseModel):
     """What "send test" did."""
 
@@ -234,6 +267,11 @@ class ChannelService:
             uow.alerts.delete_channel(channel.id)
             audit.record(uow, actor, "alert_channel.delete", channel.id, name=channel.name)
             uow.commit()
+
+    def preview(self, actor: Principal, tenant: str | None, data: PreviewIn, console_url: str = "") -> PreviewOut:
+        """An override's e-mail rendered with sample values (anyone who may see the tenant's channels)."""
+        self._access.check(actor, tenant)
+        return preview(data, console_url)
 
     async def test(self, actor: Principal, tenant: str | None, ref: str) -> TestResult:
         """Send a test message on the channel now."""

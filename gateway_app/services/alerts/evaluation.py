@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import anyio
 from pydantic import BaseModel
 
+from gateway_app.core.errors import NotFound
 from gateway_app.core.metrics import GatewayMetrics
 from gateway_app.core.resilience import BreakerRegistry
 from gateway_app.db.protocols import TenantUnitOfWork
@@ -34,6 +35,26 @@ from gateway_app.services.tenant_access import TenantAccess
 
 WINDOW_LIMIT = 50_000  # usage records read per rule and evaluation (the newest, when a window holds more)
 RATIO_METRICS = {"error_rate", "latency_p95"}
+
+
+SERIES_POINTS = 13  # the metric every 5 minutes, from half an hour before an event to half an hour after
+
+
+class SeriesPoint(BaseModel):
+    """The rule's metric over its window ending at `at` (None: nothing to judge by)."""
+
+    at: datetime
+    value: float | None
+
+
+class EventSeries(BaseModel):
+    """The rule's metric around one event, for the console's chart."""
+
+    event_id: str
+    metric: str
+    warning: float | None
+    critical: float | None
+    points: list[SeriesPoint]
 
 
 class EvaluationOut(BaseModel):
@@ -61,7 +82,8 @@ def measure(uow: TenantUnitOfWork, rule: AlertRuleRecord, now: datetime, tenant:
         return _budget(uow, rule, now, tenant)
     if rule.metric == "provider_down":
         return float(_providers_down(uow, f.get("provider"), since, open_breakers))
-    records = uow.usage.recent(model=f.get("model"), token_id=f.get("token_id"), since=since, limit=WINDOW_LIMIT)
+    records = uow.usage.recent(model=f.get("model"), token_id=f.get("token_id"), since=since, until=now,
+                                limit=WINDOW_LIMIT)
     if f.get("project_id"):
         records = [r for r in records if r.project_id == f["project_id"]]
     answered = [r for r in records if r.error_type != BLOCKED_ERROR_TYPE]
@@ -235,6 +257,26 @@ class AlertEvaluator:
         failed = sum(1 for d in deliveries if not d.ok)
         return EvaluationOut(evaluated=count, events=[EventOut.of(c.event) for c in found],
                              notifications=len(deliveries) - failed, failed_notifications=failed)
+
+    async def series(self, actor: Principal, tenant: str | None, event_id: str) -> EventSeries:
+        """The event's rule measured every 5 minutes around the event (up to now), from the stored usage."""
+        record = self._access.check(actor, tenant)
+
+        def build() -> EventSeries:
+            with self._access.open(actor, tenant) as uow:
+                event = uow.alerts.get_event(event_id)
+                if event is None:
+                    raise NotFound(f"alert event {event_id!r} not found", param="event")
+                rule = uow.alerts.get_rule(event.rule_id)
+                if rule is None:
+                    raise NotFound("the rule of this event was deleted", param="event")
+                now, half = precise_now(), SERIES_POINTS // 2
+                times = [event.at + timedelta(minutes=5 * (i - half)) for i in range(SERIES_POINTS)]
+                points = [SeriesPoint(at=at, value=measure(uow, rule, at, record)) for at in times if at <= now]
+            return EventSeries(event_id=event.id, metric=rule.metric, warning=rule.warning, critical=rule.critical,
+                               points=points)
+
+        return await anyio.to_thread.run_sync(build)
 
     def _values(self, slug: str, change: _Change) -> dict:
         rule, event = change.rule, change.event

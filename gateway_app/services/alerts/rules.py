@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from gateway_app.core.errors import Conflict, InvalidInput, NotFound
 from gateway_app.db.errors import DuplicateKey
 from gateway_app.db.protocols import TenantUnitOfWork
-from gateway_app.db.records import AlertEventRecord, AlertRuleRecord, utcnow
+from gateway_app.db.records import AlertDeliveryRecord, AlertEventRecord, AlertRuleRecord, utcnow
 from gateway_app.services import audit
 from gateway_app.services.principals import Principal
 from gateway_app.services.tenant_access import TenantAccess
@@ -20,6 +20,25 @@ Metric = Literal["error_rate", "latency_p95", "requests", "tokens", "cost", "gua
                  "budget_used_pct", "budget_projected_pct", "provider_down"]
 Operator = Literal[">", ">=", "<", "<="]
 FilterValue = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+# What the console's "New rule" starts from: (key, title, fields of RuleCreate). The title is the rule's name.
+TEMPLATES: tuple[tuple[str, str, dict], ...] = (
+    ("error_rate", "error rate above 5 % for 5 minutes",
+     {"metric": "error_rate", "operator": ">", "critical": 0.05, "window_minutes": 5}),
+    ("latency", "p95 latency above 2 s for 5 minutes",
+     {"metric": "latency_p95", "operator": ">", "warning": 1000.0, "critical": 2000.0, "window_minutes": 5}),
+    ("no_traffic", "no traffic for 30 minutes", {"metric": "no_traffic", "operator": "<", "critical": 1.0,
+                                                 "window_minutes": 30}),
+    ("provider_down", "a provider is down", {"metric": "provider_down", "operator": ">=", "critical": 1.0,
+                                             "window_minutes": 5}),
+    ("cost", "spend above 10 USD in an hour", {"metric": "cost", "operator": ">", "critical": 10.0,
+                                               "window_minutes": 60}),
+    ("guardrail_blocks", "more than 10 guardrail blocks in 15 minutes",
+     {"metric": "guardrail_blocks", "operator": ">", "critical": 10.0, "window_minutes": 15}),
+    ("budget", "budget 80 % used", {"metric": "budget_used_pct", "operator": ">=", "warning": 80.0,
+                                    "critical": 100.0, "window_minutes": 60, "cooldown_minutes": 1440}),
+)
 
 
 class RuleFilters(BaseModel):
@@ -136,6 +155,26 @@ class EventOut(BaseModel):
                    acknowledged_at=e.acknowledged_at)
 
 
+class DeliveryOut(BaseModel):
+    """One notification of an event on one channel (the delivery log)."""
+
+    id: str
+    event_id: str
+    channel_id: str
+    channel_type: str
+    ok: bool
+    attempts: int
+    status: int
+    error: str
+    at: datetime
+
+    @classmethod
+    def of(cls, d: AlertDeliveryRecord) -> DeliveryOut:
+        """Build from a stored record."""
+        return cls(id=d.id, event_id=d.event_id, channel_id=d.channel_id, channel_type=d.channel_type, ok=d.ok,
+                   attempts=d.attempts, status=d.status, error=d.error, at=d.at)
+
+
 def find_rule(uow: TenantUnitOfWork, ref: str) -> AlertRuleRecord:
     """A rule by id or name, or NotFound."""
     record = uow.alerts.get_rule(ref) or next((r for r in uow.alerts.list_rules() if r.name == ref), None)
@@ -228,6 +267,13 @@ class RuleService:
         with self._access.open(actor, tenant) as uow:
             rule_id = find_rule(uow, rule).id if rule else None
             return [EventOut.of(e) for e in uow.alerts.list_events(rule_id=rule_id, offset=offset, limit=limit)]
+
+    def deliveries(self, actor: Principal, tenant: str | None, event_id: str | None = None,
+                   channel_id: str | None = None, limit: int = 50) -> list[DeliveryOut]:
+        """The delivery log, newest first (of one event or one channel when given)."""
+        with self._access.open(actor, tenant) as uow:
+            return [DeliveryOut.of(d) for d in uow.alerts.list_deliveries(event_id=event_id, channel_id=channel_id,
+                                                                          limit=limit)]
 
     def acknowledge(self, actor: Principal, tenant: str | None, event_id: str) -> EventOut:
         """Mark an event as seen by this user."""
