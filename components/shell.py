@@ -9,7 +9,8 @@ from state.session import SessionState
 
 NAV = (
     ("Monitor", (("Overview", "/", "layout_dashboard", False), ("Usage", "/usage", "activity", False),
-                 ("Traces", "/traces", "git_branch", False), ("Playground", "/playground", "message_square", False))),
+                 ("Traces", "/traces", "git_branch", False), ("Alerts", "/alerts", "bell", False),
+                 ("Playground", "/playground", "message_square", False))),
     ("Configure", (("Providers", "/providers", "plug", False), ("Models", "/models", "boxes", False),
                    ("Prompts", "/prompts", "file_text", False), ("Guardrails", "/guardrails", "shield", False),
                    ("Vector stores", "/vector-stores", "library", False), ("RAG", "/rag", "book_open_check", False),
@@ -25,6 +26,9 @@ def _nav_item(label: str, href: str, icon: str) -> rx.Component:
         rx.hstack(
             rx.icon(icon, size=18),
             rx.text(label, size="2", weight="medium"),
+            *([rx.spacer(), rx.cond(SessionState.firing_alerts > 0,
+                                    rx.badge(SessionState.firing_alerts, color_scheme="red", variant="solid",
+                                             radius="full", id="firing-badge"))] if href == "/alerts" else []),
             align="center",
             spacing="3",
             padding_x="0.75em",

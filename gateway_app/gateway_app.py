@@ -7,6 +7,7 @@ import contextlib
 import reflex as rx
 
 from api.app import create_api
+from components.pages.alerts import alerts_page
 from components.pages.guardrails import guardrails_page
 from components.pages.login import login_page
 from components.pages.memory import memory_page
@@ -24,6 +25,7 @@ from components.pages.traces import trace_page, traces_page
 from components.pages.usage import usage_page
 from components.pages.users import users_page
 from gateway_app.services.platform import start_platform, stop_platform
+from state.alerts import AlertsState
 from state.guardrails import GuardrailsState
 from state.memory import MemoryState
 from state.models import ModelsState
@@ -72,6 +74,7 @@ PAGES = (
     (overview_page, "/", "Overview", OverviewState),
     (usage_page, "/usage", "Usage", UsageState),
     (traces_page, "/traces", "Traces", TracesState),
+    (alerts_page, "/alerts", "Alerts", AlertsState),
     (trace_page, "/trace", "Trace", TraceDetailState),
     (playground_page, "/playground", "Playground", PlaygroundState),
     (providers_page, "/providers", "Providers", ProvidersState),

@@ -24,6 +24,7 @@ class SessionState(rx.State):
     login_message: str = ""
     login_error: str = ""
     logging_in: bool = False
+    firing_alerts: int = 0  # the sidebar's badge: rules of the active tenant in warning or critical
 
     @rx.var
     def is_platform_admin(self) -> bool:
@@ -84,7 +85,19 @@ class SessionState(rx.State):
             self.tenant_choices = [t.slug for t in page.items]
             if self.selected_tenant not in self.tenant_choices:
                 self.selected_tenant = self.tenant_choices[0] if self.tenant_choices else ""
+        await self._count_firing(principal)
         return principal
+
+    async def _count_firing(self, principal: Principal) -> None:
+        """The rules of the active tenant that fire now (one small read per page)."""
+        if principal.is_platform_admin and not self.selected_tenant:
+            self.firing_alerts = 0
+            return
+        try:
+            rules = await in_thread(platform().alert_rules.list, principal, self.tenant_arg())
+        except GatehouseError:
+            rules = []
+        self.firing_alerts = sum(1 for r in rules if r.enabled and r.state != "ok")
 
     @rx.event
     async def require_login(self):

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import free_port
+from tests.support.receivers import Receiver, SmtpSink
 from tests.support.servers import ROOT, GatewayProcess
 
 ADMIN_EMAIL = "admin@console.test"
@@ -42,16 +43,35 @@ def console_db_env(request) -> dict:
 
 
 @pytest.fixture(scope="session")
-def console(tmp_path_factory, upstream_server, llama_port, console_db_env):
+def console_smtp():
+    """The SMTP server the console's alert e-mails go to (aiosmtpd on loopback)."""
+    sink = SmtpSink()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def console_hook():
+    """The webhook receiver the console's alerts may be sent to."""
+    receiver = Receiver(())
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def console(tmp_path_factory, upstream_server, llama_port, console_db_env, console_smtp, console_hook):
     """`python -m gateway_app serve` (what `make run` runs) on a free port with a fresh DATA_DIR; of the
-    private addresses, only the fake upstream's and the local model's ports are allowed. One per
+    private addresses, only the fake upstream's, the local model's and the webhook receiver's ports are
+    allowed; alert e-mail goes to the session's SMTP sink and the alert scheduler runs every 5 s. One per
     session: a second console would rebuild the shared frontend and point it at its own backend."""
     base = tmp_path_factory.mktemp("console")
-    allowed = f"127.0.0.1:{upstream_server.port},127.0.0.1:{llama_port}"
+    allowed = f"127.0.0.1:{upstream_server.port},127.0.0.1:{llama_port},127.0.0.1:{console_hook.server.server_port}"
+    alerts = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(console_smtp.port), "SMTP_SECURITY": "none",
+              "SMTP_FROM": "alerts@console.test", "ALERTS_INTERVAL_SECONDS": "5"}
     process = GatewayProcess.start(["serve", "--host", "127.0.0.1"], base / "data", base / "console.log",
                                    extra_env={"ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": ADMIN_PASSWORD,
                                               "ALLOW_PRIVATE_UPSTREAMS": "false",
-                                              "PROVIDER_ALLOWED_HOSTS": allowed, **console_db_env})
+                                              "PROVIDER_ALLOWED_HOSTS": allowed, **alerts, **console_db_env})
     process.wait_ready(timeout=600)  # the first start builds the frontend
     yield process
     process.stop()
