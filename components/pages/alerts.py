@@ -94,7 +94,8 @@ def _delivery(row: DeliveryRow) -> rx.Component:
     return rx.hstack(rx.icon(rx.cond(row.ok, "circle_check", "circle_x"), size=14,
                              color=rx.cond(row.ok, "var(--green-9)", "var(--red-9)")),
                      rx.text(row.channel, size="1", weight="medium"), rx.text(row.type, size="1", color_scheme="gray"),
-                     rx.text(row.detail, " · ", row.attempts, " attempt(s)", size="1", color_scheme="gray"),
+                     rx.text(row.detail, " · ", rx.cond(row.attempts == 1, "1 attempt", f"{row.attempts} attempts"), size="1",
+                             color_scheme="gray"),
                      align="center", spacing="2")
 
 
@@ -105,7 +106,7 @@ def _event_chart() -> rx.Component:
                  y=AlertsState.series_warning, stroke="var(--amber-9)", stroke_dasharray="4 4", label="warning"))]
     return rx.cond(AlertsState.event_id != "", rx.card(rx.vstack(
         rx.hstack(rx.text(AlertsState.event_title, weight="bold"),
-                  rx.text("the rule's metric every 5 minutes, half an hour either side (", AlertsState.series_unit, ")",
+                  rx.text("the rule's metric, window by window, either side of the event (", AlertsState.series_unit, ")",
                           size="1", color_scheme="gray"),
                   rx.spacer(),
                   rx.icon_button(rx.icon("x", size=14), size="1", variant="ghost", on_click=AlertsState.close_event,
@@ -130,7 +131,7 @@ def _event_chart() -> rx.Component:
 def _rule_editor() -> rx.Component:
     errors = AlertsState.rule_errors
     threshold = lambda name, label: _labelled(  # noqa: E731
-        label, rx.input(value=getattr(AlertsState, f"r_{name}"), id=f"rule-{name}",
+        label, rx.input(width="100%", value=getattr(AlertsState, f"r_{name}"), id=f"rule-{name}",
                         on_change=lambda v: AlertsState.set_rule_field(name, v)), errors, name, AlertsState.metric_unit)
     return rx.dialog.root(rx.dialog.content(
         rx.dialog.title(rx.cond(AlertsState.rule_id == "", "New alert rule", "Edit alert rule")),
@@ -140,7 +141,7 @@ def _rule_editor() -> rx.Component:
             rx.cond(AlertsState.rule_id == "", _labelled("Start from", rx.select(
                 TEMPLATE_CHOICES, value=AlertsState.r_template, on_change=AlertsState.pick_template, width="100%",
                 id="rule-template"))),
-            _labelled("Name", rx.input(value=AlertsState.r_name, id="rule-name",
+            _labelled("Name", rx.input(width="100%", value=AlertsState.r_name, id="rule-name",
                                        on_change=lambda v: AlertsState.set_rule_field("name", v)), errors, "name"),
             rx.hstack(
                 _labelled("Metric", rx.select(METRIC_CHOICES, value=AlertsState.r_metric, width="100%",
@@ -154,10 +155,10 @@ def _rule_editor() -> rx.Component:
                                                             threshold("warning", "Warning at"), spacing="3",
                                                             width="100%")),
             rx.hstack(
-                _labelled("Window (minutes)", rx.input(value=AlertsState.r_window, id="rule-window",
+                _labelled("Window (minutes)", rx.input(width="100%", value=AlertsState.r_window, id="rule-window",
                                                        on_change=lambda v: AlertsState.set_rule_field("window", v)),
                           errors, "window_minutes"),
-                _labelled("Re-notify after (minutes)", rx.input(
+                _labelled("Re-notify after (minutes)", rx.input(width="100%",
                     value=AlertsState.r_cooldown, on_change=lambda v: AlertsState.set_rule_field("cooldown", v)),
                     errors, "cooldown_minutes"),
                 spacing="3", width="100%"),
@@ -192,18 +193,18 @@ def _channel_editor() -> rx.Component:
         rx.dialog.description("Where rules send their notifications. Webhooks are signed with HMAC-SHA256 "
                               "(X-Gatehouse-Signature).", size="2", margin_bottom="1em"),
         rx.vstack(
-            _labelled("Name", rx.input(value=AlertsState.c_name, id="channel-name",
+            _labelled("Name", rx.input(width="100%", value=AlertsState.c_name, id="channel-name",
                                        on_change=lambda v: AlertsState.set_channel_field("name", v)), errors, "name"),
             rx.segmented_control.root(rx.segmented_control.item("E-mail", value="email"),
                                       rx.segmented_control.item("Webhook", value="webhook"),
                                       value=AlertsState.c_type, id="channel-type",
                                       on_change=lambda v: AlertsState.set_channel_field("type", v)),
             rx.cond(AlertsState.c_type == "email",
-                    _labelled("Send to", rx.input(value=AlertsState.c_to, placeholder="ops@example.com, oncall@…",
+                    _labelled("Send to", rx.input(width="100%", value=AlertsState.c_to, placeholder="ops@example.com, oncall@…",
                                                   id="channel-to",
                                                   on_change=lambda v: AlertsState.set_channel_field("to", v)),
                               errors, "to", "Comma-separated addresses"),
-                    _labelled("URL", rx.input(value=AlertsState.c_url, placeholder="https://hooks.example.com/…",
+                    _labelled("URL", rx.input(width="100%", value=AlertsState.c_url, placeholder="https://hooks.example.com/…",
                                               id="channel-url",
                                               on_change=lambda v: AlertsState.set_channel_field("url", v)),
                               errors, "url", "A signing secret is generated and shown once.")),
@@ -225,7 +226,7 @@ def _template_editor() -> rx.Component:
         rx.vstack(
             rx.segmented_control.root(*[rx.segmented_control.item(t, value=t) for t in EVENT_TYPES],
                                       value=AlertsState.t_event, on_change=AlertsState.pick_event_type),
-            _labelled("Subject", rx.input(value=AlertsState.t_subject, placeholder="built-in subject",
+            _labelled("Subject", rx.input(width="100%", value=AlertsState.t_subject, placeholder="built-in subject",
                                           on_change=lambda v: AlertsState.set_template_field("subject", v))),
             _labelled("Body (text; the HTML part shows it escaped)", rx.text_area(
                 value=AlertsState.t_body, rows="5", placeholder="built-in body", font_family="var(--code-font-family)",

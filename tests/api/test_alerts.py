@@ -117,7 +117,7 @@ async def test_an_error_rate_rule_fires_by_mail_and_webhook_then_resolves(admin,
                                expect=200)).json()
     assert (series["metric"], series["critical"]) == ("error_rate", 0.05)
     values = [p["value"] for p in series["points"]]
-    assert len(values) == 7, "half an hour before the event, up to now"
+    assert len(values) == 7, "six 5-minute windows before the event, the event's, none after yet"
     assert values[0] is None, "no requests half an hour before"
     assert values[-1] == history[0]["value"], "at the event: the value it fired with"
     await admin.call("GET", "/alerts/events/alev_missing/series", tenant="acme", expect=404)

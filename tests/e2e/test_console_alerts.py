@@ -69,7 +69,7 @@ def test_a_rule_made_in_the_console_mails_and_signs_a_webhook_when_the_upstream_
     # A webhook channel: its signing secret is shown once.
     page.click("#new-channel-button")
     page.fill("#channel-name", "pager")
-    page.locator("#channel-type").get_by_text("Webhook").click()
+    page.locator("#channel-type").get_by_role("radio", name="Webhook").click()
     page.fill("#channel-url", console_hook.url)
     page.click("#save-channel")
     secret = page.locator("#secret-value").inner_text(timeout=15_000)
@@ -83,6 +83,7 @@ def test_a_rule_made_in_the_console_mails_and_signs_a_webhook_when_the_upstream_
     expect(page.locator("#rule-critical")).to_have_value("5")
     page.locator("#rule-channels").get_by_text("ops mail").click()
     page.locator("#rule-channels").get_by_text("pager").click()
+    shot(page, "43-alerts-new-rule")
     page.click("#save-rule")
     rule_row = page.locator(".rule-row", has_text="error rate above 5 %")
     expect(rule_row).to_contain_text("Error rate > 5 % over 5 min", timeout=15_000)
@@ -113,7 +114,8 @@ def test_a_rule_made_in_the_console_mails_and_signs_a_webhook_when_the_upstream_
     event = page.locator(".event-row", has_text="firing").first
     expect(event).to_contain_text("60 %")
     event.get_by_role("button", name="Chart").click()
-    expect(page.locator("#event-chart .recharts-line")).to_be_visible(timeout=15_000)
+    expect(page.locator("#event-chart .recharts-surface")).to_be_visible(timeout=15_000)
+    expect(page.locator("#event-chart .recharts-line-dot")).to_have_count(1)  # the event's window; none before
     expect(page.locator("#event-deliveries")).to_contain_text("ops mail")
     expect(page.locator("#event-deliveries")).to_contain_text("pager")
     shot(page, "42-alerts-firing")

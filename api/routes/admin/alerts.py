@@ -112,7 +112,7 @@ def acknowledge(event_id: Ref, platform: PlatformDep, principal: PrincipalDep, t
 
 @router.get("/events/{event_id}/series", response_model=EventSeries, summary="The rule's metric around an event")
 async def event_series(event_id: Ref, platform: PlatformDep, principal: PrincipalDep, tenant: TenantDep) -> EventSeries:
-    """The rule measured every 5 minutes from half an hour before the event to half an hour after (or now)."""
+    """The rule measured over one window after another: six before the event, at it, six after (up to now)."""
     return await platform.alerts.series(principal, tenant, event_id)
 
 

@@ -132,11 +132,11 @@ class PreviewOut(BaseModel):
     html: str
 
 
-def preview(data: PreviewIn, console_url: str = "") -> PreviewOut:
+def preview(data: PreviewIn, console_url: str = "", tenant: str = "acme") -> PreviewOut:
     """Render the e-mail of an event type with the override (checked as saving checks it) and sample values."""
     mail.check_override(data.subject, "subject")
     mail.check_override(data.body, "body")
-    subject, text, html = mail.render(data.event_type, {**SAMPLE_VALUES, "console_url": console_url},
+    subject, text, html = mail.render(data.event_type, {**SAMPLE_VALUES, "console_url": console_url, "tenant": tenant},
                                       mail.Overrides(subject=data.subject, body=data.body))
     return PreviewOut(subject=subject, text=text, html=html)
 
@@ -270,8 +270,7 @@ class ChannelService:
 
     def preview(self, actor: Principal, tenant: str | None, data: PreviewIn, console_url: str = "") -> PreviewOut:
         """An override's e-mail rendered with sample values (anyone who may see the tenant's channels)."""
-        self._access.check(actor, tenant)
-        return preview(data, console_url)
+        return preview(data, console_url, self._access.check(actor, tenant).slug)
 
     async def test(self, actor: Principal, tenant: str | None, ref: str) -> TestResult:
         """Send a test message on the channel now."""

@@ -37,7 +37,7 @@ WINDOW_LIMIT = 50_000  # usage records read per rule and evaluation (the newest,
 RATIO_METRICS = {"error_rate", "latency_p95"}
 
 
-SERIES_POINTS = 13  # the metric every 5 minutes, from half an hour before an event to half an hour after
+SERIES_POINTS = 13  # one window after another: six before the event, the event's own, six after
 
 
 class SeriesPoint(BaseModel):
@@ -259,7 +259,7 @@ class AlertEvaluator:
                              notifications=len(deliveries) - failed, failed_notifications=failed)
 
     async def series(self, actor: Principal, tenant: str | None, event_id: str) -> EventSeries:
-        """The event's rule measured every 5 minutes around the event (up to now), from the stored usage."""
+        """The event's rule measured window after window around the event (up to now), from the stored usage."""
         record = self._access.check(actor, tenant)
 
         def build() -> EventSeries:
@@ -271,7 +271,8 @@ class AlertEvaluator:
                 if rule is None:
                     raise NotFound("the rule of this event was deleted", param="event")
                 now, half = precise_now(), SERIES_POINTS // 2
-                times = [event.at + timedelta(minutes=5 * (i - half)) for i in range(SERIES_POINTS)]
+                step = timedelta(minutes=min(rule.window_minutes, 240))  # a day's window: a point every 4 hours
+                times = [event.at + step * (i - half) for i in range(SERIES_POINTS)]
                 points = [SeriesPoint(at=at, value=measure(uow, rule, at, record)) for at in times if at <= now]
             return EventSeries(event_id=event.id, metric=rule.metric, warning=rule.warning, critical=rule.critical,
                                points=points)
