@@ -51,6 +51,7 @@ class ChannelRow:
     type: str = ""
     target: str = ""
     customised: bool = False
+    daily_report: bool = False
 
 
 @dataclasses.dataclass
@@ -109,6 +110,7 @@ class AlertsState(SessionState):
     c_type: str = "email"
     c_to: str = ""
     c_url: str = ""
+    c_daily_report: bool = False
     channel_errors: dict[str, str] = {}
     new_secret: str = ""
     # e-mail template of a channel
@@ -181,6 +183,7 @@ class AlertsState(SessionState):
             evaluated=r.last_evaluated_at.strftime("%m-%d %H:%M") if r.last_evaluated_at else "never",
         ) for r in rules]
         self.channels = [ChannelRow(id=c.id, name=c.name, type=c.type, customised=bool(c.overrides),
+                                    daily_report=c.daily_report,
                                     target=", ".join(c.to) if c.type == "email" else c.url) for c in channels]
         self.events = [EventRow(
             id=e.id, at=e.at.strftime("%m-%d %H:%M:%S"), rule=e.rule_name, state=e.state, severity=e.severity,
@@ -329,7 +332,7 @@ class AlertsState(SessionState):
     def new_channel(self):
         """The channel editor, empty."""
         self.channel_open, self.channel_errors = True, {}
-        self.c_name, self.c_type, self.c_to, self.c_url = "", "email", "", ""
+        self.c_name, self.c_type, self.c_to, self.c_url, self.c_daily_report = "", "email", "", "", False
 
     @rx.event
     def set_channel_open(self, value: bool):
@@ -337,7 +340,7 @@ class AlertsState(SessionState):
         self.channel_open = value
 
     @rx.event
-    def set_channel_field(self, name: str, value: str):
+    def set_channel_field(self, name: str, value: str | bool):
         """A field of the channel editor."""
         setattr(self, f"c_{name}", value)
 
@@ -347,7 +350,8 @@ class AlertsState(SessionState):
         to = [a.strip() for a in self.c_to.replace(";", ",").replace("\n", ",").split(",") if a.strip()]
         try:
             payload = ChannelCreate(name=self.c_name.strip(), type=self.c_type, to=to if self.c_type == "email" else [],
-                                    url=self.c_url.strip() or None if self.c_type == "webhook" else None)
+                                    url=self.c_url.strip() or None if self.c_type == "webhook" else None,
+                                    daily_report=self.c_daily_report and self.c_type == "email")
         except ValidationError as exc:
             errors = field_errors(exc)
             self.channel_errors = {("to" if self.c_type == "email" else "url") if k == "form" else k.split(".")[0]: v
@@ -360,6 +364,16 @@ class AlertsState(SessionState):
             return
         self.channel_open, self.new_secret = False, created.secret or ""
         yield rx.toast.success(f"Channel {created.name} created")
+        yield AlertsState.load
+
+    @rx.event
+    async def set_daily_report(self, name: str, value: bool):
+        """Send this channel the daily usage report, or stop."""
+        try:
+            await self.tenant_call(platform().alert_channels.update, name, ChannelUpdate(daily_report=value))
+        except GatehouseError as exc:
+            yield failure(exc)
+            return
         yield AlertsState.load
 
     @rx.event

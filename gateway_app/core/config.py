@@ -62,6 +62,9 @@ class Settings(BaseSettings):
         default="auto", description="auto: STARTTLS when the server offers it; tls: implicit TLS (port 465)")
     alerts_interval_seconds: float = Field(default=60.0, ge=0, le=3600,
                                            description="how often alert rules are evaluated (0: never)")
+    alerts_daily_report_hour: int = Field(default=7, ge=-1, le=23,
+                                          description="UTC hour after which yesterday's usage report is e-mailed "
+                                                      "to channels with daily_report on (-1: never)")
     alerts_budget_defaults: str = Field(default="50,80,100", pattern=r"^(\d{1,3}(,\d{1,3})*)?$",
                                         description="budget alert rules every tenant with a monthly budget gets "
                                                     "(percent; empty: none)")

@@ -466,6 +466,7 @@ class AlertChannelRecord:
     secret_enc: str = ""  # SecretBox ciphertext of the webhook's signing secret
     overrides: dict = field(default_factory=dict)  # event type -> {"subject", "body"} (e-mail templates)
     enabled: bool = True
+    daily_report: bool = False  # e-mail: also receives the tenant's daily usage report
     id: str = field(default_factory=lambda: new_id("ach"))
     created_at: datetime = field(default_factory=utcnow)
 

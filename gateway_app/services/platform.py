@@ -34,6 +34,7 @@ from gateway_app.db.tenancy import open_store
 from gateway_app.services.alerts.channels import ChannelService, Notifier
 from gateway_app.services.alerts.evaluation import AlertEvaluator
 from gateway_app.services.alerts.mail import SmtpSettings
+from gateway_app.services.alerts.reports import DailyReporter
 from gateway_app.services.alerts.rules import RuleService
 from gateway_app.services.alerts.scheduler import AlertScheduler, SlotClaim
 from gateway_app.services.auth import AuthService, FirstAdmin, first_admin_notice
@@ -122,6 +123,7 @@ class Platform:
     alert_channels: ChannelService
     alert_rules: RuleService
     alerts: AlertEvaluator
+    alert_reports: DailyReporter
     alert_scheduler: AlertScheduler
     gc_pauses: GcPauses = field(default_factory=GcPauses)
     first_admin: FirstAdmin | None = None
@@ -160,6 +162,7 @@ def build_platform(settings: Settings) -> Platform:
                                      security=settings.smtp_security), box, outbound)
     evaluator = AlertEvaluator(access, notifier, metrics, console_url=settings.console_url, breakers=breakers,
                                budget_defaults=tuple(int(p) for p in settings.alerts_budget_defaults.split(",") if p))
+    reporter = DailyReporter(access, notifier, console_url=settings.console_url)
     usage_recorder = UsageRecorder(store, max_queue=settings.usage_queue_size, retry_for=retry_for, metrics=metrics)
     catalog = ModelCatalog(store, box, generation)
     trace_recorder = TraceRecorder(store, max_queue=settings.usage_queue_size, retry_for=retry_for)
@@ -221,8 +224,9 @@ def build_platform(settings: Settings) -> Platform:
         alert_channels=ChannelService(access, box, notifier),
         alert_rules=RuleService(access),
         alerts=evaluator,
+        alert_reports=reporter,
         alert_scheduler=AlertScheduler(store, evaluator, SlotClaim(cache, settings.data_dir / "alerts"),
-                                       settings.alerts_interval_seconds),
+                                       settings.alerts_interval_seconds, reporter, settings.alerts_daily_report_hour),
         metrics=metrics,
     )
 

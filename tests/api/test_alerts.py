@@ -213,3 +213,50 @@ async def test_a_provider_whose_calls_all_fail_is_down(admin, platform, upstream
     platform.usage_recorder.writer.flush()
     down = (await admin.call("POST", "/alerts/evaluate", tenant="acme", expect=200)).json()
     assert [(e["rule_name"], e["state"], e["value"]) for e in down["events"]] == [("provider down", "firing", 1.0)]
+
+
+async def test_a_daily_report_mails_a_days_usage_to_the_channels_that_ask_for_it_once_a_day(
+        admin, platform, upstream, smtp, hook, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from gateway_app.services.alerts.scheduler import AlertScheduler, SlotClaim
+
+    setup = await configure_gateway(admin, upstream.url, provider_fields={"options": {"max_retries": 0}})
+    await admin.call("POST", "/alerts/channels", tenant="acme", expect=201, json={
+        "name": "finance", "type": "email", "to": ["finance@acme.io"], "daily_report": True})
+    await admin.call("POST", "/alerts/channels", tenant="acme", expect=201, json={
+        "name": "ops", "type": "email", "to": ["ops@acme.io"]})
+    refused = await admin.call("POST", "/alerts/channels", tenant="acme", json={
+        "name": "hook", "type": "webhook", "url": hook.url, "daily_report": True})
+    assert refused.status_code in (400, 422) and "daily usage report is an e-mail" in refused.text
+    sdk = sdk_for(platform, setup["token"])
+    try:
+        await _chat(sdk, 3, False, upstream)
+        await _chat(sdk, 1, True, upstream)
+    finally:
+        await sdk.close()
+    platform.usage_recorder.writer.flush()
+
+    today = datetime.now(UTC).date()
+    report = (await admin.call("POST", "/alerts/reports/daily", tenant="acme", expect=200,
+                               json={"day": today.isoformat()})).json()
+    assert (report["channels"], report["sent"], report["failed"], report["requests"]) == (1, 1, 0, 4)
+    (recipients, message), = smtp.messages
+    assert recipients == ["finance@acme.io"], "only the channel that asked for it"
+    assert message["Subject"] == (f"Gatehouse daily usage {today} (acme): 4 requests, "
+                                  f"{report['cost_usd']} USD")
+    text = message.get_body(("plain",)).get_content()
+    assert "Errors:            1 (25.0 %)" in text and "gpt-test: 4 requests, 1 errors" in text
+    log = (await admin.call("GET", "/alerts/deliveries", tenant="acme", expect=200)).json()
+    assert [d["event_id"] for d in log] == [f"report-{today}"]
+
+    # The scheduler sends yesterday's report at the first slot past the hour, once per day.
+    scheduler = AlertScheduler(platform.store, platform.alerts, SlotClaim(platform.cache, tmp_path / "claims"), 60,
+                               platform.alert_reports, report_hour=0)
+    slot = int(datetime.now(UTC).timestamp() // 60)
+    await scheduler.run_slot(slot)
+    assert scheduler.reports_sent_for == today - timedelta(days=1)
+    assert len(smtp.messages) == 2 and smtp.messages[-1][1]["Subject"].startswith(
+        f"Gatehouse daily usage {today - timedelta(days=1)} (acme): 0 requests")
+    await scheduler.run_slot(slot + 1)
+    assert len(smtp.messages) == 2, "one report a day, however many slots"

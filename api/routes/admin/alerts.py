@@ -15,6 +15,7 @@ from gateway_app.services.alerts.channels import (
     TestResult,
 )
 from gateway_app.services.alerts.evaluation import EvaluationOut, EventSeries
+from gateway_app.services.alerts.reports import ReportIn, ReportOut
 from gateway_app.services.alerts.rules import DeliveryOut, EventOut, RuleCreate, RuleOut, RuleUpdate
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -127,3 +128,10 @@ def list_deliveries(platform: PlatformDep, principal: PrincipalDep, tenant: Tena
 async def evaluate(platform: PlatformDep, principal: PrincipalDep, tenant: TenantDep) -> EvaluationOut:
     """Measures every enabled rule, records state changes and notifies (the scheduler does this each minute)."""
     return await platform.alerts.evaluate(principal, tenant)
+
+
+@router.post("/reports/daily", response_model=ReportOut, summary="Send the daily usage report now")
+async def send_daily_report(platform: PlatformDep, principal: PrincipalDep, tenant: TenantDep,
+                            body: ReportIn | None = None) -> ReportOut:
+    """E-mails one day's usage to the channels with `daily_report` on (the scheduler does it each morning)."""
+    return await platform.alert_reports.send(principal, tenant, body.day if body else None)

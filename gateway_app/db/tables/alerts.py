@@ -23,6 +23,7 @@ class AlertChannel(TenantTable, table=True):
     secret_enc: str = Field(default="", max_length=1000)
     overrides: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     enabled: bool = Field(default=True)
+    daily_report: bool = Field(default=False)
     created_at: datetime = Field(default_factory=now_utc, sa_type=UtcDateTime)
 
 

@@ -59,6 +59,7 @@ class ChannelCreate(BaseModel):
                                description="webhook signing secret (write-only; generated when omitted)")
     overrides: Overrides = Field(default_factory=dict)
     enabled: bool = True
+    daily_report: bool = Field(default=False, description="e-mail: also send the tenant's daily usage report")
 
     _url = field_validator("url")(lambda cls, v: _check_url(v))
 
@@ -68,6 +69,8 @@ class ChannelCreate(BaseModel):
             raise ValueError("an email channel needs at least one address in 'to'")
         if self.type == "webhook" and not self.url:
             raise ValueError("a webhook channel needs 'url'")
+        if self.type == "webhook" and self.daily_report:
+            raise ValueError("the daily usage report is an e-mail: 'daily_report' needs an email channel")
         return self
 
 
@@ -82,6 +85,7 @@ class ChannelUpdate(BaseModel):
     secret: str | None = Field(default=None, min_length=16, max_length=200)
     overrides: Overrides | None = None
     enabled: bool | None = None
+    daily_report: bool | None = None
 
     _url = field_validator("url")(lambda cls, v: _check_url(v))
 
@@ -98,6 +102,7 @@ class ChannelOut(BaseModel):
     secret: str | None = None
     overrides: dict
     enabled: bool
+    daily_report: bool
     created_at: datetime
 
     @classmethod
@@ -105,7 +110,7 @@ class ChannelOut(BaseModel):
         """Build from a stored record."""
         return cls(id=record.id, name=record.name, type=record.type, to=list(record.recipients), url=record.url,
                    has_secret=bool(record.secret_enc), secret=secret, overrides=record.overrides,
-                   enabled=record.enabled, created_at=record.created_at)
+                   enabled=record.enabled, daily_report=record.daily_report, created_at=record.created_at)
 
 
 SAMPLE_VALUES = {"tenant": "acme", "rule": "error rate above 5 %", "metric": "error_rate", "operator": ">",
@@ -220,7 +225,8 @@ class ChannelService:
         secret = (data.secret or f"whsec_{secrets.token_urlsafe(24)}") if data.type == "webhook" else None
         record = AlertChannelRecord(name=data.name, type=data.type, recipients=list(data.to), url=data.url or "",
                                     secret_enc=self._box.encrypt(secret) if secret else "",
-                                    overrides=fields["overrides"], enabled=data.enabled)
+                                    overrides=fields["overrides"], enabled=data.enabled,
+                                    daily_report=data.daily_report)
         with self._access.open(actor, tenant) as uow:
             try:
                 uow.alerts.add_channel(record)
@@ -237,7 +243,7 @@ class ChannelService:
         if any(v is None for v in fields.values()):
             raise InvalidInput("fields cannot be set to null", param=next(k for k, v in fields.items() if v is None))
         self._check(fields)
-        changes = {k: v for k, v in fields.items() if k in ("name", "url", "overrides", "enabled")}
+        changes = {k: v for k, v in fields.items() if k in ("name", "url", "overrides", "enabled", "daily_report")}
         if "to" in fields:
             changes["recipients"] = fields["to"]
         if "secret" in fields:
@@ -248,6 +254,9 @@ class ChannelService:
                 raise InvalidInput("an email channel has no url or secret", param="url")
             if current.type == "webhook" and "to" in fields:
                 raise InvalidInput("a webhook channel has no recipients", param="to")
+            if current.type == "webhook" and fields.get("daily_report"):
+                raise InvalidInput("the daily usage report is an e-mail: it needs an email channel",
+                                   param="daily_report")
             try:
                 record = uow.alerts.update_channel(current.id, changes) or current
             except DuplicateKey:

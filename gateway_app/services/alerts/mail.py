@@ -20,7 +20,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from gateway_app.core.errors import InvalidInput
 
 TEMPLATES = Path(__file__).with_name("templates")
-EVENT_TYPES = ("firing", "resolved", "test")
+EVENT_TYPES = ("firing", "resolved", "test", "daily_report")
 MAX_OVERRIDE_CHARS = 10_000
 
 _files = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),

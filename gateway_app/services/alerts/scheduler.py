@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import anyio
@@ -23,6 +24,7 @@ from gateway_app.core.cache import Cache, RedisCache
 from gateway_app.core.logging import get_logger
 from gateway_app.db.protocols import DataStore
 from gateway_app.services.alerts.evaluation import AlertEvaluator
+from gateway_app.services.alerts.reports import DailyReporter
 from gateway_app.services.principals import PLATFORM_ADMIN, Principal
 
 log = get_logger("alerts")
@@ -36,19 +38,20 @@ class SlotClaim:
     def __init__(self, cache: Cache, directory: Path) -> None:
         self._cache, self._directory = cache, directory
 
-    async def claim(self, slot: int) -> bool:
-        """True for the one process that claims this slot first."""
+    async def claim(self, slot: int, kind: str = "slot") -> bool:
+        """True for the one process that claims this slot (or, kind "report", this day) first."""
         if isinstance(self._cache, RedisCache):
-            return await self._cache.set_if_absent(f"alerts:slot:{slot}", str(os.getpid()), ttl=600)
-        return await anyio.to_thread.run_sync(self._claim_file, slot)
+            ttl = 2 * 86400 if kind == "report" else 600
+            return await self._cache.set_if_absent(f"alerts:{kind}:{slot}", str(os.getpid()), ttl=ttl)
+        return await anyio.to_thread.run_sync(self._claim_file, slot, kind)
 
-    def _claim_file(self, slot: int) -> bool:
+    def _claim_file(self, slot: int, kind: str) -> bool:
         self._directory.mkdir(parents=True, exist_ok=True)
         try:
-            os.close(os.open(self._directory / f"slot-{slot}", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            os.close(os.open(self._directory / f"{kind}-{slot}", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         except FileExistsError:
             return False
-        for old in self._directory.glob("slot-*"):  # the winner tidies up
+        for old in self._directory.glob(f"{kind}-*"):  # the winner tidies up
             with contextlib.suppress(ValueError, OSError):
                 if int(old.name.split("-", 1)[1]) < slot - KEEP_SLOT_FILES:
                     old.unlink()
@@ -58,9 +61,12 @@ class SlotClaim:
 class AlertScheduler:
     """Evaluates every tenant's rules once per slot, in whichever process claims the slot."""
 
-    def __init__(self, store: DataStore, evaluator: AlertEvaluator, claim: SlotClaim, interval: float) -> None:
+    def __init__(self, store: DataStore, evaluator: AlertEvaluator, claim: SlotClaim, interval: float,
+                 reporter: DailyReporter | None = None, report_hour: int = -1) -> None:
         self._store, self._evaluator, self._claim, self.interval = store, evaluator, claim, interval
+        self._reporter, self.report_hour = reporter, report_hour
         self.slots_run = 0  # slots this process won and evaluated
+        self.reports_sent_for: date | None = None  # the last day whose reports this process sent
         self._task: asyncio.Task | None = None
 
     async def run_slot(self, slot: int) -> int | None:
@@ -76,7 +82,25 @@ class AlertScheduler:
                 log.exception("alert evaluation failed", extra={"tenant": slug})
         self.slots_run += 1
         log.info("alert evaluation", extra={"slot": slot, "tenants": len(slugs), "rules": evaluated})
+        await self._daily_reports(slot, slugs)
         return evaluated
+
+    async def _daily_reports(self, slot: int, slugs: list[str]) -> None:
+        """The first slot at or after report_hour each UTC day sends every tenant's report of the day before
+        (claimed per day, so one process of the deployment sends it once)."""
+        if self._reporter is None or self.report_hour < 0:
+            return
+        at = datetime.fromtimestamp(slot * self.interval, UTC)
+        if at.hour < self.report_hour or not await self._claim.claim(at.date().toordinal(), kind="report"):
+            return
+        day = at.date() - timedelta(days=1)
+        for slug in slugs:
+            try:
+                await self._reporter.send(SCHEDULER, slug, day)
+            except Exception:  # noqa: BLE001 - one tenant's trouble must not stop the others'
+                log.exception("daily report failed", extra={"tenant": slug})
+        self.reports_sent_for = day
+        log.info("daily usage reports", extra={"day": day.isoformat(), "tenants": len(slugs)})
 
     def _tenants(self) -> list[str]:
         slugs, offset = [], 0
