@@ -209,12 +209,25 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def metrics_cost(results: list[Result]) -> list[str]:
+    """CPU per request with metrics minus without, per kind and concurrency, where both were measured."""
+    cpu = {(r.target, r.kind, r.concurrency): r.cpu_ms_per_request for r in results}
+    lines = []
+    for (target, kind, concurrency), on in cpu.items():
+        off = cpu.get(("1w-no-metrics", kind, concurrency))
+        if target == "gatehouse-1w" and on is not None and off is not None:
+            lines.append(f"{kind} c{concurrency} {on - off:+.3f} ({on:.3f} vs {off:.3f})")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=list(KINDS))
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--no-metrics-arm", action="store_true",
+                        help="skip the 1-worker gateway with METRICS_ENABLED=false (what metrics cost)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
@@ -231,6 +244,11 @@ def main() -> None:
             proc, base, token = start_gateway(workers, upstream_url, workdir)
             started.append(proc)
             targets.append((f"gatehouse-{workers}w", proc, base, token, GATEWAY_MODEL))
+        if not args.no_metrics_arm:
+            proc, base, token = start_gateway(1, upstream_url, workdir, name="nometrics",
+                                              extra_env={"METRICS_ENABLED": "false"})
+            started.append(proc)
+            targets.append(("1w-no-metrics", proc, base, token, GATEWAY_MODEL))
         litellm = start_litellm(upstream_url, workdir)
         if litellm:
             started.append(litellm[0])
@@ -247,6 +265,9 @@ def main() -> None:
             stop(proc)
     print()
     print(table(results))
+    cost = metrics_cost(results)
+    if cost:
+        print("\nWhat /metrics costs (gatehouse-1w minus 1w-no-metrics, CPU ms per request): " + ", ".join(cost))
     if not os.environ.get("LITELLM_BIN"):
         print("\n(LiteLLM not measured: set LITELLM_BIN to a litellm executable installed in its own venv)")
     out = ROOT / "bench" / "results"

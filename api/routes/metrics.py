@@ -37,6 +37,9 @@ async def metrics(request: Request) -> Response:
     """Requests, latency, tokens, cost, breakers, cache and batch writers; METRICS_TOKEN as bearer token,
     or from loopback when none is set."""
     platform = request.app.state.holder.platform
+    if platform is not None and not platform.settings.metrics_enabled:
+        return JSONResponse({"error": {"message": "metrics are off (METRICS_ENABLED=false)", "type": "not_found_error",
+                                       "code": "metrics_disabled"}}, status_code=404)
     if platform is None or platform.metrics is None:
         return JSONResponse({"error": {"message": "starting", "type": "server_error"}}, status_code=503)
     token = platform.settings.metrics_token

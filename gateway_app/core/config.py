@@ -70,6 +70,8 @@ class Settings(BaseSettings):
                                                     "(percent; empty: none)")
     console_url: str = Field(default="", max_length=500, description="the console's address, linked from alert "
                                                                      "e-mails (e.g. https://gatehouse.example.com)")
+    metrics_enabled: bool = Field(default=True, description="count requests for /metrics (false: /metrics is a 404 "
+                                                            "and the hot path skips the counting)")
     metrics_token: str = Field(default="", description="bearer token /metrics requires (without it: loopback only)")
     metrics_labels: str = Field(default="tenant,model", description="labels of request metrics, of tenant, model, "
                                                                     "project, token (token and project: many series)")

@@ -156,7 +156,7 @@ def build_platform(settings: Settings) -> Platform:
                                           settings.gateway_listeners)
     runtimes = RuntimeFactory(outbound)
     retry_for = settings.batch_retry_seconds
-    metrics = gateway_metrics(settings.metrics_labels.split(","))
+    metrics = gateway_metrics(settings.metrics_labels.split(",")) if settings.metrics_enabled else None
     notifier = Notifier(SmtpSettings(host=settings.smtp_host, port=settings.smtp_port, user=settings.smtp_user,
                                      password=settings.smtp_password, sender=settings.smtp_from,
                                      security=settings.smtp_security), box, outbound)

@@ -116,3 +116,28 @@ async def test_the_grafana_dashboard_queries_only_metrics_the_gateway_exposes(pl
     exposed = set(re.findall(r"^# HELP (gatehouse_[a-z_]+)", text, re.M))
     missing = {n for n in used if re.sub(r"_(bucket|count|sum)$", "", n) not in exposed and n not in exposed}
     assert used and missing == set()
+
+
+async def test_metrics_turned_off_answer_404_and_requests_still_flow(settings, upstream):
+    from gateway_app.services.platform import start_platform, stop_platform
+    from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+    from tests.support.api import AdminApi
+
+    platform = await start_platform(settings.model_copy(update={"metrics_enabled": False}), install_signals=False)
+    try:
+        assert platform.metrics is None
+        transport = httpx.ASGITransport(app=create_api(platform))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gatehouse.test") as http:
+            admin = AdminApi(http)
+            await admin.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+            setup = await configure_gateway(admin, upstream.url, provider_fields=NO_RETRIES)
+            sdk = sdk_for(platform, setup["token"])
+            try:
+                answer = await sdk.chat.completions.create(model="gpt-test", messages=HELLO)
+            finally:
+                await sdk.close()
+        assert answer.choices[0].message.content
+        off = await scrape(platform)
+        assert off.status_code == 404 and off.json()["error"]["code"] == "metrics_disabled"
+    finally:
+        await stop_platform(platform)
