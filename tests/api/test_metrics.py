@@ -104,18 +104,24 @@ async def test_metrics_need_the_token_or_a_loopback_client(platform):
     assert allowed.status_code == 200 and "# HELP gatehouse_requests_total" in allowed.text
 
 
-async def test_the_grafana_dashboard_queries_only_metrics_the_gateway_exposes(platform):
+async def test_the_grafana_dashboard_and_alert_rules_query_only_metrics_the_gateway_exposes(platform):
     import json
     import re
     from pathlib import Path
 
-    dashboard = json.loads((Path(__file__).parents[2] / "docs" / "grafana" / "gatehouse-dashboard.json").read_text())
-    used = {name for panel in dashboard["panels"] for target in panel["targets"]
-            for name in re.findall(r"gatehouse_[a-z_]+", target["expr"])}
+    import yaml
+
+    docs = Path(__file__).parents[2] / "docs"
+    dashboard = json.loads((docs / "grafana" / "gatehouse-dashboard.json").read_text())
+    rules = yaml.safe_load((docs / "prometheus" / "gatehouse-alerts.yml").read_text())
+    expressions = {"dashboard": [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]],
+                   "alert rules": [rule["expr"] for group in rules["groups"] for rule in group["rules"]]}
     text = (await scrape(platform)).text
     exposed = set(re.findall(r"^# HELP (gatehouse_[a-z_]+)", text, re.M))
-    missing = {n for n in used if re.sub(r"_(bucket|count|sum)$", "", n) not in exposed and n not in exposed}
-    assert used and missing == set()
+    for source, exprs in expressions.items():
+        used = {name for expr in exprs for name in re.findall(r"gatehouse_[a-z_]+", expr)}
+        missing = {n for n in used if re.sub(r"_(bucket|count|sum)$", "", n) not in exposed and n not in exposed}
+        assert used and missing == set(), source
 
 
 async def test_metrics_turned_off_answer_404_and_requests_still_flow(settings, upstream):
