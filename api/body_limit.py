@@ -12,7 +12,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import is_client_path, openai_error_body
+from api.errors import client_error_body, is_client_path
 
 UPLOAD_PATHS = ("/v1/files",)
 _CLOSE = [(b"connection", b"close")]
@@ -21,7 +21,7 @@ _CLOSE = [(b"connection", b"close")]
 def _too_large_body(path: str, limit: int) -> bytes:
     message = f"the request body is larger than {limit} bytes; send less (this gateway's limit)"
     if is_client_path(path):
-        return openai_error_body(message, 413, code="request_too_large")
+        return client_error_body(path, message, 413, code="request_too_large")
     return json.dumps({"detail": message, "code": "request_too_large"}).encode()
 
 

@@ -43,6 +43,39 @@ def is_client_path(path: str) -> bool:
     return path == "/v1" or path.startswith("/v1/")
 
 
+ANTHROPIC_TYPE_BY_STATUS = {
+    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error",
+    413: "request_too_large", 422: "invalid_request_error", 429: "rate_limit_error", 503: "overloaded_error",
+    529: "overloaded_error",
+}
+
+
+def is_messages_path(path: str) -> bool:
+    """True for Anthropic's Messages API, whose errors have Anthropic's shape."""
+    return path == "/v1/messages" or path.startswith("/v1/messages/")
+
+
+def client_error(path: str, message: str, status: int, *, code: str | None = None,
+                 param: str | None = None) -> dict:
+    """The error object of a client API path: Anthropic's on /v1/messages, OpenAI's elsewhere."""
+    if is_messages_path(path):
+        return {"type": "error", "error": {"type": ANTHROPIC_TYPE_BY_STATUS.get(status, "api_error"),
+                                           "message": message}}
+    return openai_error(message, status, code=code, param=param)
+
+
+def client_error_body(path: str, message: str, status: int, *, code: str | None = None) -> bytes:
+    """The same, serialised (for pure ASGI middleware)."""
+    return json.dumps(client_error(path, message, status, code=code)).encode()
+
+
+def client_error_response(path: str, exc: GatehouseError) -> JSONResponse:
+    """A domain error as the client API path's error response."""
+    status = status_for(exc)
+    return JSONResponse(client_error(path, exc.message, status, code=exc.code, param=exc.param),
+                        status_code=status, headers=getattr(exc, "headers", None))
+
+
 def openai_error(message: str, status: int, *, code: str | None = None, param: str | None = None,
                  type_: str | None = None) -> dict:
     """The error object OpenAI clients expect."""
@@ -54,13 +87,6 @@ def openai_error_body(message: str, status: int, *, code: str | None = None, par
                       type_: str | None = None) -> bytes:
     """The same, serialised (for pure ASGI middleware)."""
     return json.dumps(openai_error(message, status, code=code, param=param, type_=type_)).encode()
-
-
-def openai_error_response(exc: GatehouseError) -> JSONResponse:
-    """A domain error as an OpenAI-shaped response (client API)."""
-    status = status_for(exc)
-    return JSONResponse(openai_error(exc.message, status, code=exc.code, param=exc.param),
-                        status_code=status, headers=getattr(exc, "headers", None))
 
 
 def status_for(exc: GatehouseError) -> int:
@@ -76,7 +102,7 @@ def status_for(exc: GatehouseError) -> int:
 def _respond(request: Request, status: int, message: str, *, code: str | None, param: str | None,
              extra: dict | None = None, headers: dict | None = None) -> JSONResponse:
     if is_client_path(request.url.path):
-        content = openai_error(message, status, code=code, param=param)
+        content = client_error(request.url.path, message, status, code=code, param=param)
     else:
         content = {"detail": message, **({"code": code} if code else {}), **({"field": param} if param else {}),
                    **(extra or {})}

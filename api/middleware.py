@@ -14,7 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import is_client_path, openai_error_body, status_for
+from api.errors import client_error_body, is_client_path, status_for
 from api.routes.client.chat import HOT_ROUTES as HOT_PATHS
 from gateway_app.core.context import bind, begin_request, end_request
 from gateway_app.core.errors import GatehouseError
@@ -49,7 +49,7 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 def _error_body(path: str, status: int, message: str, code: str) -> bytes:
     if is_client_path(path):
-        return openai_error_body(message, status, code=code)
+        return client_error_body(path, message, status, code=code)
     return json.dumps({"detail": message, "code": code}).encode()
 
 
@@ -162,13 +162,14 @@ class ClientAuthMiddleware:
         path = scope["path"]
         platform = self.holder.platform
         if platform is None:
-            await _send_json(send, 503, openai_error_body("gateway is starting", 503, code="starting"),
+            await _send_json(send, 503, client_error_body(path, "gateway is starting", 503, code="starting"),
                              [(b"retry-after", b"1")])
             return
         secret = _bearer(scope)
         if not secret:
-            await _send_json(send, 401, openai_error_body(
-                "missing API key: send 'Authorization: Bearer <token>'", 401, code="invalid_api_key"))
+            await _send_json(send, 401, client_error_body(
+                path, "missing API key: send 'Authorization: Bearer <token>' (or 'x-api-key: <token>')", 401,
+                code="invalid_api_key"))
             return
         try:
             identity = await platform.token_resolver.resolve(secret)
@@ -178,7 +179,7 @@ class ClientAuthMiddleware:
         except GatehouseError as exc:
             status = status_for(exc)
             code = "invalid_api_key" if status == 401 else exc.code
-            await _send_json(send, status, openai_error_body(exc.message, status, code=code))
+            await _send_json(send, status, client_error_body(path, exc.message, status, code=code))
             return
         bind(tenant_id=identity.tenant_slug, user_id=identity.token_id)
         scope.setdefault("state", {})["client"] = identity

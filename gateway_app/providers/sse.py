@@ -20,21 +20,31 @@ def lead_chunk(model: str, fields: dict) -> bytes:
                      "model": model, "choices": [], **fields})
 
 
-def parse_sse(chunk: bytes) -> tuple[str, dict | None, dict | None]:
-    """Text deltas, usage and error carried by a chunk of OpenAI-format SSE bytes."""
-    text, usage, error = [], None, None
+def chunk_events(chunk: bytes) -> list[dict | None]:
+    """The JSON objects of the `data:` events in a chunk of OpenAI-format SSE bytes (None for [DONE])."""
+    events: list[dict | None] = []
     for event in chunk.split(b"\n\n"):
         event = event.strip()
         if not event.startswith(b"data:"):
             continue
         data = event[5:].strip()
         if data == b"[DONE]":
+            events.append(None)
             continue
         try:
             parsed = orjson.loads(data)
         except orjson.JSONDecodeError:
             continue
-        if not isinstance(parsed, dict):
+        if isinstance(parsed, dict):
+            events.append(parsed)
+    return events
+
+
+def parse_sse(chunk: bytes) -> tuple[str, dict | None, dict | None]:
+    """Text deltas, usage and error carried by a chunk of OpenAI-format SSE bytes."""
+    text, usage, error = [], None, None
+    for parsed in chunk_events(chunk):
+        if parsed is None:
             continue
         if parsed.get("error"):
             error = parsed["error"]

@@ -19,6 +19,8 @@ ALL_FEATURES: tuple[str, ...] = get_args(Feature)
 FEATURE_BY_PATH: tuple[tuple[str, str], ...] = (
     ("/v1/chat/", "chat"),
     ("/v1/completions", "chat"),
+    ("/v1/messages", "chat"),
+    ("/v1/responses", "chat"),
     ("/v1/embeddings", "embeddings"),
     ("/v1/files", "files"),
     ("/v1/vector", "vector"),

@@ -35,6 +35,7 @@ from gateway_app.services.alerts.channels import ChannelService, Notifier
 from gateway_app.services.alerts.evaluation import AlertEvaluator
 from gateway_app.services.alerts.mail import SmtpSettings
 from gateway_app.services.alerts.reports import DailyReporter
+from gateway_app.services.frontdoors.messages import MessagesDoor
 from gateway_app.services.alerts.rules import RuleService
 from gateway_app.services.alerts.scheduler import AlertScheduler, SlotClaim
 from gateway_app.services.auth import AuthService, FirstAdmin, first_admin_notice
@@ -100,6 +101,7 @@ class Platform:
     providers: ProviderService
     models: ModelService
     inference: InferenceService
+    messages: MessagesDoor
     usage: UsageQueries
     usage_recorder: UsageRecorder
     files: FileService
@@ -200,6 +202,7 @@ def build_platform(settings: Settings) -> Platform:
         providers=ProviderService(access, box, generation, breakers, runtimes),
         models=ModelService(access, generation),
         inference=inference,
+        messages=MessagesDoor(inference),
         usage=UsageQueries(access),
         usage_recorder=usage_recorder,
         files=FileService(store, box, pool, runtimes, storage),

@@ -208,7 +208,7 @@ class FakeUpstream:
         if not body.get("stream"):
             message: dict = {"role": "assistant", "content": text}
             finish = "stop"
-            if body.get("tools"):
+            if self._calls_tool(body):
                 tool = body["tools"][0]["function"]["name"]
                 message = {"role": "assistant", "content": None,
                            "tool_calls": [{"id": "call_1", "type": "function",
@@ -223,6 +223,12 @@ class FakeUpstream:
                 "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                           "total_tokens": prompt_tokens + completion_tokens}})
         return await self._stream_chat(request, body, behaviour, text, prompt_tokens, model)
+
+    @staticmethod
+    def _calls_tool(body: dict) -> bool:
+        """Given tools, the fake calls the first one, unless the last message is a tool's result (it answers)."""
+        messages = body.get("messages") or [{}]
+        return bool(body.get("tools")) and messages[-1].get("role") != "tool" and body.get("tool_choice") != "none"
 
     async def _stream_chat(self, request, body, behaviour, text, prompt_tokens, model) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": behaviour.stream_content_type})
@@ -241,6 +247,13 @@ class FakeUpstream:
             return f"data: {json.dumps(chunk)}\n\n".encode()
 
         await response.write(event({"role": "assistant", "content": ""}))
+        if self._calls_tool(body):  # the call streamed as OpenAI does: id and name first, then the arguments
+            name = body["tools"][0]["function"]["name"]
+            await response.write(event({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                                                        "function": {"name": name, "arguments": ""}}]}))
+            for part in ('{"city": ', '"Paris"}'):
+                await response.write(event({"tool_calls": [{"index": 0, "function": {"arguments": part}}]}))
+            pieces = []
         for index, piece in enumerate(pieces):
             if behaviour.break_after is not None and index >= behaviour.break_after:
                 request.transport.close()
@@ -248,9 +261,9 @@ class FakeUpstream:
             if behaviour.chunk_delay:
                 await asyncio.sleep(behaviour.chunk_delay)
             await response.write(event({"content": piece + (" " if index < len(pieces) - 1 else "")}))
-        await response.write(event({}, "stop"))
+        await response.write(event({}, "tool_calls" if not pieces else "stop"))
         if wants_usage:
-            usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(pieces),
+            usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(pieces) or 4,
                      "total_tokens": prompt_tokens + len(pieces)}
             tail = {"id": identifier, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
                     "choices": [], "usage": usage}

@@ -14,9 +14,10 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from api.deps import ClientDep, PlatformDep
-from api.errors import openai_error_response
+from api.errors import client_error_response
 from api.openapi import UPSTREAM_ERRORS
 from api.routes.client.common import SSE_HEADERS, parse_body, request_id, trace_of
+from api.routes.client.messages import messages_response
 from gateway_app.core.errors import GatehouseError
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.inference.gateway import Completed
@@ -64,7 +65,8 @@ async def embeddings_response(platform: Platform, client: ClientIdentity, body: 
     return Response(outcome.body, media_type="application/json", headers=outcome.headers)
 
 
-HOT_ROUTES = {"/v1/chat/completions": chat_response, "/v1/embeddings": embeddings_response}
+HOT_ROUTES = {"/v1/chat/completions": chat_response, "/v1/embeddings": embeddings_response,
+              "/v1/messages": messages_response}
 
 
 async def relay_stream(response: StreamingResponse, receive: Receive, send: Send) -> None:
@@ -109,7 +111,7 @@ class ClientHotPath:
             response = await handler(self.holder.platform, scope["state"]["client"], await request.body(),
                                      trace_of(request.headers))
         except GatehouseError as exc:
-            response = openai_error_response(exc)
+            response = client_error_response(scope["path"], exc)
         if isinstance(response, StreamingResponse):
             await relay_stream(response, receive, send)
         else:
