@@ -27,7 +27,7 @@ from api.routes.admin import (
     usage,
     users,
 )
-from api.routes.client import chat, files, memory, messages, observe, rag, vector_stores
+from api.routes.client import chat, files, memory, messages, observe, rag, responses, vector_stores
 from api.routes.client.chat import ClientHotPath
 from api.routes.client import models as client_models
 from gateway_app.core.config import Settings, load_settings
@@ -89,7 +89,7 @@ def create_api(platform: Platform | None = None, *, settings: Settings | None = 
     _not_found_catchall(admin)
     app.include_router(admin)
     client = APIRouter(prefix="/v1")
-    for module in (chat, messages, client_models, files, observe, rag, vector_stores, memory):
+    for module in (chat, messages, responses, client_models, files, observe, rag, vector_stores, memory):
         client.include_router(module.router)
     _not_found_catchall(client)
     app.include_router(client)

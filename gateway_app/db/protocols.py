@@ -21,6 +21,7 @@ from gateway_app.db.records import (
     GuardrailVerdictRecord,
     ModelRecord,
     ProviderRecord,
+    StoredResponseRecord,
     UsageRecord,
     UsageRollup,
     AuditRecord,
@@ -294,6 +295,12 @@ class ControlUnitOfWork(UnitOfWork, Protocol):
     def __enter__(self) -> ControlUnitOfWork: ...
 
 
+class ResponseRepository(Protocol):
+    def get(self, response_id: str) -> StoredResponseRecord | None: ...
+    def add(self, record: StoredResponseRecord) -> StoredResponseRecord: ...
+    def delete(self, response_id: str) -> bool: ...
+
+
 class TenantUnitOfWork(UnitOfWork, Protocol):
     tenant_slug: str
     users: UserRepository
@@ -311,6 +318,7 @@ class TenantUnitOfWork(UnitOfWork, Protocol):
     rag_modules: RagModuleRepository
     memory: MemoryRepository
     alerts: AlertRepository
+    responses: ResponseRepository
 
     def __enter__(self) -> TenantUnitOfWork: ...
 

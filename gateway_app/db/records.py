@@ -523,3 +523,15 @@ class AlertDeliveryRecord:
     error: str = ""
     id: str = field(default_factory=lambda: new_id("aldl"))
     at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class StoredResponseRecord:
+    """A Responses API answer kept (`store`) for GET, input_items and previous_response_id."""
+
+    id: str
+    model: str
+    body: dict = field(default_factory=dict)  # the response object as answered
+    input_items: list = field(default_factory=list)  # the input items of this turn, with their ids
+    messages: list = field(default_factory=list)  # the conversation so far as chat messages (no instructions)
+    created_at: datetime = field(default_factory=utcnow)

@@ -25,6 +25,7 @@ from gateway_app.db.sqlite.store import SqliteStore
 from gateway_app.db.sqlite.tracing_repositories import event_record, session_record
 from gateway_app.db.sqlite.vector_repositories import vector_store_record
 from gateway_app.db.tables import alerts as at
+from gateway_app.db.tables import responses as rt
 from gateway_app.db.tables import control as ct
 from gateway_app.db.tables import memory as mt
 from gateway_app.db.tables import tenant as tt
@@ -105,6 +106,7 @@ TENANT_PARTS = (
     Part(at.AlertRule, "alert_rules", _as(r.AlertRuleRecord), _each("alerts", "add_rule")),
     Part(at.AlertEvent, "alert_events", _as(r.AlertEventRecord), _each("alerts", "add_event")),
     Part(at.AlertDelivery, "alert_deliveries", _as(r.AlertDeliveryRecord), _each("alerts", "add_delivery")),
+    Part(rt.StoredResponse, "responses", _as(r.StoredResponseRecord), _each("responses")),
 )
 
 

@@ -36,6 +36,7 @@ from gateway_app.services.alerts.evaluation import AlertEvaluator
 from gateway_app.services.alerts.mail import SmtpSettings
 from gateway_app.services.alerts.reports import DailyReporter
 from gateway_app.services.frontdoors.messages import MessagesDoor
+from gateway_app.services.frontdoors.responses_door import ResponsesDoor
 from gateway_app.services.alerts.rules import RuleService
 from gateway_app.services.alerts.scheduler import AlertScheduler, SlotClaim
 from gateway_app.services.auth import AuthService, FirstAdmin, first_admin_notice
@@ -102,6 +103,7 @@ class Platform:
     models: ModelService
     inference: InferenceService
     messages: MessagesDoor
+    responses: ResponsesDoor
     usage: UsageQueries
     usage_recorder: UsageRecorder
     files: FileService
@@ -189,6 +191,7 @@ def build_platform(settings: Settings) -> Platform:
     vector_stores = VectorStoreService(store, catalog, layer, ingestion, access)
     rag_modules = RagModuleService(store, access, generation)
     memory = build_memory(store, access, generation, layer, embedder, inference, prompt_renderer, trace_recorder)
+    vector_search = VectorSearch(store, vector_stores, layer, embedder)
     return Platform(
         settings=settings, store=store, cache=cache, generation=generation,
         lifecycle=Lifecycle(), health=HealthRegistry(), breakers=breakers, outbound=outbound,
@@ -203,6 +206,7 @@ def build_platform(settings: Settings) -> Platform:
         models=ModelService(access, generation),
         inference=inference,
         messages=MessagesDoor(inference),
+        responses=ResponsesDoor(inference, store, vector_search),
         usage=UsageQueries(access),
         usage_recorder=usage_recorder,
         files=FileService(store, box, pool, runtimes, storage),
@@ -216,7 +220,7 @@ def build_platform(settings: Settings) -> Platform:
         prompt_renderer=prompt_renderer,
         vector_layer=layer,
         vector_stores=vector_stores,
-        vector_search=VectorSearch(store, vector_stores, layer, embedder),
+        vector_search=vector_search,
         rag_modules=rag_modules,
         rag=RagAnswers(rag_modules, Retriever(store, vector_stores, layer, embedder, inference), inference,
                        prompt_renderer, trace_recorder),

@@ -18,6 +18,7 @@ from api.errors import client_error_response
 from api.openapi import UPSTREAM_ERRORS
 from api.routes.client.common import SSE_HEADERS, parse_body, request_id, trace_of
 from api.routes.client.messages import messages_response
+from api.routes.client.responses import responses_response
 from gateway_app.core.errors import GatehouseError
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.inference.gateway import Completed
@@ -66,7 +67,7 @@ async def embeddings_response(platform: Platform, client: ClientIdentity, body: 
 
 
 HOT_ROUTES = {"/v1/chat/completions": chat_response, "/v1/embeddings": embeddings_response,
-              "/v1/messages": messages_response}
+              "/v1/messages": messages_response, "/v1/responses": responses_response}
 
 
 async def relay_stream(response: StreamingResponse, receive: Receive, send: Send) -> None:

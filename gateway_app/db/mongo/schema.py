@@ -81,6 +81,11 @@ ALERT_INDEXES: dict[str, list[tuple[list, bool]]] = {
 }
 
 
+RESPONSE_INDEXES: dict[str, list[tuple[list, bool]]] = {
+    "responses": [([("created_at", DESCENDING)], False)],
+}
+
+
 def _index_name(keys: list) -> str:
     return "ix_" + "_".join(f"{field}_{'d' if order == DESCENDING else 'a'}" for field, order in keys)
 
@@ -96,7 +101,8 @@ def _indexes(spec: dict[str, list[tuple[list, bool]]]) -> Callable[[Database], N
 
 # Ordered steps; append, never edit one that has shipped.
 CONTROL_STEPS: list[Callable[[Database], None]] = [_indexes(CONTROL_INDEXES)]
-TENANT_STEPS: list[Callable[[Database], None]] = [_indexes(TENANT_INDEXES), _indexes(ALERT_INDEXES)]
+TENANT_STEPS: list[Callable[[Database], None]] = [_indexes(TENANT_INDEXES), _indexes(ALERT_INDEXES),
+                                                  _indexes(RESPONSE_INDEXES)]
 
 
 def version(db: Database) -> int:

@@ -12,6 +12,7 @@ from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from gateway_app.db.errors import StoreBusy
 from gateway_app.db.mongo.alert_repositories import MongoAlertRepository
+from gateway_app.db.mongo.response_repositories import MongoResponseRepository
 from gateway_app.db.mongo.control_repositories import (
     MongoDirectoryRepository,
     MongoPlatformAdminRepository,
@@ -147,3 +148,4 @@ class MongoTenantUnitOfWork(MongoUnitOfWork):
         self.rag_modules = MongoRagModuleRepository(db, session)
         self.memory = MongoMemoryRepository(db, session)
         self.alerts = MongoAlertRepository(db, session)
+        self.responses = MongoResponseRepository(db, session)

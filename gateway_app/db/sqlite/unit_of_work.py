@@ -31,6 +31,7 @@ from gateway_app.db.sqlite.tenant_repositories import (
 )
 from gateway_app.db.sqlite.tracing_repositories import SqlTraceRepository
 from gateway_app.db.sqlite.alert_repositories import SqlAlertRepository
+from gateway_app.db.sqlite.response_repositories import SqlResponseRepository
 from gateway_app.db.sqlite.memory_repositories import SqlMemoryRepository
 from gateway_app.db.sqlite.rag_repositories import SqlRagModuleRepository
 from gateway_app.db.sqlite.vector_repositories import SqlVectorStoreRepository
@@ -114,3 +115,4 @@ class SqlTenantUnitOfWork(SqlUnitOfWork):
         self.rag_modules = SqlRagModuleRepository(session)
         self.memory = SqlMemoryRepository(session)
         self.alerts = SqlAlertRepository(session)
+        self.responses = SqlResponseRepository(session)

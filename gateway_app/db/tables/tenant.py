@@ -353,3 +353,4 @@ class RagModule(TenantTable, table=True):
 
 from gateway_app.db.tables import memory as _memory  # noqa: E402,F401 - registers the memory tables
 from gateway_app.db.tables import alerts as _alerts  # noqa: E402,F401 - registers the alert tables
+from gateway_app.db.tables import responses as _responses  # noqa: E402,F401 - registers the responses table

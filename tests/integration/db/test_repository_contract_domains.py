@@ -23,6 +23,7 @@ from gateway_app.db.records import (
     PromptVersionRecord,
     ProviderRecord,
     RagModuleRecord,
+    StoredResponseRecord,
     TenantRecord,
     TraceEvent,
     TraceSession,
@@ -265,3 +266,24 @@ def test_alert_channels_rules_events_and_deliveries(acme):
         assert repo.delete_rule(fast.id) and not repo.delete_rule(fast.id)
         assert repo.delete_channel(hook.id) and repo.get_channel(hook.id) is None
         uow.commit()
+
+
+def test_stored_responses_keep_their_json_and_are_deleted(acme):
+    body = {"id": "resp_1", "object": "response", "output": [{"type": "message", "content": [{"text": "hi $x"}]}],
+            "text": {"format": {"type": "json_schema", "schema": {"$ref": "#/$defs/a", "$defs": {"a": {}}}}}}
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hi $x", "tool_calls": None}]
+    with acme.tenant("acme") as uow:
+        uow.responses.add(StoredResponseRecord(id="resp_1", model="gpt-test", body=body,
+                                               input_items=[{"id": "msg_1", "type": "message", "role": "user",
+                                                             "content": [{"type": "input_text", "text": "hi"}]}],
+                                               messages=messages, created_at=T0))
+        uow.commit()
+    with acme.tenant("acme") as uow:
+        kept = uow.responses.get("resp_1")
+        assert (kept.body, kept.messages, kept.created_at) == (body, messages, T0)
+        assert kept.input_items[0]["content"][0]["text"] == "hi"
+        assert uow.responses.get("resp_missing") is None
+        assert uow.responses.delete("resp_1") is True and uow.responses.delete("resp_1") is False
+        uow.commit()
+    with acme.tenant("acme") as uow:
+        assert uow.responses.get("resp_1") is None
