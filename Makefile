@@ -84,7 +84,7 @@ MONGODB_SUITES = tests/api/test_auth.py tests/api/test_isolation.py tests/api/te
 	tests/api/test_tenants.py tests/api/test_tokens.py tests/api/test_users_projects.py \
 	tests/api/test_providers_models.py tests/api/test_files.py tests/api/test_vector_stores.py tests/api/test_rag.py \
 	tests/api/test_memory.py tests/api/test_memory_admin.py tests/api/test_vector_ingestion_restart.py \
-	tests/api/test_alerts.py tests/e2e/test_console.py tests/e2e/test_console_flows.py tests/e2e/test_console_alerts.py
+	tests/api/test_alerts.py tests/api/test_messages.py tests/api/test_responses.py tests/e2e/test_console.py tests/e2e/test_console_flows.py tests/e2e/test_console_alerts.py
 
 test: setup system-test-deps $(VENV)/.llm-installed
 	$(PY) -m pytest -q

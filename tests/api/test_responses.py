@@ -146,3 +146,32 @@ async def test_another_tenants_token_cannot_read_or_continue_a_response(sdk, adm
     finally:
         await other.close()
     assert (await sdk.responses.retrieve(response.id)).output_text == "echo: a secret plan"
+
+
+async def test_guardrails_quotas_and_usage_apply_on_this_door_too(admin, platform, upstream):
+    from tests.api.conftest import sdk_for
+    from tests.support.api import configure_gateway
+
+    setup = await configure_gateway(admin, upstream.url, token_fields={"limits": {"rpm": 1}})
+    await admin.call("POST", "/guardrails", tenant="acme", expect=201, json={
+        "name": "no-secrets", "rules": [{"type": "keyword", "keywords": ["project zeus"], "action": "block",
+                                         "direction": "input"}]})
+    await admin.call("PATCH", "/models/gpt-test", tenant="acme", json={"guardrails": ["no-secrets"]}, expect=200)
+    client = sdk_for(platform, setup["token"])
+    try:
+        with pytest.raises(openai.BadRequestError) as blocked:
+            await client.responses.create(model="gpt-test", input="tell me about Project Zeus")
+        assert blocked.value.code == "guardrail_violation"
+        assert not upstream.calls("/chat/completions"), "a blocked request never reaches the provider"
+        answer = await client.responses.create(model="gpt-test", input="hi")
+        with pytest.raises(openai.RateLimitError):
+            await client.responses.create(model="gpt-test", input="hi")
+    finally:
+        await client.close()
+    platform.usage_recorder.writer.flush()
+    with platform.store.tenant("acme") as uow:
+        rows = uow.usage.recent(model="gpt-test")
+    assert sorted(r.status for r in rows) == [200, 400], "the block is recorded; a refused quota is not a call"
+    ok = next(r for r in rows if r.status == 200)
+    assert (ok.prompt_tokens, ok.completion_tokens) == (answer.usage.input_tokens, answer.usage.output_tokens)
+    assert ok.cost_usd > 0

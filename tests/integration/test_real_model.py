@@ -81,3 +81,30 @@ def test_usage_of_real_calls_is_recorded(gateway):
             break
         time.sleep(0.3)
     assert rows and rows[0]["key"] == "smol" and rows[0]["completion_tokens"] > 0 and rows[0]["cost_usd"] > 0
+
+
+def test_responses_and_messages_doors_on_the_real_model(gateway):
+    import anthropic
+
+    process, token, _ = gateway
+    client = openai.OpenAI(base_url=process.url + "/v1", api_key=token, max_retries=0, timeout=120)
+    response = client.responses.create(model="smol", input="Say hello in one short sentence.", max_output_tokens=24,
+                                       temperature=0)
+    assert response.status in ("completed", "incomplete") and response.output_text.strip()
+    assert response.usage.input_tokens > 0 and response.usage.output_tokens > 0
+    follow = client.responses.create(model="smol", input="Again, shorter.", previous_response_id=response.id,
+                                     max_output_tokens=16, temperature=0)
+    assert follow.output_text.strip()
+    events = list(client.responses.create(model="smol", input="Name a colour.", max_output_tokens=16, stream=True))
+    # Cut at max_output_tokens, a stream ends with response.incomplete (as OpenAI's), else response.completed.
+    assert events[-1].type in ("response.completed", "response.incomplete")
+    assert events[-1].response.output_text.strip()
+
+    claude = anthropic.Anthropic(base_url=process.url, api_key=token, max_retries=0, timeout=120)
+    message = claude.messages.create(model="smol", max_tokens=24,
+                                     messages=[{"role": "user", "content": "Say hello in one short sentence."}])
+    assert message.content[0].text.strip() and message.usage.output_tokens > 0
+    with claude.messages.stream(model="smol", max_tokens=16,
+                                messages=[{"role": "user", "content": "Name a colour."}]) as stream:
+        text = "".join(stream.text_stream)
+    assert text.strip()
