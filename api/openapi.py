@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel, TypeAdapter
 
-from api.errors import is_client_path
+from api.errors import is_client_path, is_messages_path
 
 _REF = "#/components/schemas/{model}"
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -59,6 +59,17 @@ ERROR_SCHEMAS: dict[str, dict] = {
             },
         }},
     },
+    "AnthropicError": {
+        "title": "AnthropicError", "type": "object", "required": ["type", "error"],
+        "description": "An error of the Messages API (/v1/messages), in Anthropic's shape.",
+        "properties": {
+            "type": {"const": "error"},
+            "error": {"type": "object", "required": ["type", "message"], "properties": {
+                "type": {"type": "string", "description": "e.g. invalid_request_error, not_found_error"},
+                "message": {"type": "string"},
+            }},
+        },
+    },
 }
 
 ADMIN_ERRORS = {
@@ -100,6 +111,8 @@ def json_body(annotation: Any) -> dict:
 
 
 def _error_ref(face: str, status: str) -> str:
+    if face == "messages":
+        return _REF.format(model="AnthropicError")
     if face == "client":
         return _REF.format(model="OpenAIError")
     return _REF.format(model="AdminValidationError" if status == "422" else "AdminError")
@@ -133,8 +146,9 @@ def _document_errors(path: str, method: str, operation: dict) -> None:
     if not face:
         return
     responses: dict = operation.setdefault("responses", {})
-    if face == "client":
-        # The client API answers validation errors as OpenAI's 400, never as a 422.
+    if face == "client":  # the errors of the Messages API have Anthropic's shape
+        face = "messages" if is_messages_path(path) else face
+        # The client API answers validation errors as a 400, never as a 422.
         responses.pop("422", None)
         operation.setdefault("security", [{"ApiToken": []}])
         statuses = CLIENT_ERRORS
