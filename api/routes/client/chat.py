@@ -16,12 +16,11 @@ from starlette.types import Receive, Scope, Send
 from api.deps import ClientDep, PlatformDep
 from api.errors import client_error_response
 from api.openapi import UPSTREAM_ERRORS
-from api.routes.client.common import SSE_HEADERS, parse_body, request_id, trace_of
+from api.routes.client.common import outcome_response, parse_body, request_id, trace_of
 from api.routes.client.messages import messages_response
 from api.routes.client.responses import responses_response
 from gateway_app.core.errors import GatehouseError
 from gateway_app.services.client_auth import ClientIdentity
-from gateway_app.services.inference.gateway import Completed
 from gateway_app.services.platform import Platform
 from gateway_app.services.tracing import LlmTrace
 
@@ -53,10 +52,7 @@ async def chat_response(platform: Platform, client: ClientIdentity, body: bytes,
                                                   lambda p: _answer(platform, client, p, rid, trace))
     else:
         outcome = await _answer(platform, client, payload, request_id(), trace)
-    if isinstance(outcome, Completed):
-        return Response(outcome.body, media_type="application/json", headers=outcome.headers)
-    return StreamingResponse(outcome.chunks, media_type="text/event-stream",
-                             headers={**SSE_HEADERS, **outcome.headers})
+    return outcome_response(outcome)
 
 
 async def embeddings_response(platform: Platform, client: ClientIdentity, body: bytes,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import orjson
+from fastapi.responses import Response, StreamingResponse
 
 from gateway_app.core.context import current_context
 from gateway_app.core.errors import InvalidInput
+from gateway_app.services.inference.gateway import Completed, Streaming
 from gateway_app.services.tracing import LlmTrace, automatic_event_id
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
@@ -38,3 +40,10 @@ def trace_of(headers) -> LlmTrace | None:
         raise InvalidInput("x-session-id is longer than 128 characters", param="x-session-id")
     parent = headers.get("x-parent-event-id") or None
     return LlmTrace(session_id=session_id, parent_id=parent[:128] if parent else None, event_id=automatic_event_id())
+
+
+def outcome_response(outcome: Completed | Streaming) -> Response:
+    """A whole JSON answer, or a stream of server-sent events."""
+    if isinstance(outcome, Completed):
+        return Response(outcome.body, media_type="application/json", headers=outcome.headers)
+    return StreamingResponse(outcome.chunks, media_type="text/event-stream", headers={**SSE_HEADERS, **outcome.headers})

@@ -9,12 +9,11 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from api.deps import ClientDep, PlatformDep
-from api.routes.client.common import SSE_HEADERS, parse_body, request_id, trace_of
+from api.routes.client.common import outcome_response, parse_body, request_id, trace_of
 from gateway_app.services.client_auth import ClientIdentity
-from gateway_app.services.inference.gateway import Completed
 from gateway_app.services.platform import Platform
 from gateway_app.services.tracing import LlmTrace
 
@@ -32,10 +31,7 @@ def _json(value: dict) -> Response:
 async def responses_response(platform: Platform, client: ClientIdentity, body: bytes,
                              trace: LlmTrace | None = None) -> Response:
     """The HTTP response to POST /v1/responses."""
-    outcome = await platform.responses.create(client, parse_body(body), request_id(), trace)
-    if isinstance(outcome, Completed):
-        return Response(outcome.body, media_type="application/json", headers=outcome.headers)
-    return StreamingResponse(outcome.chunks, media_type="text/event-stream", headers={**SSE_HEADERS, **outcome.headers})
+    return outcome_response(await platform.responses.create(client, parse_body(body), request_id(), trace))
 
 
 @router.post("/responses", summary="Create a response (OpenAI Responses API, for any model)", response_model=None,
