@@ -192,6 +192,19 @@ class Notifier:
                                    attempts=len(attempts), status=last.status, error=last.error[:1000])
 
 
+async def keep_deliveries(access: TenantAccess, actor: Principal, tenant: str | None,
+                          deliveries: list[AlertDeliveryRecord]) -> None:
+    """Add notifications to the tenant's delivery log (one transaction, off the event loop)."""
+    def keep() -> None:
+        with access.open(actor, tenant) as uow:
+            for delivery in deliveries:
+                uow.alerts.add_delivery(delivery)
+            uow.commit()
+
+    if deliveries:
+        await anyio.to_thread.run_sync(keep)
+
+
 class ChannelService:
     """Operators' CRUD of alert channels, and "send test"."""
 

@@ -28,7 +28,7 @@ from gateway_app.db.records import (
     TenantRecord,
     precise_now,
 )
-from gateway_app.services.alerts.channels import Notifier
+from gateway_app.services.alerts.channels import Notifier, keep_deliveries
 from gateway_app.services.alerts.rules import EventOut
 from gateway_app.services.principals import Principal
 from gateway_app.services.tenant_access import TenantAccess
@@ -244,14 +244,7 @@ class AlertEvaluator:
                     if self._metrics is not None:
                         self._metrics.notifications.labels(channel.type, "ok" if delivery.ok else "failed").inc()
 
-        def keep() -> None:
-            with self._access.open(actor, tenant) as uow:
-                for delivery in deliveries:
-                    uow.alerts.add_delivery(delivery)
-                uow.commit()
-
-        if deliveries:
-            await anyio.to_thread.run_sync(keep)
+        await keep_deliveries(self._access, actor, tenant, deliveries)
         if self._metrics is not None:
             self._metrics.alert_evaluations.inc(count)
         failed = sum(1 for d in deliveries if not d.ok)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from gateway_app.db.protocols import TenantUnitOfWork
 from gateway_app.db.records import AlertChannelRecord, AlertDeliveryRecord, utcnow
-from gateway_app.services.alerts.channels import Notifier
+from gateway_app.services.alerts.channels import Notifier, keep_deliveries
 from gateway_app.services.principals import Principal
 from gateway_app.services.tenant_access import TenantAccess
 
@@ -95,14 +95,7 @@ class DailyReporter:
             delivery = await self._notifier.send(channel, "daily_report", values, {}, event_id=f"report-{day}")
             deliveries.append(delivery)
 
-        def keep() -> None:
-            with self._access.open(actor, tenant) as uow:
-                for delivery in deliveries:
-                    uow.alerts.add_delivery(delivery)
-                uow.commit()
-
-        if deliveries:
-            await anyio.to_thread.run_sync(keep)
+        await keep_deliveries(self._access, actor, tenant, deliveries)
         failed = sum(1 for d in deliveries if not d.ok)
         return ReportOut(day=day, channels=len(channels), sent=len(deliveries) - failed, failed=failed,
                          requests=summary["requests"], cost_usd=summary["cost"])

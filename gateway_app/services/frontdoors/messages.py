@@ -8,14 +8,13 @@ to Messages again on their side (a round trip that keeps one pipeline).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import orjson
 
 from gateway_app.core.errors import InvalidInput
 from gateway_app.core.ids import fast_id
 from gateway_app.providers.sse import chunk_events
 from gateway_app.services.client_auth import ClientIdentity
+from gateway_app.services.frontdoors.relay import translated
 from gateway_app.services.inference.gateway import Completed, InferenceService, Streaming
 from gateway_app.services.inference.quotas import estimate_tokens
 from gateway_app.services.tracing import LlmTrace
@@ -352,21 +351,8 @@ class MessagesDoor:
         model = payload["model"]
         if isinstance(outcome, Completed):
             return Completed(orjson.dumps(from_chat(outcome.body, model)), headers)
-        return Streaming(self._relay(outcome.chunks, MessagesStream(model, estimated_input_tokens(chat))), headers)
-
-    @staticmethod
-    async def _relay(chunks: AsyncIterator[bytes], stream: MessagesStream) -> AsyncIterator[bytes]:
-        try:
-            yield stream.start()
-            async for chunk in chunks:
-                out = stream.feed(chunk)
-                if out:
-                    yield out
-            tail = stream.finish()
-            if tail:
-                yield tail
-        finally:
-            await chunks.aclose()  # type: ignore[attr-defined]  # records usage, releases the upstream
+        stream = MessagesStream(model, estimated_input_tokens(chat))
+        return Streaming(translated(outcome.chunks, stream.start, stream.feed, stream.finish), headers)
 
     async def count_tokens(self, identity: ClientIdentity, payload: dict) -> dict:
         """{input_tokens}: an estimate for a model the token may use (404 for one it may not)."""

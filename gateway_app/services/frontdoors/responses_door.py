@@ -20,6 +20,7 @@ from gateway_app.db.protocols import DataStore
 from gateway_app.db.records import StoredResponseRecord
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.frontdoors import responses as tr
+from gateway_app.services.frontdoors.relay import translated
 from gateway_app.services.inference.gateway import Completed, InferenceService, Streaming
 from gateway_app.services.tracing import LlmTrace
 from gateway_app.services.vector.search import VectorSearch
@@ -174,15 +175,8 @@ class ResponsesDoor:
     async def _relay(self, identity: ClientIdentity, chunks: AsyncIterator[bytes], events: tr.ResponseEvents,
                      citations: list[dict], store: bool, model: str, items: list[dict],
                      conversation: list[dict]) -> AsyncIterator[bytes]:
-        try:
-            yield events.start()
-            async for chunk in chunks:
-                out = events.feed(chunk)
-                if out:
-                    yield out
-            yield events.end(citations)
-        finally:
-            await chunks.aclose()  # type: ignore[attr-defined]  # records usage, releases the upstream
+        async for piece in translated(chunks, events.start, events.feed, lambda: events.end(citations)):
+            yield piece
         body = events.response
         if store and body.get("status") in ("completed", "incomplete"):
             output = [i for i in body["output"] if i["type"] != "file_search_call"]
