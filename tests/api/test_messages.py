@@ -144,3 +144,18 @@ async def test_guardrails_and_quotas_apply_on_this_door_too(admin, platform, ups
         assert limited.value.response.headers.get("retry-after")
     finally:
         await claude.close()
+
+
+async def test_image_blocks_reach_the_model_as_image_parts(claude, upstream):
+    pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    await claude.messages.create(model="gpt-test", max_tokens=16, messages=[{"role": "user", "content": [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": pixel}},
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}}]}])
+    (user,) = upstream.calls("/chat/completions")[-1].body["messages"]
+    assert user["content"] == [{"type": "text", "text": "what is this?"},
+                               {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{pixel}"}},
+                               {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}}]
+    with pytest.raises(anthropic.BadRequestError, match="document"):
+        await claude.messages.create(model="gpt-test", max_tokens=16, messages=[{"role": "user", "content": [
+            {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "x"}}]}])

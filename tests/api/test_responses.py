@@ -175,3 +175,29 @@ async def test_guardrails_quotas_and_usage_apply_on_this_door_too(admin, platfor
     ok = next(r for r in rows if r.status == 200)
     assert (ok.prompt_tokens, ok.completion_tokens) == (answer.usage.input_tokens, answer.usage.output_tokens)
     assert ok.cost_usd > 0
+
+
+async def test_input_images_and_a_streamed_file_search(sdk, upstream):
+    await sdk.responses.create(model="gpt-test", input=[{"role": "user", "content": [
+        {"type": "input_text", "text": "what is this?"},
+        {"type": "input_image", "image_url": "https://example.com/cat.jpg", "detail": "low"}]}])
+    (user,) = upstream.calls("/chat/completions")[-1].body["messages"]
+    assert user["content"] == [{"type": "text", "text": "what is this?"},
+                               {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg",
+                                                                   "detail": "low"}}]
+    with pytest.raises(openai.BadRequestError, match="include"):
+        await sdk.responses.create(model="gpt-test", input="x", include=["reasoning.encrypted_content"])
+
+    store = await sdk.vector_stores.create(name="menu")
+    await sdk.vector_stores.files.upload_and_poll(vector_store_id=store.id, poll_interval_ms=20,
+                                                  file=("menu.txt", b"The cafeteria serves soup on Mondays."))
+    upstream.script(Behaviour(), Behaviour(content="Soup.", chunks=1))
+    stream = await sdk.responses.create(model="gpt-test", input="what is served on Mondays?", stream=True,
+                                        tools=[{"type": "file_search", "vector_store_ids": [store.id]}])
+    events = [event async for event in stream]
+    first_item = next(e for e in events if e.type == "response.output_item.done")
+    assert first_item.item.type == "file_search_call" and first_item.output_index == 0
+    final = events[-1].response
+    assert [i.type for i in final.output] == ["file_search_call", "message"]
+    (citation,) = final.output[1].content[0].annotations
+    assert citation.filename == "menu.txt" and citation.index == len("Soup.")
