@@ -42,7 +42,8 @@ def test_every_operation_documents_its_error_shape(document):
             assert operation["security"] == [{"ApiToken": []}]
             for status in responses:
                 if status[0] in "45":
-                    assert _error_schema(operation, status) == "OpenAIError", f"{method} {path} {status}"
+                    shape = "AnthropicError" if path.startswith("/v1/messages") else "OpenAIError"
+                    assert _error_schema(operation, status) == shape, f"{method} {path} {status}"
         elif path.startswith("/admin/"):
             admin_ops += 1
             assert {"401", "403", "503"} <= set(responses), f"{method} {path}"

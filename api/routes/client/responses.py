@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.deps import ClientDep, PlatformDep
+from api.params import Ref
 from api.routes.client.common import outcome_response, parse_body, request_id, trace_of
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.platform import Platform
@@ -45,21 +46,22 @@ async def create_response(request: Request, client: ClientDep, platform: Platfor
 
 
 @router.get("/responses/{response_id}", summary="Get a stored response", response_model=None)
-async def get_response(response_id: str, client: ClientDep, platform: PlatformDep) -> Response:
+async def get_response(response_id: Ref, client: ClientDep, platform: PlatformDep) -> Response:
     """A response created with `store` (the default)."""
     return _json(await platform.responses.get(client, response_id))
 
 
 @router.delete("/responses/{response_id}", summary="Delete a stored response", response_model=None)
-async def delete_response(response_id: str, client: ClientDep, platform: PlatformDep) -> Response:
+async def delete_response(response_id: Ref, client: ClientDep, platform: PlatformDep) -> Response:
     """Later `previous_response_id` references to it are a 404."""
     return _json(await platform.responses.delete(client, response_id))
 
 
 @router.get("/responses/{response_id}/input_items", summary="The input items of a stored response",
             response_model=None)
-async def input_items(response_id: str, client: ClientDep, platform: PlatformDep,
-                      limit: Annotated[int, Query(ge=1, le=100)] = 20, order: str = "desc",
-                      after: str | None = None) -> Response:
+async def input_items(response_id: Ref, client: ClientDep, platform: PlatformDep,
+                      limit: Annotated[int, Query(ge=1, le=100)] = 20,
+                      order: Literal["asc", "desc"] = "desc",
+                      after: Annotated[str | None, Query(max_length=256)] = None) -> Response:
     """A cursor page (`limit`, `order`, `after`) of the items given as this response's input."""
     return _json(await platform.responses.input_items(client, response_id, limit, order, after))
