@@ -16,6 +16,7 @@ from gateway_app.db.records import (
     ApiTokenRecord, AuditRecord, DirectoryEntry, FileRecord, GuardrailPolicyRecord, GuardrailVerdictRecord,
     MemoryEventRecord, MemoryJobRecord, MemoryRecord, MemoryStoreRecord, ModelRecord, PlatformAdminRecord,
     ProjectRecord, PromptRecord, PromptVersionRecord, ProviderRecord, RagModuleRecord, TenantRecord, TokenIndexEntry,
+    StoredResponseRecord,
     TraceEvent, TraceSession, UsageRecord, UsageRollup, UserRecord, VectorFileBatchRecord, VectorFileRecord,
     VectorStoreRecord,
 )
@@ -90,6 +91,11 @@ def _fill(store: SqliteStore, slug: str) -> None:
                                                       severity="critical", value=0.3, threshold=0.05, at=T0))
         uow.alerts.add_delivery(AlertDeliveryRecord(event_id=event.id, channel_id=channel.id, channel_type="email",
                                                     ok=True, at=T0))
+        uow.responses.add(StoredResponseRecord(
+            id=f"resp_{slug}", model="gpt-test", created_at=T0,
+            body={"id": f"resp_{slug}", "text": {"format": {"type": "json_schema", "schema": {"$ref": "#/x"}}}},
+            input_items=[{"id": "msg_1", "type": "message", "role": "user", "content": "hi"}],
+            messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]))
         uow.commit()
 
 
@@ -152,7 +158,8 @@ def test_every_table_is_copied_and_reads_back_the_same(deployment, target):
                      lambda u: u.rag_modules.get_by_name("faq"), lambda u: u.memory.get_by_name("assistant"),
                      lambda u: u.memory.list_memories(u.memory.get_by_name("assistant").id, user_id="alice"),
                      lambda u: u.alerts.list_channels(), lambda u: u.alerts.list_rules(),
-                     lambda u: u.alerts.list_events(), lambda u: u.alerts.list_deliveries()):
+                     lambda u: u.alerts.list_events(), lambda u: u.alerts.list_deliveries(),
+                     lambda u: u.responses.get("resp_acme")):
             before, after = read(src), read(dst)
             assert before, "nothing to compare"
             if isinstance(before, list):
