@@ -70,6 +70,9 @@ class Settings(BaseSettings):
                                                     "(percent; empty: none)")
     console_url: str = Field(default="", max_length=500, description="the console's address, linked from alert "
                                                                      "e-mails (e.g. https://gatehouse.example.com)")
+    responses_retention_days: int = Field(default=30, ge=0, le=3650,
+                                          description="stored Responses API answers older than this are deleted "
+                                                      "(0: kept until deleted)")
     metrics_enabled: bool = Field(default=True, description="count requests for /metrics (false: /metrics is a 404 "
                                                             "and the hot path skips the counting)")
     metrics_token: str = Field(default="", description="bearer token /metrics requires (without it: loopback only)")

@@ -206,7 +206,7 @@ def build_platform(settings: Settings) -> Platform:
         models=ModelService(access, generation),
         inference=inference,
         messages=MessagesDoor(inference),
-        responses=ResponsesDoor(inference, store, vector_search),
+        responses=ResponsesDoor(inference, store, vector_search, settings.responses_retention_days),
         usage=UsageQueries(access),
         usage_recorder=usage_recorder,
         files=FileService(store, box, pool, runtimes, storage),
@@ -382,10 +382,12 @@ def _every(seconds: float, name: str, work: Callable[[], Awaitable[None]], *, fi
 
 
 async def _housekeeping(platform: Platform) -> None:
-    """Close what idled (tenant databases the request path no longer needs), sweep expired memories."""
+    """Close what idled (tenant databases the request path no longer needs), sweep expired memories and
+    stored responses."""
     if await anyio.to_thread.run_sync(platform.store.close_idle):
         await anyio.to_thread.run_sync(release_free_memory)
     await anyio.to_thread.run_sync(platform.memory.sweep)
+    await anyio.to_thread.run_sync(platform.responses.sweep)
 
 
 def _register_shutdown(platform: Platform) -> None:

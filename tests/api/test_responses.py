@@ -201,3 +201,21 @@ async def test_input_images_and_a_streamed_file_search(sdk, upstream):
     assert [i.type for i in final.output] == ["file_search_call", "message"]
     (citation,) = final.output[1].content[0].annotations
     assert citation.filename == "menu.txt" and citation.index == len("Soup.")
+
+
+async def test_stored_responses_past_the_retention_are_swept(sdk, platform):
+    from datetime import timedelta
+
+    from gateway_app.db.records import StoredResponseRecord, utcnow
+
+    fresh = await sdk.responses.create(model="gpt-test", input="keep me")
+    with platform.store.tenant("acme") as uow:
+        uow.responses.add(StoredResponseRecord(id="resp_ancient", model="gpt-test", body={"id": "resp_ancient"},
+                                               created_at=utcnow() - timedelta(days=31)))
+        uow.commit()
+    assert (await sdk.responses.retrieve("resp_ancient")).id == "resp_ancient"
+    assert platform.responses.sweep() == 1, "RESPONSES_RETENTION_DAYS (30) has passed for one"
+    with pytest.raises(openai.NotFoundError):
+        await sdk.responses.retrieve("resp_ancient")
+    assert (await sdk.responses.retrieve(fresh.id)).output_text == "echo: keep me"
+    assert platform.responses.sweep() == 0, "at most once an hour"

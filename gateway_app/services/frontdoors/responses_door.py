@@ -9,7 +9,9 @@ at once); `previous_response_id` continues from there.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import anyio
 import orjson
@@ -17,7 +19,7 @@ import orjson
 from gateway_app.core.errors import GatehouseError, InvalidInput, NotFound
 from gateway_app.core.ids import fast_id
 from gateway_app.db.protocols import DataStore
-from gateway_app.db.records import StoredResponseRecord
+from gateway_app.db.records import StoredResponseRecord, utcnow
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.frontdoors import responses as tr
 from gateway_app.services.frontdoors.relay import translated
@@ -25,6 +27,7 @@ from gateway_app.services.inference.gateway import Completed, InferenceService, 
 from gateway_app.services.tracing import LlmTrace
 from gateway_app.services.vector.search import VectorSearch
 
+SWEEP_SECONDS = 3600.0  # how often expired responses are deleted
 SEARCH_RESULTS = 10  # file_search results given to the model, over every vector store of the tool
 CONTEXT_CHARS = 24_000  # retrieved text given to the model, at most
 
@@ -41,8 +44,26 @@ def _last_user_text(conversation: list[dict]) -> str:
 class ResponsesDoor:
     """The Responses API's operations for one client token's tenant."""
 
-    def __init__(self, inference: InferenceService, store: DataStore, search: VectorSearch) -> None:
+    def __init__(self, inference: InferenceService, store: DataStore, search: VectorSearch,
+                 retention_days: int = 30) -> None:
         self._inference, self._store, self._search = inference, store, search
+        self._retention = timedelta(days=retention_days) if retention_days else None
+        self._active: set[str] = set()  # tenants this process stored responses for (the sweep's work)
+        self._swept = -SWEEP_SECONDS
+
+    def sweep(self) -> int:
+        """Housekeeping (at most every SWEEP_SECONDS): delete the stored responses past the retention."""
+        if self._retention is None or time.monotonic() - self._swept < SWEEP_SECONDS:
+            return 0
+        self._swept, done, cutoff = time.monotonic(), 0, utcnow() - self._retention
+        for tenant in list(self._active):
+            try:
+                with self._store.tenant(tenant) as uow:
+                    done += uow.responses.delete_created_before(cutoff)
+                    uow.commit()
+            except Exception:  # noqa: BLE001 - a deleted tenant is dropped from the set
+                self._active.discard(tenant)
+        return done
 
     # storage ---------------------------------------------------------------------------------
 
@@ -63,6 +84,7 @@ class ResponsesDoor:
                 uow.commit()
 
         await anyio.to_thread.run_sync(keep)
+        self._active.add(identity.tenant_slug)
 
     async def get(self, identity: ClientIdentity, response_id: str) -> dict:
         """GET /v1/responses/{id}."""

@@ -287,3 +287,11 @@ def test_stored_responses_keep_their_json_and_are_deleted(acme):
         uow.commit()
     with acme.tenant("acme") as uow:
         assert uow.responses.get("resp_1") is None
+        for n, age in enumerate((40, 31, 1)):
+            uow.responses.add(StoredResponseRecord(id=f"resp_old{n}", model="m", created_at=T0 - timedelta(days=age)))
+        uow.commit()
+    with acme.tenant("acme") as uow:
+        assert uow.responses.delete_created_before(T0 - timedelta(days=30)) == 2
+        uow.commit()
+    with acme.tenant("acme") as uow:
+        assert [uow.responses.get(f"resp_old{n}") is None for n in range(3)] == [True, True, False]
