@@ -14,6 +14,11 @@ def sse_data(data: dict) -> bytes:
     return b"data: " + orjson.dumps(data) + b"\n\n"
 
 
+def sse_event(name: str, data: dict) -> bytes:
+    """One named event (`event:` and `data:` lines), as the Responses and Messages streams send them."""
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
 def lead_chunk(model: str, fields: dict) -> bytes:
     """A chunk without choices carrying extension fields (RAG citations, memory ids) before any token."""
     return sse_data({"id": fast_id("chatcmpl"), "object": "chat.completion.chunk", "created": int(time.time()),

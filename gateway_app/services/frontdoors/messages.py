@@ -12,7 +12,7 @@ import orjson
 
 from gateway_app.core.errors import InvalidInput
 from gateway_app.core.ids import fast_id
-from gateway_app.providers.sse import chunk_events
+from gateway_app.providers.sse import chunk_events, sse_event
 from gateway_app.services.client_auth import ClientIdentity
 from gateway_app.services.frontdoors.relay import translated
 from gateway_app.services.inference.gateway import Completed, InferenceService, Streaming
@@ -250,7 +250,7 @@ def from_chat(body: bytes, model: str) -> dict:
 
 def event(name: str, data: dict) -> bytes:
     """One server-sent event of the Messages stream."""
-    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps({"type": name, **data}) + b"\n\n"
+    return sse_event(name, {"type": name, **data})
 
 
 class MessagesStream:

@@ -13,7 +13,7 @@ import orjson
 
 from gateway_app.core.errors import InvalidInput
 from gateway_app.core.ids import fast_id
-from gateway_app.providers.sse import chunk_events
+from gateway_app.providers.sse import chunk_events, sse_event
 
 MAX_OUTPUT_TOKENS = 1_000_000
 UNSUPPORTED = ("background", "conversation", "prompt", "prompt_cache_key", "safety_identifier_hash")
@@ -268,8 +268,10 @@ def history_after(conversation: list[dict], output: list[dict]) -> list[dict]:
 class ResponseEvents:
     """Turns chat.completion.chunk SSE bytes into the Responses stream's typed events."""
 
-    def __init__(self, response: dict, lead: list[dict] | None = None) -> None:
-        self.response = response  # the in-progress object; its output grows as items finish
+    def __init__(self, payload: dict, response_id: str, lead: list[dict] | None = None) -> None:
+        self._payload = payload
+        # The in-progress object; its output grows as items finish.
+        self.response = response_object(response_id, payload, [], None, None, status="in_progress")
         self._sequence = 0
         self._text: dict | None = None  # the open message item: id, index, text
         self._calls: dict[int, dict] = {}  # open function calls by the chat stream's index
@@ -280,8 +282,7 @@ class ResponseEvents:
 
     def _event(self, kind: str, data: dict) -> bytes:
         self._sequence += 1
-        body = {"type": kind, "sequence_number": self._sequence, **data}
-        return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(body) + b"\n\n"
+        return sse_event(kind, {"type": kind, "sequence_number": self._sequence, **data})
 
     def start(self) -> bytes:
         """response.created and response.in_progress (and any lead items, done)."""
@@ -378,13 +379,8 @@ class ResponseEvents:
             final = {**self.response, "status": "failed", "usage": usage_of(self.usage),
                      "error": {"code": "server_error", "message": self.failed}}
             return out + self._event("response.failed", {"response": final})
-        final = response_object(self.response["id"], self._payload(), self.response["output"], self.usage or {},
+        final = response_object(self.response["id"], self._payload, self.response["output"], self.usage or {},
                                 self.finish, created_at=self.response["created_at"])
         self.response = final
         kind = "response.incomplete" if final["status"] == "incomplete" else "response.completed"
         return out + self._event(kind, {"response": final})
-
-    def _payload(self) -> dict:
-        keys = ("instructions", "max_output_tokens", "model", "parallel_tool_calls", "previous_response_id", "store",
-                "temperature", "text", "tool_choice", "tools", "top_p", "user", "metadata")
-        return {k: self.response.get(k) for k in keys if self.response.get(k) is not None}

@@ -189,8 +189,7 @@ class ResponsesDoor:
                     id=response_id, model=payload["model"], body=body, input_items=items,
                     messages=tr.history_after(conversation, output)))
             return Completed(orjson.dumps(body), headers)
-        skeleton = tr.response_object(response_id, payload, [], None, None, status="in_progress")
-        events = tr.ResponseEvents(skeleton, lead)
+        events = tr.ResponseEvents(payload, response_id, lead)
         relay = self._relay(identity, outcome.chunks, events, citations, store, payload["model"], items, conversation)
         return Streaming(relay, headers)
 
