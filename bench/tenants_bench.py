@@ -41,7 +41,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.gateway_bench import ADMIN, ROOT, TICKS, _tree, bench_provider, cpu_seconds, rss_mb, start, stop
+from bench.gateway_bench import ADMIN, PAGE, ROOT, TICKS, _tree, bench_provider, cpu_seconds, rss_mb, start, stop
 from tests.support.processes import free_port
 from tests.support.servers import admin_login, configure_over_http
 
@@ -66,7 +66,10 @@ class Cell:
     p99_ms: float
     cpu_ms_per_request: float | None
     loop_share: float | None  # part of that CPU spent on the main (event loop) thread; the rest: worker threads
-    rss_mb: float
+    writer_cpu_ms_per_request: float | None  # of which the writer process (usage rows, a transaction per tenant)
+    rss_mb: float           # the largest process of the tree
+    rss_gateway_mb: float   # the gateway process alone
+    rss_writer_mb: float    # its writer process
     rss_peak_mb: float
     fds_peak: int           # open descriptors of the gateway tree, sampled every 0.2 s under load
     fds_after: int          # once the usage writer has drained
@@ -90,6 +93,34 @@ def loop_cpu_seconds(pid: int) -> float:
             continue
         total += int(fields[11]) + int(fields[12])
     return total / TICKS
+
+
+def writer_pids(pid: int) -> list[int]:
+    """The gateway's child processes (its writer process)."""
+    return [member for member in _tree(pid) if member != pid]
+
+
+def process_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the given processes."""
+    total = 0
+    for member in pids:
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+def process_rss_mb(pids: list[int]) -> float:
+    """Largest resident set among the given processes."""
+    sizes = []
+    for member in pids:
+        try:
+            sizes.append(int(Path(f"/proc/{member}/statm").read_text().split()[1]) * PAGE / 2**20)
+        except OSError:
+            continue
+    return max(sizes, default=0.0)
 
 
 def fd_count(pids: list[int]) -> int:
@@ -253,11 +284,16 @@ def run_cell(base: str, pid: int, data_dir: Path, tokens: list[str], kind: str, 
     url, body = base + PATH, BODIES[kind]
     with Sampler(pid) as sampler:
         warmup = wrk_tokens(url, body, tokens, concurrency, 1.0, workdir)[0]
+        writers = writer_pids(pid)
         cpu_before, loop_before = cpu_seconds(pid), loop_cpu_seconds(pid)
+        writer_before = process_cpu_seconds(writers)
         requests, errors, rps, p50, p99 = wrk_tokens(url, body, tokens, concurrency, duration, workdir)
         spent, loop = cpu_seconds(pid) - cpu_before, loop_cpu_seconds(pid) - loop_before
+        writer_spent = process_cpu_seconds(writers) - writer_before
         cpu = spent * 1000 / requests if requests else None
+        writer_cpu = writer_spent * 1000 / requests if requests else None
         rss = rss_mb(pid)
+        rss_gateway, rss_writer = process_rss_mb([pid]), process_rss_mb(writers)
     stats, drained = drain(base)
     completed = warmup + requests
     first = recorded = usage_rows(data_dir) - rows_before
@@ -270,23 +306,26 @@ def run_cell(base: str, pid: int, data_dir: Path, tokens: list[str], kind: str, 
     if stats["pending"]:
         trouble["pending"] = stats["pending"]
     return Cell(len(tokens), kind, concurrency, requests, warmup, errors, round(rps, 1), round(p50, 3), round(p99, 3),
-                round(cpu, 3) if cpu is not None else None, round(loop / spent, 2) if spent else None, round(rss, 1), round(sampler.rss_peak, 1),
+                round(cpu, 3) if cpu is not None else None, round(loop / spent, 2) if spent else None,
+                round(writer_cpu, 3) if writer_cpu is not None else None, round(rss, 1), round(rss_gateway, 1),
+                round(rss_writer, 1), round(sampler.rss_peak, 1),
                 sampler.fds_peak, fd_count(_tree(pid)), round(drained, 2), stats.get("lag_ms_p99"),
                 stats.get("lag_ms_max"), recorded, stats["written"] - written_before, max(0, completed - recorded),
                 max(0, min(recorded, completed) - first), trouble)
 
 
 HEADER = (f"{'tenants':>7} {'kind':<6}{'conc':>5}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'cpu ms/req':>11}{'loop':>5}"
-          f"{'rss MB':>7}{'fds pk/after':>13}{'lag p99/max ms':>16}{'drain s':>8}{'done':>7}{'rows':>7}{'late':>6}{'missing':>8}{'errors':>7}")
+          f"{'writer':>7}{'rss gw/wr MB':>13}{'fds pk/after':>13}{'lag p99/max ms':>16}{'drain s':>8}{'done':>7}{'rows':>7}{'late':>6}{'missing':>8}{'errors':>7}")
 
 
 def row(c: Cell) -> str:
     cpu = f"{c.cpu_ms_per_request:.3f}" if c.cpu_ms_per_request is not None else "-"
     lag = f"{c.lag_ms_p99:.0f}/{c.lag_ms_max:.0f}" if c.lag_ms_p99 is not None else "-"
     share = f"{c.loop_share:.0%}" if c.loop_share is not None else "-"
+    writer = f"{c.writer_cpu_ms_per_request:.3f}" if c.writer_cpu_ms_per_request is not None else "-"
     line = (f"{c.tenants:>7} {c.kind:<6}{c.concurrency:>5}{c.rps:>8.0f}{c.p50_ms:>8.2f}{c.p99_ms:>8.2f}{cpu:>11}"
-            f"{share:>5}"
-            f"{c.rss_mb:>7.0f}{f'{c.fds_peak}/{c.fds_after}':>13}{lag:>16}{c.drain_s:>8.1f}"
+            f"{share:>5}{writer:>7}{f'{c.rss_gateway_mb:.0f}/{c.rss_writer_mb:.0f}':>13}"
+            f"{f'{c.fds_peak}/{c.fds_after}':>13}{lag:>16}{c.drain_s:>8.1f}"
             f"{c.requests + c.warmup_requests:>7}{c.recorded:>7}{c.late:>6}{c.missing:>8}{c.errors:>7}")
     return line + (f"  writer: {c.writer_trouble}" if c.writer_trouble else "")
 
@@ -378,7 +417,8 @@ def main() -> None:
           f"= {setup_total:.1f} s ({args.setup_clients} concurrent clients); whole run {total:.0f} s")
     print("fds: gateway process tree, peak sampled under load / after the writer drained; lag: writers.usage over "
           "its last 4096 batches (so earlier cells weigh in); drain: wrk's exit to writers.usage.pending == 0; "
-          "loop: share of the CPU on the main (event-loop) thread, the rest on worker threads; "
+          "loop: share of the CPU on the main (event-loop) thread, the rest on worker threads; writer: CPU ms/req of "
+          "the writer process (included in cpu ms/req); rss gw/wr: gateway process / writer process; "
           "done: requests wrk completed, warm-up included; rows: new model_usage_logs rows; late: rows that "
           "appeared only after pending read 0")
     if tenants.refused:

@@ -9,6 +9,7 @@ tenant (less memory, shorter collector pauses). Connections close after `idle_se
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from gateway_app.db.errors import StoreBusy, TenantStoreMissing
 from gateway_app.db.records import UsageRecord, UsageRollup
-from gateway_app.db.sqlite.usage_sql import insert_usage, merge_rollups, touch_tokens
+from gateway_app.db.sqlite.usage_sql import insert_usage, merge_rollups, register_functions, touch_tokens
 from gateway_app.db.tenancy import validate_slug
 
 
@@ -47,7 +48,7 @@ class _Held:
 
 def _file_id(path: Path) -> tuple[int, int] | None:
     try:
-        stat = path.stat()
+        stat = os.stat(path)
     except FileNotFoundError:
         return None
     return stat.st_dev, stat.st_ino
@@ -64,6 +65,7 @@ class SqliteAppends:
         self._idle = idle_seconds
         self._clock = clock
         self._held: OrderedDict[Path, _Held] = OrderedDict()
+        self._paths: dict[str, Path] = {}  # tenant -> its file (the slug validated once)
         self._lock = threading.Lock()
         self._next_sweep = clock() + min(60.0, idle_seconds)
         self.opened = 0
@@ -81,7 +83,7 @@ class SqliteAppends:
 
     @contextmanager
     def _transaction(self, tenant: str) -> Iterator[sqlite3.Cursor]:
-        path = self._path_of(tenant)
+        path = self._path(tenant)
         held = self._checkout(path)
         while True:
             held.lock.acquire()
@@ -105,6 +107,14 @@ class SqliteAppends:
                 cursor.close()
         finally:
             held.lock.release()
+
+    def _path(self, tenant: str) -> Path:
+        path = self._paths.get(tenant)
+        if path is None:
+            if len(self._paths) >= 4 * self._max:
+                self._paths.clear()  # keep the map bounded however many tenants come and go
+            path = self._paths[tenant] = self._path_of(tenant)  # validates the slug
+        return path
 
     def _checkout(self, path: Path) -> _Held:
         # A tenant deleted (and perhaps created again) by another process leaves this process a
@@ -148,6 +158,7 @@ class SqliteAppends:
         # a thousand tenants, was most of the writer process's memory.
         connection.execute("PRAGMA cache_size=-64")
         connection.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+        register_functions(connection)
         return connection
 
     def _idle_connections(self, now: float) -> list[_Held]:

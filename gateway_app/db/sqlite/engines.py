@@ -19,6 +19,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.util import LRUCache
 
+from gateway_app.db.sqlite.usage_sql import register_functions
+
 
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
 TENANT_POOL_SIZE = 2  # idle connections kept per tenant engine; more open under load, closed when returned
@@ -56,6 +58,7 @@ def _pragmas(busy_timeout_ms: int):
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
+        register_functions(dbapi_connection)
     return on_connect
 
 
