@@ -34,7 +34,7 @@ from bench.gateway_bench import KINDS, ROOT, cpu_seconds, start, start_gateway, 
 from gateway_app.db.mongo.store import MongoStore
 from gateway_app.db.records import UsageRecord
 from gateway_app.db.sqlite.store import SqliteStore
-from gateway_app.services.inference.usage import rollups_of
+from gateway_app.services.append_writers import rollups_of
 from tests.support.processes import free_port
 
 PREFIX = "bench_"

@@ -2,8 +2,9 @@
 
 Requests only enqueue `(tenant, record)` (put_nowait, no waiting). A collector thread groups the
 queue per tenant and hands each tenant's batch to a small shared pool of write threads, one batch
-per tenant at a time (so order per tenant is kept, and a tenant whose database is locked holds
-one thread, not the others). A failed batch is classified by what the sink raised:
+per tenant at a time (so order per tenant is kept). A tenant whose last batch failed is retried
+on the retry lane when there is one (a pool of its own), so a locked database waits there and
+holds back no healthy tenant. A failed batch is classified by what the sink raised:
 
 - `DropBatch` (the tenant is gone): counted as dropped.
 - `Unavailable` / `OSError` (locked, busy, unreachable): retried with back-off for `retry_for`
@@ -74,6 +75,7 @@ class BatchWriter(Generic[T]):
         self._spill: SpillFile | None = None
         self._spill_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        self._retry_pool: ThreadPoolExecutor | None = None
         self._own_pool = False
         self._lock = threading.Condition()
         self._tenants: dict[str, _TenantQueue] = {}  # tenants holding records, writing them, or failing
@@ -95,10 +97,12 @@ class BatchWriter(Generic[T]):
 
     # -- wiring -------------------------------------------------------------------------------
 
-    def bind(self, *, spill_dir: Path | None = None, pool: ThreadPoolExecutor | None = None) -> None:
-        """Where to spill and which write threads to use (set by the registry before start)."""
+    def bind(self, *, spill_dir: Path | None = None, pool: ThreadPoolExecutor | None = None,
+             retry_pool: ThreadPoolExecutor | None = None) -> None:
+        """Where to spill, which write threads to use and where failing tenants retry (set by the registry)."""
         self._spill_dir = spill_dir
         self._pool = pool
+        self._retry_pool = retry_pool
 
     def start(self) -> None:
         """Start the collector thread (idempotent); orphaned spill files are replayed first."""
@@ -261,8 +265,9 @@ class BatchWriter(Generic[T]):
                 self._backoff.pop(tenant, None)
                 if len(state.items) < self._batch_size:
                     self._full.discard(tenant)
-                assert self._pool is not None
-                self._pool.submit(self._run_batch, tenant, batch, final, oldest)
+                lane = self._retry_pool if failing and self._retry_pool is not None else self._pool
+                assert lane is not None
+                lane.submit(self._run_batch, tenant, batch, final, oldest)
 
     def _final_round(self) -> None:
         """Stopping: drain, dispatch everything (back-off ignored) until nothing is held."""

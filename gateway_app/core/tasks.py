@@ -13,13 +13,18 @@ __all__ = ["BatchWriter", "DropBatch", "TaskRegistry"]
 
 
 class TaskRegistry:
-    """The process's batch writers: one spill directory, one pool of write threads, stopped together."""
+    """The process's batch writers: one spill directory, one pool of write threads, stopped together.
 
-    def __init__(self, spill_dir: Path | None = None, write_threads: int = 4) -> None:
+    `retry_threads` > 0 gives failing tenants a lane of their own (see core/batch_writer.py).
+    """
+
+    def __init__(self, spill_dir: Path | None = None, write_threads: int = 4, retry_threads: int = 0) -> None:
         self._writers: dict[str, BatchWriter] = {}
         self._spill_dir = spill_dir
         self._threads = write_threads
+        self._retry_threads = retry_threads
         self._pool: ThreadPoolExecutor | None = None
+        self._retry_pool: ThreadPoolExecutor | None = None
         self._stopped = False
         # A backstop for exits that skip the lifecycle (the lifecycle's shutdown calls stop_all first).
         atexit.register(_stop_registry, weakref.ref(self))
@@ -28,7 +33,9 @@ class TaskRegistry:
         """Register (and start) a writer."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="batch-write")
-        writer.bind(spill_dir=self._spill_dir, pool=self._pool)
+            if self._retry_threads:
+                self._retry_pool = ThreadPoolExecutor(max_workers=self._retry_threads, thread_name_prefix="batch-retry")
+        writer.bind(spill_dir=self._spill_dir, pool=self._pool, retry_pool=self._retry_pool)
         self._writers[writer.name] = writer
         writer.start()
         return writer
@@ -52,9 +59,10 @@ class TaskRegistry:
         self._stopped = True
         for writer in self._writers.values():
             writer.stop(timeout)
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        for pool in (self._pool, self._retry_pool):
+            if pool is not None:
+                pool.shutdown(wait=True)
+        self._pool = self._retry_pool = None
 
 
 def _stop_registry(ref: weakref.ref) -> None:

@@ -11,19 +11,10 @@ import anyio
 from gateway_app.core.errors import AuthenticationFailed, FeatureDisabled, TenantUnavailable
 from gateway_app.core.invalidation import PLATFORM_SCOPE, Generation, LocalLookupCache, Stamp
 from gateway_app.core.security import hash_api_token
-from gateway_app.core.spill import RecordCodec
 from gateway_app.core.batch_writer import BatchWriter
 from gateway_app.db.errors import StoreError
 from gateway_app.db.protocols import DataStore
-from gateway_app.services.tenant_access import dropping_missing
-
-
-@dataclass(slots=True)
-class TokenTouch:
-    """A token was used at this time (written to last_used_at in batches)."""
-
-    token_id: str
-    at: datetime
+from gateway_app.services.append_writers import TokenTouch, touch_writer
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,14 +163,3 @@ class TokenResolver:
             self._last_touch[identity.token_id] = now
             self.touch_writer.submit(identity.tenant_slug, TokenTouch(identity.token_id,
                                                                       datetime.fromtimestamp(now, UTC)))
-
-
-def touch_writer(store: DataStore) -> BatchWriter[TokenTouch]:
-    """The tokens' last-used writer (in this process, or in the writer process)."""
-    def write(tenant: str, touches: list[TokenTouch]) -> None:
-        latest = {t.token_id: t.at for t in touches}  # the last touch of each token wins
-        with dropping_missing(tenant):
-            store.appends.token_touches(tenant, list(latest.items()))
-
-    return BatchWriter("token-last-used", write, codec=RecordCodec(TokenTouch), max_queue=10_000,
-                       batch_size=500, interval=2.0)

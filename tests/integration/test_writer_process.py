@@ -11,7 +11,7 @@ from gateway_app.core.config import load_settings
 from gateway_app.db.records import ApiTokenRecord, TenantRecord, UsageRecord
 from gateway_app.db.sqlite.store import SqliteStore
 from gateway_app.services.append_process import start_append_process
-from gateway_app.services.client_auth import TokenTouch
+from gateway_app.services.append_writers import TokenTouch
 
 
 @pytest.fixture

@@ -3,13 +3,13 @@
 Each open engine keeps at most TENANT_POOL_SIZE idle connections, and each connection holds three
 file descriptors (the database, its -wal and its -shm file). The cache is bounded by a number of
 engines derived from the process's descriptor limit, and an engine unused for `idle_seconds` is
-closed, so the open set follows the active tenants instead of thrashing at a fixed size.
+closed, so the open set follows the active tenants instead of thrashing at a fixed size. The bound
+itself is in db/sqlite/file_budget.py.
 """
 
 from __future__ import annotations
 
 import functools
-import resource
 import threading
 import time
 from collections import OrderedDict
@@ -19,35 +19,14 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.util import LRUCache
 
+from gateway_app.db.sqlite.file_budget import ENGINE_POOL_SIZE
 from gateway_app.db.sqlite.usage_sql import register_functions
 
 
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
-TENANT_POOL_SIZE = 2  # idle connections kept per tenant engine; more open under load, closed when returned
+TENANT_POOL_SIZE = ENGINE_POOL_SIZE  # idle connections kept per tenant engine; more open under load, closed when returned
 TENANT_POOL_OVERFLOW = 6
-FDS_PER_ENGINE = 3 * TENANT_POOL_SIZE
-FDS_PER_TENANT = FDS_PER_ENGINE + 3  # plus the batch writers' own connection (db/sqlite/appends.py)
 ENGINE_IDLE_SECONDS = 30.0  # engines serve configuration loads and the console, not steady traffic
-FD_RESERVE = 512  # sockets, logs, the control database, spill files, Python's own
-
-
-def raise_fd_limit() -> int:
-    """Raise this process's soft limit on open files to its hard limit; returns the soft limit now."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError):
-            pass
-    return soft
-
-
-def open_tenant_budget(requested: int | None = None) -> int:
-    """How many tenant databases may stay open: the setting, within the descriptor limit."""
-    fit = max(8, (raise_fd_limit() - FD_RESERVE) // FDS_PER_TENANT)
-    return min(requested, fit) if requested else min(4096, fit)
 
 
 def _pragmas(busy_timeout_ms: int):

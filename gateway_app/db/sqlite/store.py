@@ -11,9 +11,8 @@ from sqlalchemy import text
 from gateway_app.core.logging import get_logger
 from gateway_app.db.errors import TenantStoreMissing
 from gateway_app.db.sqlite.appends import SqliteAppends, tenant_file
-from gateway_app.db.sqlite.engines import (
-    DEFAULT_BUSY_TIMEOUT_MS, ENGINE_IDLE_SECONDS, EngineCache, make_engine, open_tenant_budget,
-)
+from gateway_app.db.sqlite.engines import DEFAULT_BUSY_TIMEOUT_MS, ENGINE_IDLE_SECONDS, EngineCache, make_engine
+from gateway_app.db.sqlite.file_budget import open_tenant_budget
 from gateway_app.db.sqlite.unit_of_work import SqlControlUnitOfWork, SqlTenantUnitOfWork
 from gateway_app.db.tenancy import SLUG_PATTERN
 

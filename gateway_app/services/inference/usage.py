@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import csv
 import io
 from collections import defaultdict
@@ -16,52 +15,20 @@ from pydantic import BaseModel
 from gateway_app.core.errors import InvalidInput
 from gateway_app.core.logging import get_logger
 from gateway_app.core.metrics import GatewayMetrics
-from gateway_app.core.spill import RecordCodec
 from gateway_app.core.batch_writer import BatchWriter
 from gateway_app.db.protocols import DataStore
 from gateway_app.db.records import BLOCKED_ERROR_TYPE, UsageRecord, UsageRollup
 from gateway_app.services.principals import Principal
-from gateway_app.services.tenant_access import TenantAccess, dropping_missing
+from gateway_app.services.append_writers import LATENCY_EDGES_MS, usage_writer
+from gateway_app.services.tenant_access import TenantAccess
 
 log = get_logger("usage")
-# Upper edges (ms) of the latency histogram kept per hourly roll-up; the last bucket is open.
-LATENCY_EDGES_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
 GroupBy = Literal["model", "token", "project", "day", "hour"]
 
 
 def _sum_buckets(items: Sequence[UsageRollup]) -> list[int]:
     """Latency histograms added bucket by bucket (a stored row may omit trailing empty buckets)."""
     return [sum(b) for b in zip_longest(*(r.latency_buckets for r in items), fillvalue=0)]
-
-
-def latency_bucket(latency_ms: float) -> int:
-    """Index of the histogram bucket a latency falls in."""
-    return bisect.bisect_left(LATENCY_EDGES_MS, latency_ms)
-
-
-def rollups_of(records: Sequence[UsageRecord]) -> list[UsageRollup]:
-    """Sum records per (hour, model, token, project)."""
-    groups: dict[tuple, UsageRollup] = {}
-    for record in records:
-        hour = record.at.replace(minute=0, second=0, microsecond=0)
-        key = (hour, record.model, record.token_id, record.project_id or "")
-        rollup = groups.get(key)
-        if rollup is None:
-            rollup = groups[key] = UsageRollup(hour=hour, model=record.model, token_id=record.token_id,
-                                               project_id=record.project_id or "",
-                                               latency_buckets=[0] * (len(LATENCY_EDGES_MS) + 1))
-        rollup.requests += 1
-        if record.error_type == BLOCKED_ERROR_TYPE:
-            rollup.blocked += 1  # an intended refusal, not a failure
-        elif record.status >= 400:
-            rollup.errors += 1
-        rollup.prompt_tokens += record.prompt_tokens
-        rollup.completion_tokens += record.completion_tokens
-        rollup.cost_usd += record.cost_usd
-        if record.error_type != BLOCKED_ERROR_TYPE:  # a block answers in a millisecond: not the models' latency
-            rollup.latency_ms_sum += record.latency_ms
-            rollup.latency_buckets[latency_bucket(record.latency_ms)] += 1
-    return list(groups.values())
 
 
 def _average(items: Sequence[UsageRollup], digits: int = 2) -> float | None:
@@ -102,16 +69,6 @@ class UsageRecorder:
                 completion=record.completion_tokens, cost=record.cost_usd, project=record.project_id or "",
                 token=record.token_id)
         return self.writer.submit(tenant, record)
-
-
-def usage_writer(store: DataStore, max_queue: int = 100_000, retry_for: float = 120.0) -> BatchWriter[UsageRecord]:
-    """The usage writer (in this process, or in the writer process: services/append_process.py)."""
-    def write(tenant: str, records: list[UsageRecord]) -> None:
-        with dropping_missing(tenant):
-            store.appends.usage(tenant, records, rollups_of(records))
-
-    return BatchWriter("usage", write, codec=RecordCodec(UsageRecord), max_queue=max_queue, batch_size=1000,
-                       interval=1.0, retry_for=retry_for)  # each tenant written at most once a second: lag < 2 s
 
 
 class UsageRow(BaseModel):

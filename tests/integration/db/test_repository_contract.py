@@ -177,7 +177,7 @@ def test_data_of_one_tenant_is_invisible_to_another(store):
 
 def test_appends_write_usage_with_rollups_and_token_touches(store):
     from gateway_app.db.records import UsageRecord
-    from gateway_app.services.inference.usage import rollups_of
+    from gateway_app.services.append_writers import rollups_of
 
     _tenant(store, "acme")
     _tenant(store, "globex")

@@ -10,7 +10,8 @@ from alembic.runtime.migration import MigrationContext
 
 from gateway_app.db.records import ProjectRecord, TenantRecord
 from gateway_app.db.sqlite import migrations
-from gateway_app.db.sqlite.engines import FDS_PER_TENANT, EngineCache, make_engine, open_tenant_budget
+from gateway_app.db.sqlite.engines import EngineCache, make_engine
+from gateway_app.db.sqlite.file_budget import FDS_PER_TENANT, open_tenant_budget
 from gateway_app.db.sqlite.store import SqliteStore
 from gateway_app.db.tables.base import control_registry, tenant_registry
 
@@ -123,7 +124,7 @@ def test_writer_connections_close_when_idle_and_follow_a_tenant_recreated_elsewh
     from gateway_app.db.errors import TenantStoreMissing
     from gateway_app.db.records import UsageRecord
     from gateway_app.db.sqlite.appends import SqliteAppends
-    from gateway_app.services.inference.usage import rollups_of
+    from gateway_app.services.append_writers import rollups_of
 
     now = [0.0]
     store = SqliteStore(tmp_path)

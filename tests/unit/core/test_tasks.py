@@ -250,3 +250,35 @@ def test_a_full_batch_goes_at_once_and_tenants_with_nothing_left_are_forgotten()
     assert writer.flush(timeout=5)
     writer.stop()
     assert written["t1"] == [1, 1000]
+
+
+def test_a_tenant_retrying_on_the_retry_lane_holds_back_no_healthy_tenant(tmp_path):
+    written, sink = _collecting()
+    release = threading.Event()
+    failed_once, retrying = threading.Event(), threading.Event()
+
+    def locked_then_slow(tenant, records):
+        if tenant == "locked":
+            if not failed_once.is_set():
+                failed_once.set()
+                raise Unavailable("database is locked")
+            retrying.set()
+            release.wait(10)  # the retry waits out a lock held elsewhere
+        sink(tenant, records)
+
+    registry = TaskRegistry(spill_dir=tmp_path, write_threads=1, retry_threads=1)
+    writer = registry.add(BatchWriter("lanes", locked_then_slow, codec=CODEC, batch_size=10, interval=0.02,
+                                      retry_for=30))
+    writer.submit("locked", Rec(0))
+    assert failed_once.wait(5) and retrying.wait(5)  # the retry is now waiting on the lock
+    for i in range(20):
+        writer.submit("free", Rec(i))
+    deadline = time.monotonic() + 3
+    while len(written.get("free", [])) < 20 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert written.get("free") == list(range(20))  # the one write thread was not taken by the retry
+    assert "locked" not in written
+    release.set()
+    assert writer.flush(timeout=10)
+    registry.stop_all()
+    assert written["locked"] == [0]

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway_app.db.records import UsageRecord
-from gateway_app.services.inference.usage import rollups_of
+from gateway_app.services.append_writers import rollups_of
 from gateway_app.providers.sse import parse_sse
 from gateway_app.services.principals import PLATFORM_ADMIN, Principal
 from state.overview import _count, _money
