@@ -57,6 +57,12 @@ def _loads(platform) -> dict[str, Counter]:
             "guardrails": platform.guarding.catalog.cache.loads}
 
 
+def _engines(platform) -> dict[str, int] | None:
+    """Tenant database engines open, at most, and opened so far (SQLite only)."""
+    stats = getattr(platform.store, "open_stats", None)
+    return stats() if stats is not None else None
+
+
 def _usage_per_tenant(platform) -> dict[str, int]:
     assert platform.usage_recorder.writer.flush()
     counts = {}
@@ -75,6 +81,7 @@ async def test_a_change_in_one_tenant_leaves_every_other_tenant_warm(platform, c
     assert set(first.values()) == {200}, {s: c for s, c in first.items() if c != 200}
     warm = {"tokens": platform.token_resolver.store_reads, "models": platform.inference.catalog.store_reads}
     assert warm == {"tokens": len(TENANTS), "models": len(TENANTS)}, "one cold load per tenant"
+    engines_warm = _engines(platform)
 
     # Changes in two tenants, through the management API as an operator makes them.
     await admin.call("PATCH", "/models/gpt-test", tenant=CHANGED, json={"upstream_model": "fake-chat-2"}, expect=200)
@@ -104,6 +111,10 @@ async def test_a_change_in_one_tenant_leaves_every_other_tenant_warm(platform, c
     assert (loads["tokens"][CHANGED], loads["models"][CHANGED], loads["guardrails"][CHANGED]) == (3, 2, 2)
     assert (loads["tokens"][REVOKED], loads["models"][REVOKED], loads["guardrails"][REVOKED]) == (2, 1, 1)
     assert platform.token_resolver.cache.invalidated >= 2
+    if engines_warm is not None:  # SQLite: more tenants than engines kept open, and warm requests open none
+        engines = _engines(platform)
+        assert engines["open"] <= engines["max"] < len(TENANTS)
+        assert engines["opened"] - engines_warm["opened"] <= 2 + sharers, "only the changed tenants reopened"
 
     usage = _usage_per_tenant(platform)
     assert usage == {s: 2 for s in TENANTS} | {CHANGED: 3, REVOKED: 1}, "N requests, N usage records"

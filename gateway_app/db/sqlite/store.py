@@ -11,7 +11,7 @@ from sqlalchemy import text
 from gateway_app.core.logging import get_logger
 from gateway_app.db.errors import TenantStoreMissing
 from gateway_app.db.sqlite.appends import SqliteAppends, tenant_file
-from gateway_app.db.sqlite.engines import DEFAULT_BUSY_TIMEOUT_MS, ENGINE_IDLE_SECONDS, EngineCache, make_engine
+from gateway_app.db.sqlite.engines import DEFAULT_BUSY_TIMEOUT_MS, ENGINE_IDLE_SECONDS, ENGINE_MAX_OPEN, EngineCache, make_engine
 from gateway_app.db.sqlite.file_budget import open_tenant_budget
 from gateway_app.db.sqlite.unit_of_work import SqlControlUnitOfWork, SqlTenantUnitOfWork
 from gateway_app.db.tenancy import SLUG_PATTERN
@@ -32,9 +32,11 @@ class SqliteStore:
                                            busy_timeout_ms=busy_timeout_ms)
         # Active tenants' databases stay open, within what the descriptor limit allows. The writers'
         # plain connection is what an active tenant uses in steady state (the request path reads
-        # caches); the ORM engines serve configuration loads and the console, so they close sooner.
+        # caches); the ORM engines serve configuration loads and the console, so they are fewer and
+        # close sooner.
         budget = open_tenant_budget(max_open_tenants)
-        self._tenant_engines = EngineCache(budget, busy_timeout_ms, min(idle_seconds, ENGINE_IDLE_SECONDS))
+        self._tenant_engines = EngineCache(min(budget, ENGINE_MAX_OPEN), busy_timeout_ms,
+                                           min(idle_seconds, ENGINE_IDLE_SECONDS))
         self.appends = SqliteAppends(self.tenant_path, max_open=budget, busy_timeout_ms=busy_timeout_ms,
                                      idle_seconds=idle_seconds)
         self._tenant_head: str | None = None
