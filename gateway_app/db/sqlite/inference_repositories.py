@@ -68,10 +68,10 @@ class SqlUsageRepository:
             query = query.where(ModelUsageLog.error_type == BLOCKED_ERROR_TYPE)
         if since is not None:
             query = query.where(ModelUsageLog.at >= since)
-        if rag_module:
-            query = query.where(ModelUsageLog.rag_module == rag_module)
+        if rag_module:  # the second term lets SQLite use the partial index (tables/tenant.py)
+            query = query.where(ModelUsageLog.rag_module == rag_module, ModelUsageLog.rag_module != "")
         if memory_store:
-            query = query.where(ModelUsageLog.memory_store == memory_store)
+            query = query.where(ModelUsageLog.memory_store == memory_store, ModelUsageLog.memory_store != "")
         return query
 
     def recent(self, *, model: str | None = None, token_id: str | None = None, status: str | None = None,
@@ -96,6 +96,7 @@ class SqlUsageRepository:
         """Requests per UTC day (YYYY-MM-DD) made for a memory store whose request id has a prefix."""
         day = func.strftime("%Y-%m-%d", ModelUsageLog.at)
         query = (select(day, func.count()).where(ModelUsageLog.memory_store == memory_store,
+                                                 ModelUsageLog.memory_store != "",  # the partial index
                                                  ModelUsageLog.at >= since,
                                                  ModelUsageLog.request_id.startswith(request_prefix))
                  .group_by(day))

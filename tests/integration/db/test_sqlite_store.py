@@ -61,6 +61,47 @@ def test_migrations_produce_exactly_the_models(tmp_path):
     store.close()
 
 
+def test_module_and_store_usage_indexes_leave_out_other_rows_and_serve_their_queries(tmp_path):
+    """A usage commit skips the RAG-module and memory-store indexes for ordinary calls, and listing a
+    module's or a store's calls still reads its index rather than every row."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import event
+
+    from gateway_app.db.records import UsageRecord
+
+    store = SqliteStore(tmp_path)
+    store.migrate()
+    store.create_tenant_store("acme")
+    path = tmp_path / "tenant_acme.sqlite"
+    since = datetime.now(UTC) - timedelta(days=1)
+    rows = [UsageRecord(request_id=f"r{i}", model="m") for i in range(20)]
+    rows += [UsageRecord(request_id="mem_1", model="m", memory_store="notes"),
+             UsageRecord(request_id="rag_1", model="m", rag_module="faq")]
+    store.appends.usage("acme", rows, [])
+    statements = []
+    engine = store._tenant_engines.get(path)  # noqa: SLF001 - the engine the repositories use
+    listen = lambda _c, _cur, sql, params, _ctx, _many: statements.append((sql, params))  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    with store.tenant("acme") as uow:
+        assert [r.request_id for r in uow.usage.recent(rag_module="faq")] == ["rag_1"]
+        assert uow.usage.count(memory_store="notes") == 1
+        assert sum(uow.usage.daily_counts(since, memory_store="notes", request_prefix="mem_").values()) == 1
+    event.remove(engine, "before_cursor_execute", listen)
+    raw = sqlite3.connect(path)
+    plans = [" ".join(row[-1] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params)) for sql, params in statements
+             if "model_usage_logs" in sql]
+    assert len(plans) == 3
+    assert "ix_usage_rag_module_at" in plans[0], plans
+    assert all("ix_usage_memory_store_at" in plan for plan in plans[1:]), plans
+    raw.execute("ANALYZE")  # sqlite_stat1: the first figure of each index is how many entries it holds
+    entries = dict(raw.execute("SELECT idx, CAST(stat AS INTEGER) FROM sqlite_stat1 WHERE tbl = 'model_usage_logs'"))
+    assert entries["ix_usage_rag_module_at"] == 1 and entries["ix_usage_memory_store_at"] == 1
+    assert entries["ix_usage_model_at"] == 22
+    raw.close()
+    store.close()
+
+
 def test_engine_cache_is_bounded(tmp_path):
     store = SqliteStore(tmp_path, max_open_tenants=2)
     store.migrate()
