@@ -98,6 +98,7 @@ def test_module_and_store_usage_indexes_leave_out_other_rows_and_serve_their_que
     entries = dict(raw.execute("SELECT idx, CAST(stat AS INTEGER) FROM sqlite_stat1 WHERE tbl = 'model_usage_logs'"))
     assert entries["ix_usage_rag_module_at"] == 1 and entries["ix_usage_memory_store_at"] == 1
     assert entries["ix_usage_model_at"] == 22
+    assert "ix_model_usage_logs_request_id" not in entries  # read by no query, written by every commit
     raw.close()
     store.close()
 
