@@ -20,13 +20,15 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from pathlib import Path
 
+from gateway_app.core.request_totals import (
+    COMPLETION, COST, LATENCY, LATENCY_BUCKETS, LATENCY_SUM, PROMPT, REQUESTS, TTFT, TTFT_BUCKETS, TTFT_SUM, WIDTH,
+    RequestCollector, RequestTotals,
+)
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 ALLOWED_LABELS = ("tenant", "model", "project", "token")
 KINDS = frozenset({"chat", "embedding", "rerank"})  # usage records' kinds
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
-MAX_CHILDREN = 50_000  # label sets whose children are kept; past this the cache starts again (values stay)
 BREAKER_VALUES = {"closed": 0, "half-open": 1, "open": 2}
 
 
@@ -52,26 +54,20 @@ class GatewayMetrics:
     """The process's metrics (one instance per process: prometheus-client keeps one registry of names)."""
 
     def __init__(self, labels: Iterable[str] = ("tenant", "model")) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client import CollectorRegistry, Counter, Gauge
 
         self.labels = tuple(labels)
         self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
         # In multiprocess mode values go to files whatever the registry; this one is only read
         # when there is a single process.
-        self.registry = CollectorRegistry(auto_describe=True)
-        request_labels = (*self.labels, "kind", "outcome")
-        r = self.registry
+        self.registry = r = CollectorRegistry(auto_describe=True)
+        # Per-request figures (tenant x model label sets) live in rows of doubles, not in prometheus-client
+        # children: request_totals.py says why.
+        self.totals = RequestTotals(Path(os.environ[MULTIPROC_ENV]) if self.multiprocess else None)
+        self._collector = RequestCollector(self.totals, self.labels)
+        r.register(self._collector)
         self.responses = Counter("gatehouse_http_responses", "HTTP answers of /v1 and /admin/v1 by route template",
                                  ("route", "method", "code"), registry=r)
-        self.requests = Counter("gatehouse_requests", "Client API requests by outcome (ok, error, blocked)",
-                                request_labels, registry=r)
-        self.latency = Histogram("gatehouse_request_duration_seconds", "Client API request latency",
-                                 (*self.labels, "kind"), buckets=LATENCY_BUCKETS, registry=r)
-        self.ttft = Histogram("gatehouse_time_to_first_token_seconds", "Streamed requests: time to the first token",
-                              self.labels, buckets=TTFT_BUCKETS, registry=r)
-        self.tokens = Counter("gatehouse_tokens", "Tokens by type (prompt, completion)", (*self.labels, "type"),
-                              registry=r)
-        self.cost = Counter("gatehouse_cost_usd", "Cost in US dollars at the configured prices", self.labels, registry=r)
         self.breaker = Gauge("gatehouse_provider_breaker_state", "Circuit breaker per provider: 0 closed, "
                              "1 half-open, 2 open (the highest of the live workers)", ("tenant", "provider"),
                              multiprocess_mode="livemax", registry=r)
@@ -85,7 +81,6 @@ class GatewayMetrics:
         self.notifications = Counter("gatehouse_alert_notifications", "Alert notifications by channel type and "
                                      "result", ("channel", "result"), registry=r)
         self._answers: dict[tuple, int] = {}  # HTTP answers since the last flush
-        self._children: dict[tuple, tuple] = {}  # prometheus-client children per label set (flush only)
         self._pending: dict[tuple, _Series] = {}  # requests added up since the last flush
         self._lock = threading.Lock()
         self._last: dict[tuple, float] = {}  # counters synced from stats: the value last seen
@@ -100,8 +95,7 @@ class GatewayMetrics:
                 latency_s: float, ttft_s: float | None, prompt: int, completion: int, cost: float,
                 project: str = "", token: str = "") -> None:
         """One finished client request (once per request, from the usage recorder): added up here, handed
-        to prometheus-client by flush() (every second and before a scrape), so a request costs a few
-        additions rather than a dozen writes to the shared files."""
+        to the totals by flush() (every second and before a scrape), so a request costs a few additions."""
         values = {"tenant": tenant, "model": model, "project": project or "-", "token": token}
         outcome = "blocked" if blocked else "error" if status >= 400 else "ok"
         key = (*(values[n] for n in self.labels), kind if kind in KINDS else "other", outcome)
@@ -120,36 +114,21 @@ class GatewayMetrics:
             series.cost += cost
 
     def flush(self) -> None:
-        """Hand what request() added up to prometheus-client (this process's share of the sums)."""
+        """Hand what request() and response() added up to the totals and prometheus-client."""
         with self._lock:
             pending, self._pending = self._pending, {}
             answers, self._answers = self._answers, {}
         for key, count in answers.items():
             self.responses.labels(*key).inc(count)
         for key, series in pending.items():
-            children = self._children.get(key) or self._children_of(key)
-            requests, latency, ttft, prompt_tokens, completion_tokens, cost = children
-            requests.inc(series.requests)
-            _add_observations(latency, series.latency, series.latency_sum)
-            if any(series.ttft):
-                _add_observations(ttft, series.ttft, series.ttft_sum)
-            if series.prompt:
-                prompt_tokens.inc(series.prompt)
-            if series.completion:
-                completion_tokens.inc(series.completion)
-            if series.cost:
-                cost.inc(series.cost)
-
-    def _children_of(self, key: tuple) -> tuple:
-        """The prometheus-client children of a label set, kept (labels() costs more than the increment)."""
-        labels, kind, outcome = key[:-2], key[-2], key[-1]
-        children = (self.requests.labels(*labels, kind, outcome), self.latency.labels(*labels, kind),
-                    self.ttft.labels(*labels), self.tokens.labels(*labels, "prompt"),
-                    self.tokens.labels(*labels, "completion"), self.cost.labels(*labels))
-        if len(self._children) >= MAX_CHILDREN:
-            self._children.clear()
-        self._children[key] = children
-        return children
+            row = [0.0] * WIDTH
+            row[REQUESTS] = series.requests
+            row[LATENCY:LATENCY_SUM] = series.latency
+            row[LATENCY_SUM] = series.latency_sum
+            row[TTFT:TTFT_SUM] = series.ttft
+            row[TTFT_SUM] = series.ttft_sum
+            row[PROMPT], row[COMPLETION], row[COST] = series.prompt, series.completion, series.cost
+            self.totals.add(key, row)
 
     def sync_writer(self, name: str, stats: dict) -> None:
         """A batch writer's queue depth and its counters (increments since the last sync)."""
@@ -183,6 +162,7 @@ class GatewayMetrics:
             return generate_latest(self.registry), CONTENT_TYPE_LATEST
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
+        registry.register(self._collector)  # every process's request rows (request_totals.py)
         return generate_latest(registry), CONTENT_TYPE_LATEST
 
     def process_ended(self) -> None:
@@ -204,16 +184,6 @@ class _Series:
         self.latency_sum = self.ttft_sum = self.cost = 0.0
         self.latency = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one: above every bound (+Inf)
         self.ttft = [0] * (len(TTFT_BUCKETS) + 1)
-
-
-def _add_observations(histogram, counts: list[int], total: float) -> None:
-    """What `observe()` does for each of many values, at once: prometheus-client keeps one value per bucket
-    (the count of observations whose first bound >= value, cumulated when collected) and the sum. Relies on
-    that layout of the pinned version; tests/unit/core/test_metrics.py compares it with observe()."""
-    histogram._sum.inc(total)  # noqa: SLF001
-    for bucket, count in zip(histogram._buckets, counts, strict=True):  # noqa: SLF001
-        if count:
-            bucket.inc(count)
 
 
 _instance: GatewayMetrics | None = None
