@@ -229,11 +229,12 @@ def build_platform(settings: Settings) -> Platform:
         memory=memory.memories,
         memory_chat=memory.chat,
         alert_channels=ChannelService(access, box, notifier),
-        alert_rules=RuleService(access),
+        alert_rules=RuleService(access, generation),
         alerts=evaluator,
         alert_reports=reporter,
         alert_scheduler=AlertScheduler(store, evaluator, SlotClaim(cache, settings.data_dir / "alerts"),
-                                       settings.alerts_interval_seconds, reporter, settings.alerts_daily_report_hour),
+                                       settings.alerts_interval_seconds, reporter, settings.alerts_daily_report_hour,
+                                       generation),
         metrics=metrics,
     )
 

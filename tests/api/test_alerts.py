@@ -260,3 +260,44 @@ async def test_a_daily_report_mails_a_days_usage_to_the_channels_that_ask_for_it
         f"Gatehouse daily usage {today - timedelta(days=1)} (acme): 0 requests")
     await scheduler.run_slot(slot + 1)
     assert len(smtp.messages) == 2, "one report a day, however many slots"
+
+
+async def test_the_scheduler_reads_only_tenants_with_rules_and_sees_a_new_rule_at_the_next_slot(
+        admin, platform, upstream, smtp, tmp_path):
+    """With many tenants, opening every database each minute stalled requests: a tenant found without
+    rules is skipped until its rules change (or it gets a budget), and a new rule still fires in time."""
+    from datetime import UTC, datetime
+
+    from gateway_app.services.alerts.scheduler import AlertScheduler, SlotClaim
+
+    setup = await configure_gateway(admin, upstream.url, provider_fields={"options": {"max_retries": 0}})
+    for i in range(5):
+        await admin.call("POST", "/tenants", json={"slug": f"quiet-{i}", "name": f"Quiet {i}"}, expect=201)
+    scheduler = AlertScheduler(platform.store, platform.alerts, SlotClaim(platform.cache, tmp_path / "claims"), 60,
+                               generation=platform.generation)
+    slot = int(datetime.now(UTC).timestamp() // 60)
+    await scheduler.run_slot(slot)
+    first = scheduler.visited
+    assert first >= 6  # acme and the five quiet tenants (and any other active tenant)
+    await scheduler.run_slot(slot + 1)
+    assert scheduler.visited == first, "no tenant has rules: none is read again"
+
+    mail = (await admin.call("POST", "/alerts/channels", tenant="acme", expect=201, json={
+        "name": "ops", "type": "email", "to": ["ops@acme.io"]})).json()
+    rule = (await admin.call("POST", "/alerts/rules", tenant="acme", expect=201, json={
+        "name": "errors", "metric": "error_rate", "threshold": 0.05, "window_minutes": 5,
+        "channel_ids": [mail["id"]]})).json()
+    await admin.call("PATCH", "/tenants/quiet-0", json={"limits": {"monthly_budget_usd": 100}}, expect=200)
+    sdk = sdk_for(platform, setup["token"])
+    try:
+        await _chat(sdk, 2, True, upstream)
+    finally:
+        await sdk.close()
+    platform.usage_recorder.writer.flush()
+    await scheduler.run_slot(slot + 2)
+    assert scheduler.visited == first + 2, "acme (its rules changed) and quiet-0 (a budget) only"
+    fired = (await admin.call("GET", f"/alerts/rules/{rule['id']}", tenant="acme", expect=200)).json()
+    assert fired["state"] == "critical"
+    assert [m["Subject"] for _, m in smtp.messages] == ["[CRITICAL] errors: error_rate > 0.05 (acme)"]
+    budget = {r["name"] for r in (await admin.call("GET", "/alerts/rules", tenant="quiet-0", expect=200)).json()}
+    assert budget == {"budget 50 %", "budget 80 %", "budget 100 %"}

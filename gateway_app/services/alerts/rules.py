@@ -11,6 +11,7 @@ from gateway_app.core.errors import Conflict, InvalidInput, NotFound
 from gateway_app.db.errors import DuplicateKey
 from gateway_app.db.protocols import TenantUnitOfWork
 from gateway_app.db.records import AlertDeliveryRecord, AlertEventRecord, AlertRuleRecord, utcnow
+from gateway_app.core.invalidation import Generation
 from gateway_app.services import audit
 from gateway_app.services.principals import Principal
 from gateway_app.services.tenant_access import TenantAccess
@@ -198,11 +199,22 @@ def _check_channels(uow: TenantUnitOfWork, channel_ids: list[str]) -> None:
         raise _unprocessable("'channel_ids' lists a channel twice", "channel_ids")
 
 
+def rules_scope(slug: str) -> str:
+    """The invalidation scope of a tenant's alert rules: the scheduler's "has no rules" is kept per tenant
+    until it moves (its own scope, so a rule edit does not cost the tenant's cached tokens and models)."""
+    return f"{slug}/alert-rules"
+
+
 class RuleService:
     """Operators' CRUD of rules, the event history and acknowledgements."""
 
-    def __init__(self, access: TenantAccess) -> None:
+    def __init__(self, access: TenantAccess, generation: Generation | None = None) -> None:
         self._access = access
+        self._generation = generation
+
+    def _changed(self, uow: TenantUnitOfWork) -> None:
+        if self._generation is not None:
+            self._generation.notify(rules_scope(uow.tenant_slug))
 
     def list(self, actor: Principal, tenant: str | None) -> list[RuleOut]:
         """Rules by name."""
@@ -228,6 +240,7 @@ class RuleService:
                 raise Conflict(f"alert rule {data.name!r} already exists", param="name") from None
             audit.record(uow, actor, "alert_rule.create", record.id, name=record.name, metric=record.metric)
             uow.commit()
+            self._changed(uow)
         return RuleOut.of(record)
 
     def update(self, actor: Principal, tenant: str | None, ref: str, data: RuleUpdate) -> RuleOut:
@@ -250,6 +263,7 @@ class RuleService:
                 raise Conflict(f"alert rule {changes.get('name')!r} already exists", param="name") from None
             audit.record(uow, actor, "alert_rule.update", record.id, fields=sorted(changes))
             uow.commit()
+            self._changed(uow)
         return RuleOut.of(record)
 
     def delete(self, actor: Principal, tenant: str | None, ref: str) -> None:
@@ -260,6 +274,7 @@ class RuleService:
             uow.alerts.delete_rule(rule.id)
             audit.record(uow, actor, "alert_rule.delete", rule.id, name=rule.name)
             uow.commit()
+            self._changed(uow)
 
     def events(self, actor: Principal, tenant: str | None, rule: str | None = None, offset: int = 0,
                limit: int = 50) -> list[EventOut]:
