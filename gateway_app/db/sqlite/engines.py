@@ -27,11 +27,12 @@ DEFAULT_BUSY_TIMEOUT_MS = 10_000
 TENANT_POOL_SIZE = ENGINE_POOL_SIZE  # idle connections kept per tenant engine; more open under load, closed when returned
 TENANT_POOL_OVERFLOW = 6
 ENGINE_IDLE_SECONDS = 30.0  # engines serve configuration loads and the console, not steady traffic
-# Engines kept open at once, whatever the descriptor limit allows: each holds ~300 KB (its SQLite
-# connection's parsed schema and page cache, ~1,300 Python objects that every full collection walks).
-# The request path reads caches, so past this many a cold load reopens a database (~1 ms) instead of
-# a worker growing by 300 MB when 1,000 tenants start at once.
-ENGINE_MAX_OPEN = 128
+# Engines kept open at once, whatever the descriptor limit allows: each costs the worker ~300-450 KB
+# (its SQLite connection's parsed schema and page cache, ~1,300 Python objects that every full
+# collection walks, and the heap they fragment). The request path reads caches, so past this many a
+# cold load reopens a database (~1 ms, once per tenant per cache TTL) instead of a worker growing by
+# hundreds of MB when 1,000 tenants start at once; 128 open still cost 45 MB more than 32 at 1,000.
+ENGINE_MAX_OPEN = 32
 
 
 def _pragmas(busy_timeout_ms: int):
