@@ -81,7 +81,7 @@ class GatewayMetrics:
         self.notifications = Counter("gatehouse_alert_notifications", "Alert notifications by channel type and "
                                      "result", ("channel", "result"), registry=r)
         self._answers: dict[tuple, int] = {}  # HTTP answers since the last flush
-        self._pending: dict[tuple, _Series] = {}  # requests added up since the last flush
+        self._pending: dict[tuple, list[float]] = {}  # rows (request_totals layout) added up since the last flush
         self._lock = threading.Lock()
         self._last: dict[tuple, float] = {}  # counters synced from stats: the value last seen
 
@@ -100,18 +100,18 @@ class GatewayMetrics:
         outcome = "blocked" if blocked else "error" if status >= 400 else "ok"
         key = (*(values[n] for n in self.labels), kind if kind in KINDS else "other", outcome)
         with self._lock:
-            series = self._pending.get(key)
-            if series is None:
-                series = self._pending[key] = _Series()
-            series.requests += 1
-            series.latency[bisect_left(LATENCY_BUCKETS, latency_s)] += 1
-            series.latency_sum += latency_s
+            row = self._pending.get(key)
+            if row is None:
+                row = self._pending[key] = [0.0] * WIDTH
+            row[REQUESTS] += 1
+            row[LATENCY + bisect_left(LATENCY_BUCKETS, latency_s)] += 1
+            row[LATENCY_SUM] += latency_s
             if ttft_s is not None:
-                series.ttft[bisect_left(TTFT_BUCKETS, ttft_s)] += 1
-                series.ttft_sum += ttft_s
-            series.prompt += prompt
-            series.completion += completion
-            series.cost += cost
+                row[TTFT + bisect_left(TTFT_BUCKETS, ttft_s)] += 1
+                row[TTFT_SUM] += ttft_s
+            row[PROMPT] += prompt
+            row[COMPLETION] += completion
+            row[COST] += cost
 
     def flush(self) -> None:
         """Hand what request() and response() added up to the totals and prometheus-client."""
@@ -120,14 +120,7 @@ class GatewayMetrics:
             answers, self._answers = self._answers, {}
         for key, count in answers.items():
             self.responses.labels(*key).inc(count)
-        for key, series in pending.items():
-            row = [0.0] * WIDTH
-            row[REQUESTS] = series.requests
-            row[LATENCY:LATENCY_SUM] = series.latency
-            row[LATENCY_SUM] = series.latency_sum
-            row[TTFT:TTFT_SUM] = series.ttft
-            row[TTFT_SUM] = series.ttft_sum
-            row[PROMPT], row[COMPLETION], row[COST] = series.prompt, series.completion, series.cost
+        for key, row in pending.items():
             self.totals.add(key, row)
 
     def sync_writer(self, name: str, stats: dict) -> None:
@@ -172,18 +165,6 @@ class GatewayMetrics:
             from prometheus_client import multiprocess
 
             multiprocess.mark_process_dead(os.getpid())
-
-
-class _Series:
-    """A label set's requests since the last flush."""
-
-    __slots__ = ("requests", "latency", "latency_sum", "ttft", "ttft_sum", "prompt", "completion", "cost")
-
-    def __init__(self) -> None:
-        self.requests = self.prompt = self.completion = 0
-        self.latency_sum = self.ttft_sum = self.cost = 0.0
-        self.latency = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one: above every bound (+Inf)
-        self.ttft = [0] * (len(TTFT_BUCKETS) + 1)
 
 
 _instance: GatewayMetrics | None = None

@@ -71,12 +71,7 @@ class RequestTotals:
         merged: dict[tuple[str, ...], list[float]] = {}
         for keys_path in sorted(self._directory.glob("requests_*.keys")):
             for key, row in _read_process(keys_path):
-                total = merged.get(key)
-                if total is None:
-                    merged[key] = row
-                else:
-                    for index, value in enumerate(row):
-                        total[index] += value
+                _add_row(merged, key, row)
         return merged
 
     def _open_files(self) -> None:
