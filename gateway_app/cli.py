@@ -181,11 +181,20 @@ def cmd_serve_api(args) -> int:
         from gateway_app.services.vector.vector_owner import start_owner
 
         owner = start_owner(settings.data_dir / "vectors")
+    writer = None
+    if args.workers > 1 and settings.writer_process and settings.writer_shared and settings.db_provider == "sqlite":
+        # One usage writer for the host, fed by every worker (not one each: N transactions per
+        # tenant per second and N sets of open tenant files).
+        from gateway_app.services.append_process import start_shared_append_process
+
+        writer = start_shared_append_process(settings)
     try:
         uvicorn.run("gateway_app.cli:api_factory", factory=True, host=args.host, port=args.port,
                     workers=args.workers, loop="uvloop", http="httptools", lifespan="on",
                     access_log=False, log_config=None, timeout_graceful_shutdown=settings.shutdown_grace_seconds)
     finally:
+        if writer is not None:
+            writer.stop(settings.shutdown_grace_seconds)
         if owner is not None:
             owner.shutdown()
     return 0

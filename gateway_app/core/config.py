@@ -88,6 +88,8 @@ class Settings(BaseSettings):
                                     description="a running trace session with nothing new this long shows as idle")
     writer_process: bool = Field(default=True, description="usage and token last-used written by a process of "
                                                            "its own per gateway process (SQLite)")
+    writer_shared: bool = Field(default=True, description="serve-api --workers N: one writer process for the host, "
+                                                          "fed by every worker (false: one per worker)")
     max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=1024**3,
                                    description="JSON request bodies (/v1, /admin)")
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1024, le=8 * 1024**3,

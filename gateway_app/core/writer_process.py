@@ -8,21 +8,19 @@ deque (no lock, no wake) and one feeder thread sends what accumulated every FEED
 frame; the child runs ordinary BatchWriters (per-tenant batches, retries, spill and replay) on its
 own interpreter and core.
 
-Frames are length-prefixed pickles over the child's stdin/stdout: both ends are this program, the
-pipe is private to the two processes, nothing from outside is ever unpickled. A child that dies
-is restarted (records it held are lost, as the process's own queue would be in a crash; its
-spill files are replayed by the next child).
+Frames travel as core/writer_channels.py says: over the child's stdin/stdout, or, with
+`serve-api --workers N`, over a Unix socket to the one child the master started for the host
+(every worker connects; only the master's pipe stops it). A child that dies is restarted (records
+it held are lost, as the process's own queue would be in a crash; its spill files are replayed
+by the next child); a worker whose connection broke connects again.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import os
 import pickle
 import signal
-import struct
-import subprocess
 import sys
 import threading
 import time
@@ -32,46 +30,33 @@ from importlib import import_module
 from typing import Any
 
 from gateway_app.core.logging import get_logger
+from gateway_app.core.writer_channels import (Channel, ChildChannel, SocketChannel, read_frame, serve_feeders,
+                                             write_frame)
 
 log = get_logger("core.writer_process")
 
 FEED_INTERVAL = 0.1  # seconds between frames of records (the lag it adds is this, at most)
 MAX_FRAME_ITEMS = 20_000
 STATS_REUSE_SECONDS = 0.2
-_HEADER = struct.Struct("!I")
-
-
-def write_frame(stream, message: Any) -> None:
-    """Send one message."""
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(data)) + data)
-    stream.flush()
-
-
-def read_frame(stream) -> Any | None:
-    """Receive one message; None when the other side closed the pipe."""
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        return None
-    size = _HEADER.unpack(header)[0]
-    data = stream.read(size)
-    if len(data) < size:
-        return None
-    return pickle.loads(data)  # noqa: S301 - our own child/parent over a private pipe
+_SUBMIT_LOCK = threading.Lock()  # feeders' threads in a shared child: counters are not atomic
 
 
 class WriterProcess:
     """The parent's side: a queue of (writer, tenant, record), a feeder thread and the child."""
 
     def __init__(self, factory: str, config: dict, names: list[str], max_queue: int = 200_000,
-                 warn_every: float = 10.0) -> None:
+                 warn_every: float = 10.0, *, listen: str | None = None, connect: str | None = None) -> None:
         self._factory = factory  # "module:function" building the child's BatchWriters from config
         self._config = config
+        # listen: the child also serves other processes on this Unix socket (a master's, for its
+        # workers); connect: no child of our own, feed the one listening there (a worker).
+        self._listen = listen
+        self._connect_to = connect
         self._queue: deque = deque()
         self._max_queue = max_queue
         self._warn_every = warn_every
         self._last_drop_log = 0.0
-        self._proc: subprocess.Popen | None = None
+        self._channel: Channel | None = None
         self._send_lock = threading.Lock()
         self._wakeup = threading.Event()
         self._replies: dict[int, list] = {}
@@ -88,8 +73,8 @@ class WriterProcess:
 
     @property
     def pid(self) -> int | None:
-        """The child's process id (None before start)."""
-        return None if self._proc is None else self._proc.pid
+        """The writing process's id (None before start)."""
+        return None if self._channel is None else self._channel.pid
 
     # -- the request path -------------------------------------------------------------------
 
@@ -114,7 +99,7 @@ class WriterProcess:
         with self._send_lock:
             if self._feeder is not None:
                 return
-            self._spawn()
+            self._open()
             self._feeder = threading.Thread(target=self._feed, name="writer-feed", daemon=True)
             self._feeder.start()
 
@@ -147,7 +132,11 @@ class WriterProcess:
         return out
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Send the rest, let the child write or spill it and exit (idempotent)."""
+        """Send the rest, let the child write or spill it and exit (idempotent).
+
+        Feeding another process's writer, stopping waits until it wrote what this one sent (the
+        shared writer itself stops with the process that started it).
+        """
         if self._stopping:
             return
         self._stopping = True
@@ -155,20 +144,18 @@ class WriterProcess:
         if self._feeder is not None:
             self._feeder.join(timeout)
         self._send_queued()
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
+        channel = self._channel
+        if self._connect_to is not None:
+            if channel is not None and channel.alive():
+                self._request("flush", timeout, wait=timeout + 1)
+                channel.close()
+        elif channel is not None and channel.alive():
             try:
                 with self._send_lock:
-                    write_frame(proc.stdin, ("stop", 0, timeout))
-                    proc.stdin.close()
+                    channel.send(("stop", 0, timeout))
             except (OSError, ValueError):
                 pass
-            try:
-                proc.wait(timeout + 5)
-            except subprocess.TimeoutExpired:
-                log.error("writer process did not stop in time; killed", extra={"pid": proc.pid})
-                proc.kill()
-                proc.wait(5)
+            channel.finish(timeout + 5)
         self._stopped = True
         lost = len(self._queue)
         if lost:
@@ -176,26 +163,43 @@ class WriterProcess:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _spawn(self) -> None:
-        argv = [sys.executable, "-m", "gateway_app.core.writer_process", self._factory, json.dumps(self._config)]
-        # stderr stays the parent's: the child's logs go where the gateway's go.
-        # Its own session: a Ctrl+C meant for the gateway must not kill it before the final round.
-        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0,
-                                      close_fds=True, env=os.environ.copy(), start_new_session=True)
-        threading.Thread(target=self._read_replies, args=(self._proc,), name="writer-replies", daemon=True).start()
+    def _open(self) -> None:
+        if self._connect_to is not None:
+            self._channel = SocketChannel.connect(self._connect_to)
+        else:
+            argv = [sys.executable, "-m", "gateway_app.core.writer_process", self._factory, json.dumps(self._config)]
+            if self._listen is not None:
+                argv.append(self._listen)
+            self._channel = ChildChannel.spawn(argv)
+        threading.Thread(target=self._read_replies, args=(self._channel,), name="writer-replies", daemon=True).start()
 
     def _alive(self) -> bool:
-        """The child runs (restarted when it died, unless stopping)."""
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
+        """The writer is reachable (a dead child restarted, a lost connection made again, unless stopping)."""
+        channel = self._channel
+        if channel is not None and channel.alive():
             return True
-        if self._stopping and proc is not None:
+        if self._stopping and channel is not None:
             return False
-        code = None if proc is None else proc.returncode
         self.restarts += 1
-        log.error("writer process exited; starting another", extra={"exit_code": code, "restarts": self.restarts})
-        self._spawn()
+        log.error("writer process gone; starting or reaching another",
+                  extra={"exit_code": None if channel is None else channel.exit_code(), "restarts": self.restarts})
+        try:
+            self._open()
+        except OSError as exc:  # the shared writer is being restarted by its master: next round
+            log.warning("writer process not reachable yet", extra={"error": repr(exc)})
+            return False
         return True
+
+    def watch(self, interval: float = 1.0) -> None:
+        """Restart the child whenever it dies, until stopped (a listening writer has no feed to notice)."""
+        def loop() -> None:
+            while not self._stopping:
+                time.sleep(interval)
+                with self._send_lock:
+                    if not self._stopping:
+                        self._alive()
+
+        threading.Thread(target=loop, name="writer-watch", daemon=True).start()
 
     def _feed(self) -> None:
         while not self._stopping:
@@ -217,7 +221,7 @@ class WriterProcess:
                     if not self._alive():
                         self._queue.extendleft(reversed(items))
                         return False
-                    write_frame(self._proc.stdin, ("records", 0, items))
+                    self._channel.send(("records", 0, items))
                 except (OSError, ValueError):
                     log.error("writer process unreachable; records kept for the next one",
                               extra={"items": len(items)})
@@ -232,9 +236,9 @@ class WriterProcess:
             self._replies[request_id] = slot
         try:
             with self._send_lock:
-                if self._proc is None or self._proc.poll() is not None:
+                if self._channel is None or not self._channel.alive():
                     return None
-                write_frame(self._proc.stdin, (kind, request_id, argument))
+                self._channel.send((kind, request_id, argument))
             slot[0].wait(wait)
             return slot[1]
         except (OSError, ValueError):
@@ -243,13 +247,14 @@ class WriterProcess:
             with self._reply_lock:
                 self._replies.pop(request_id, None)
 
-    def _read_replies(self, proc: subprocess.Popen) -> None:
+    def _read_replies(self, channel: Channel) -> None:
         while True:
             try:
-                message = read_frame(proc.stdout)
+                message = read_frame(channel.replies)
             except (OSError, ValueError, pickle.UnpicklingError, EOFError):
                 message = None
             if message is None:
+                channel.lost()
                 return
             _kind, request_id, value = message
             with self._reply_lock:
@@ -289,8 +294,12 @@ class RemoteBatchWriter:
         self._process.stop(timeout)
 
 
-def _child(factory: str, config: dict) -> int:
-    """The child's loop: records in, replies to flush and stats, stop on request or end of input."""
+def _child(factory: str, config: dict, listen: str | None = None) -> int:
+    """The child's loop: records in, replies to flush and stats, stop on request or end of input.
+
+    With `listen`, other processes (a master's workers) feed it too, each over a connection of its
+    own with the same frames; only its parent's pipe can stop it.
+    """
     # Stopped by its parent (a stop frame, or end of input when the parent is gone), never by a
     # signal meant for the gateway: what it holds is written or spilled first.
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -298,26 +307,35 @@ def _child(factory: str, config: dict) -> int:
     module, _, function = factory.partition(":")
     build: Callable[[dict], Any] = getattr(import_module(module), function)
     registry = build(config)  # a TaskRegistry with the writers started
-    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    server = serve_feeders(listen, registry, _answer) if listen else None
     stop_timeout = 10.0
+    try:
+        stop_timeout = _answer(sys.stdin.buffer, sys.stdout.buffer, registry, may_stop=True)
+    finally:
+        if server is not None:
+            server.close()
+        registry.stop_all(stop_timeout)
+    return 0
+
+
+def _answer(source, sink, registry, *, may_stop: bool) -> float:
+    """Handle frames from one feeder until it stops us or goes away; the stop timeout asked for."""
     while True:
         message = read_frame(source)
         if message is None:
-            break  # the parent is gone: write what is held and end
+            return 10.0  # the feeder is gone (a parent: write what is held and end)
         kind, request_id, argument = message
         if kind == "records":
-            for name, tenant, item, queued_at in argument:
-                registry.get(name).submit(tenant, item, queued_at=queued_at)
+            with _SUBMIT_LOCK:
+                for name, tenant, item, queued_at in argument:
+                    registry.get(name).submit(tenant, item, queued_at=queued_at)
         elif kind == "flush":
             write_frame(sink, ("reply", request_id, registry.flush_all(argument)))
         elif kind == "stats":
             write_frame(sink, ("reply", request_id, registry.stats()))
-        elif kind == "stop":
-            stop_timeout = argument
-            break
-    registry.stop_all(stop_timeout)
-    return 0
+        elif kind == "stop" and may_stop:
+            return argument
 
 
 if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1], json.loads(sys.argv[2])))
+    sys.exit(_child(sys.argv[1], json.loads(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None))

@@ -13,6 +13,9 @@ lane waits at most WRITE_LANE_BUSY_MS for a lock before the batch moves to the r
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
@@ -29,20 +32,63 @@ if TYPE_CHECKING:
 
 WRITERS = ["usage", "token-last-used"]
 WRITE_LANE_BUSY_MS = 500
+SOCKET_ENV = "GATEHOUSE_WRITER_SOCKET"  # the shared writer's socket, set by a master for its workers
 
 
 def start_append_process(settings: Settings) -> WriterProcess:
-    """Start the writer process for this gateway process; its writers replace the in-process ones."""
-    config = {
+    """The writers for this gateway process (they replace the in-process ones): a child of its own,
+    or, in a worker whose master started one for the host, a connection to that one."""
+    shared = os.environ.get(SOCKET_ENV)
+    process = WriterProcess(FACTORY, _child_config(settings), WRITERS, max_queue=settings.usage_queue_size * 2,
+                            connect=shared or None)
+    process.start()
+    return process
+
+
+class SharedAppendProcess:
+    """The host's one writer process, started by a master for its workers (they connect to its socket)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._folder = tempfile.mkdtemp(prefix="gatehouse-writer-")  # owner-only (0700): the frames are pickles
+        self.socket_path = os.path.join(self._folder, "writer.sock")  # short: Unix socket paths end at ~107 bytes
+        self.process = WriterProcess(FACTORY, _child_config(settings), WRITERS, listen=self.socket_path)
+
+    def start(self) -> None:
+        """Start the child (restarted whenever it dies) and tell the workers to come (environment)."""
+        self.process.start()
+        self.process.watch()
+        os.environ[SOCKET_ENV] = self.socket_path
+
+    @property
+    def pid(self) -> int | None:
+        """The writer's process id."""
+        return self.process.pid
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """After the workers: the child writes or spills what it holds and ends."""
+        self.process.stop(timeout)
+        os.environ.pop(SOCKET_ENV, None)
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def start_shared_append_process(settings: Settings) -> SharedAppendProcess:
+    """In a master with several workers: one writer process for all of them (one transaction per
+    tenant per second for the host rather than one per worker, and one set of open tenant files)."""
+    shared = SharedAppendProcess(settings)
+    shared.start()
+    return shared
+
+
+FACTORY = "gateway_app.services.append_process:build_writers"
+
+
+def _child_config(settings: Settings) -> dict:
+    return {
         "data_dir": str(settings.data_dir), "busy_timeout_ms": min(settings.sqlite_busy_timeout_ms, WRITE_LANE_BUSY_MS),
         "idle_seconds": settings.tenant_idle_seconds, "max_open": settings.sqlite_max_open_tenants,
         "retry_for": settings.batch_retry_seconds, "max_queue": settings.usage_queue_size,
         "log_format": settings.log_format, "log_level": settings.log_level,
     }
-    process = WriterProcess("gateway_app.services.append_process:build_writers", config, WRITERS,
-                            max_queue=settings.usage_queue_size * 2)
-    process.start()
-    return process
 
 
 def build_writers(config: dict) -> TaskRegistry:

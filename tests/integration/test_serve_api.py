@@ -4,6 +4,7 @@ workers (memory cache, no Redis) and a clean SIGTERM shutdown."""
 import ipaddress
 import json
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,10 +27,26 @@ def server(tmp_path):
     process.stop()
 
 
+def _writer_processes(data_dir: str) -> list[int]:
+    """Usage writer processes serving this data directory (their command line carries it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"gateway_app.core.writer_process" in argv and any(data_dir.encode() in arg for arg in argv):
+            found.append(int(entry.name))
+    return found
+
+
 def test_serve_api_end_to_end_and_graceful_shutdown(server):
     with httpx.Client(base_url=server.url, timeout=10) as http:
         ready = http.get("/health/ready").json()
         assert ready["status"] == "ready" and ready["checks"]["database"]["status"] == "up"
+        # Both workers feed one writer process (one transaction per tenant per second for the host).
+        writers = _writer_processes(json.dumps(server.env["DATA_DIR"]))
+        assert len(writers) == 1, writers
 
         jwt = http.post("/admin/v1/auth/login", json=ADMIN).json()["access_token"]
         admin = {"Authorization": f"Bearer {jwt}"}
@@ -64,6 +81,7 @@ def test_serve_api_end_to_end_and_graceful_shutdown(server):
         assert statuses == [401] * 20, "revocation must reach every worker before its next request"
 
     assert server.terminate(timeout=30) == 0
+    assert _writer_processes(json.dumps(server.env["DATA_DIR"])) == [], "the shared writer stops with the master"
     lines = [json.loads(line) for line in server.log_path.read_text().splitlines() if line.startswith("{")]
     messages = [line["msg"] for line in lines]
     assert messages.count("gatehouse started") == 2

@@ -10,7 +10,7 @@ import pytest
 from gateway_app.core.config import load_settings
 from gateway_app.db.records import ApiTokenRecord, TenantRecord, UsageRecord
 from gateway_app.db.sqlite.store import SqliteStore
-from gateway_app.services.append_process import start_append_process
+from gateway_app.services.append_process import SOCKET_ENV, start_append_process, start_shared_append_process
 from gateway_app.services.append_writers import TokenTouch
 
 
@@ -94,3 +94,57 @@ def test_a_signal_meant_for_the_gateway_does_not_stop_the_writer_and_stop_writes
     assert _usage(store, "acme") == [f"s{i}" for i in range(5)]
     assert usage.stats()["process_restarts"] == 0
     assert not usage.submit("acme", UsageRecord(request_id="late", model="m"))  # stopped: refused, counted
+
+
+@pytest.fixture
+def shared(tmp_path, monkeypatch):
+    """A master's shared writer and two workers' connections to it (as serve-api --workers 2 wires them)."""
+    store = SqliteStore(tmp_path)
+    store.migrate()
+    for slug in ("acme", "globex"):
+        with store.control() as uow:
+            uow.tenants.add(TenantRecord(slug=slug, name=slug))
+            uow.commit()
+        store.create_tenant_store(slug)
+    settings = load_settings(env="test", data_dir=tmp_path, admin_email="a@x.io", admin_password="pw-for-tests-1",
+                             log_format="pretty")
+    monkeypatch.delenv(SOCKET_ENV, raising=False)
+    master = start_shared_append_process(settings)
+    workers = [start_append_process(settings) for _ in range(2)]
+    yield store, master, workers
+    for worker in workers:
+        worker.stop(timeout=5)
+    master.stop(timeout=5)
+    store.close()
+
+
+def test_workers_feed_one_shared_writer_that_survives_being_killed(shared):
+    store, master, (one, two) = shared
+    assert master.pid is not None and one.pid == two.pid == master.pid  # the kernel's peer pid: one writer
+    for i in range(20):
+        worker = one if i % 2 else two
+        assert worker.writers["usage"].submit("acme" if i < 10 else "globex", UsageRecord(request_id=f"r{i:02d}", model="m"))
+    assert one.flush(timeout=10) and two.flush(timeout=10)
+    assert _usage(store, "acme") == [f"r{i:02d}" for i in range(10)]
+    assert _usage(store, "globex") == [f"r{i:02d}" for i in range(10, 20)]
+    assert one.writers["usage"].stats()["written"] == 20  # the host's writer counts both workers' records
+
+    first = master.pid
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and master.pid == first:
+        time.sleep(0.1)  # the master's watch starts another
+    assert master.pid not in (None, first)
+    assert one.writers["usage"].submit("acme", UsageRecord(request_id="after", model="m"))
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and "after" not in _usage(store, "acme"):
+        time.sleep(0.1)
+    assert "after" in _usage(store, "acme")
+    assert one.pid == master.pid and one.writers["usage"].stats()["process_restarts"] == 1
+
+    # A worker stopping waits for what it sent but leaves the writer to the others.
+    one.writers["usage"].submit("globex", UsageRecord(request_id="last-of-one", model="m"))
+    one.stop(timeout=5)
+    assert "last-of-one" in _usage(store, "globex")
+    assert two.writers["usage"].submit("globex", UsageRecord(request_id="two-goes-on", model="m"))
+    assert two.flush(timeout=10) and "two-goes-on" in _usage(store, "globex")
