@@ -68,8 +68,9 @@ class Cell:
     loop_share: float | None  # part of that CPU spent on the main (event loop) thread; the rest: worker threads
     writer_cpu_ms_per_request: float | None  # of which the writer process (usage rows, a transaction per tenant)
     rss_mb: float           # the largest process of the tree
-    rss_gateway_mb: float   # the gateway process alone
-    rss_writer_mb: float    # its writer process
+    rss_gateway_mb: float   # the gateway process alone (the largest worker with --workers N)
+    rss_writer_mb: float    # its writer process (the largest)
+    writer_processes: int
     rss_peak_mb: float
     fds_peak: int           # open descriptors of the gateway tree, sampled every 0.2 s under load
     fds_after: int          # once the usage writer has drained
@@ -96,8 +97,22 @@ def loop_cpu_seconds(pid: int) -> float:
 
 
 def writer_pids(pid: int) -> list[int]:
-    """The gateway's child processes (its writer process)."""
-    return [member for member in _tree(pid) if member != pid]
+    """The gateway's writer processes (one per worker, or one for the host)."""
+    found = []
+    for member in _tree(pid):
+        try:
+            if b"gateway_app.core.writer_process" in Path(f"/proc/{member}/cmdline").read_bytes():
+                found.append(member)
+        except OSError:
+            continue
+    return found
+
+
+def serving_pids(pid: int) -> list[int]:
+    """The processes answering requests: the gateway, or the workers of a master."""
+    writers = set(writer_pids(pid))
+    members = [member for member in _tree(pid) if member not in writers]
+    return [member for member in members if member != pid] or [pid]
 
 
 def process_cpu_seconds(pids: list[int]) -> float:
@@ -293,7 +308,7 @@ def run_cell(base: str, pid: int, data_dir: Path, tokens: list[str], kind: str, 
         cpu = spent * 1000 / requests if requests else None
         writer_cpu = writer_spent * 1000 / requests if requests else None
         rss = rss_mb(pid)
-        rss_gateway, rss_writer = process_rss_mb([pid]), process_rss_mb(writers)
+        rss_gateway, rss_writer = process_rss_mb(serving_pids(pid)), process_rss_mb(writers)
     stats, drained = drain(base)
     completed = warmup + requests
     first = recorded = usage_rows(data_dir) - rows_before
@@ -308,7 +323,7 @@ def run_cell(base: str, pid: int, data_dir: Path, tokens: list[str], kind: str, 
     return Cell(len(tokens), kind, concurrency, requests, warmup, errors, round(rps, 1), round(p50, 3), round(p99, 3),
                 round(cpu, 3) if cpu is not None else None, round(loop / spent, 2) if spent else None,
                 round(writer_cpu, 3) if writer_cpu is not None else None, round(rss, 1), round(rss_gateway, 1),
-                round(rss_writer, 1), round(sampler.rss_peak, 1),
+                round(rss_writer, 1), len(writers), round(sampler.rss_peak, 1),
                 sampler.fds_peak, fd_count(_tree(pid)), round(drained, 2), stats.get("lag_ms_p99"),
                 stats.get("lag_ms_max"), recorded, stats["written"] - written_before, max(0, completed - recorded),
                 max(0, min(recorded, completed) - first), trouble)
@@ -338,6 +353,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--setup-clients", type=int, default=4,
                         help="concurrent management API clients (creation is serialised in the gateway: 1, 4 and 8 measured alike)")
+    parser.add_argument("--workers", type=int, default=1, help="serve-api --workers (the targets are for one)")
+    parser.add_argument("--writer-per-worker", action="store_true",
+                        help="WRITER_SHARED=false: a writer process per worker, as before the shared one")
     parser.add_argument("--keep-data", action="store_true", help="keep the gateway's DATA_DIR (deleted by default)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -356,9 +374,10 @@ def main() -> None:
     failure = ""
     try:
         gateway = start([sys.executable, "-m", "gateway_app", "serve-api", "--host", "127.0.0.1", "--port", str(port),
-                         "--workers", "1"], port,
+                         "--workers", str(args.workers)], port,
                         {"DATA_DIR": str(data_dir), "ADMIN_EMAIL": ADMIN["email"], "ADMIN_PASSWORD": ADMIN["password"],
-                         "LOG_LEVEL": "WARNING", "PROVIDER_ALLOWED_HOSTS": f"127.0.0.1:{upstream_port}"}, log)
+                         "LOG_LEVEL": "WARNING", "PROVIDER_ALLOWED_HOSTS": f"127.0.0.1:{upstream_port}",
+                         "WRITER_SHARED": "false" if args.writer_per_worker else "true"}, log)
         started.append(gateway)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -372,7 +391,8 @@ def main() -> None:
                 sys.exit(f"gateway not ready after 60 s; see {log}")
             time.sleep(0.1)
         idle = {"rss_mb": round(rss_mb(gateway.pid), 1), "fds": fd_count(_tree(gateway.pid))}
-        print(f"gateway pid {gateway.pid}, idle: {idle['rss_mb']} MB RSS, {idle['fds']} fds; log {log}", flush=True)
+        print(f"gateway pid {gateway.pid} ({args.workers} worker(s), {len(writer_pids(gateway.pid))} writer "
+              f"process(es)), idle: {idle['rss_mb']} MB RSS, {idle['fds']} fds; log {log}", flush=True)
         tenants = Tenants(base, upstream_url, args.setup_clients)
         try:
             for count in args.tenants:
