@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,6 +88,29 @@ class BreakerState:
     opened_at: float | None
 
 
+class _StateChanges(pybreaker.CircuitBreakerListener):
+    """The keys whose breaker was created or changed state, until taken (the loop notes, a thread takes)."""
+
+    def __init__(self) -> None:
+        self._keys: set[str] = set()
+        self._lock = threading.Lock()
+
+    def note(self, key: str) -> None:
+        """Remember a key."""
+        with self._lock:
+            self._keys.add(key)
+
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state, new_state) -> None:
+        """pybreaker's hook: the breaker opened, half-opened or closed."""
+        self.note(cb.name)
+
+    def take(self) -> set[str]:
+        """The keys noted so far, forgotten here."""
+        with self._lock:
+            keys, self._keys = self._keys, set()
+        return keys
+
+
 class BreakerRegistry:
     """One pybreaker.CircuitBreaker per key (e.g. per provider), created on first use."""
 
@@ -96,6 +120,7 @@ class BreakerRegistry:
         self._reset_timeout = reset_timeout
         self._exclude = [ignore] if ignore else []  # errors that say nothing about the key's health
         self._breakers: dict[str, pybreaker.CircuitBreaker] = {}
+        self._changes = _StateChanges()
 
     def get(self, key: str) -> pybreaker.CircuitBreaker:
         """The breaker for a key."""
@@ -103,8 +128,10 @@ class BreakerRegistry:
         if breaker is None:
             breaker = pybreaker.CircuitBreaker(
                 fail_max=self._fail_max, reset_timeout=self._reset_timeout, name=key, exclude=self._exclude,
+                listeners=[self._changes],
             )
             self._breakers[key] = breaker
+            self._changes.note(key)
         return breaker
 
     @contextlib.contextmanager
@@ -128,9 +155,17 @@ class BreakerRegistry:
             opened_at=opened.timestamp() if opened and breaker.current_state != "closed" else None,
         )
 
-    def states(self) -> list[BreakerState]:
-        """States of every breaker in use."""
-        return [self.state(key) for key in sorted(self._breakers)]
+    def states(self, prefix: str = "") -> list[BreakerState]:
+        """States of every breaker in use (whose key starts with prefix)."""
+        return [self.state(key) for key in sorted(self._breakers) if key.startswith(prefix)]
+
+    def changed_states(self) -> list[BreakerState]:
+        """States of the breakers created or changed since the last call, each once.
+
+        The metrics sync runs every second in every worker: reading all of them would cost it a
+        state per provider of every tenant, most of them closed since they were created.
+        """
+        return [self.state(key) for key in sorted(self._changes.take()) if key in self._breakers]
 
     def forget(self, key: str) -> None:
         """Drop a key's breaker (its provider was deleted)."""

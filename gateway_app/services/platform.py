@@ -348,7 +348,7 @@ def sync_metrics(platform: Platform) -> None:
         metrics.sync_writer(name, stats)
     cache = platform.token_resolver.cache
     metrics.sync_cache("tokens", cache.hits, cache.misses)
-    metrics.sync_breakers((*state.key.split(":", 1), state.state) for state in platform.breakers.states()
+    metrics.sync_breakers((*state.key.split(":", 1), state.state) for state in platform.breakers.changed_states()
                           if ":" in state.key)
 
 

@@ -210,8 +210,8 @@ class AlertEvaluator:
         slug = record.slug
         now = precise_now()  # events of one second keep their order
         open_breakers = frozenset(
-            b.key.split(":", 1)[1] for b in (self._breakers.states() if self._breakers else ())
-            if b.state == "open" and b.key.startswith(f"{slug}:"))
+            b.key.split(":", 1)[1] for b in (self._breakers.states(f"{slug}:") if self._breakers else ())
+            if b.state == "open")
 
         def judge() -> tuple[int, list[_Change], dict[str, AlertChannelRecord]]:
             with self._access.open(actor, tenant) as uow:

@@ -117,3 +117,23 @@ def test_states_lists_every_breaker():
     assert [s.key for s in registry.states()] == ["a", "b"]
     registry.forget("a")
     assert [s.key for s in registry.states()] == ["b"]
+
+
+def test_changed_states_reports_new_and_changed_breakers_once():
+    registry = BreakerRegistry(fail_max=1, reset_timeout=60)
+    for key in ("t1:a", "t2:b", "t3:c"):
+        with registry.guard(key):
+            pass
+    assert [(s.key, s.state) for s in registry.changed_states()] == [
+        ("t1:a", "closed"), ("t2:b", "closed"), ("t3:c", "closed")]
+    with registry.guard("t1:a"):
+        pass
+    assert registry.changed_states() == [], "a call that changes nothing is not reported again"
+    with pytest.raises((ConnectionError, CircuitOpenError)):
+        with registry.guard("t2:b"):
+            raise ConnectionError("down")
+    assert [(s.key, s.state) for s in registry.changed_states()] == [("t2:b", "open")]
+    registry.forget("t2:b")
+    registry.get("t4:d")
+    assert [s.key for s in registry.changed_states()] == ["t4:d"]
+    assert [s.key for s in registry.states("t1:")] == ["t1:a"]
