@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -24,7 +25,8 @@ async def ready(request: Request) -> JSONResponse:
     readiness = await platform.health.readiness()
     body = readiness.as_dict()
     # Off-request-path writers: queue depth, written, retried, spilled, dropped (per writer).
-    body["writers"] = platform.tasks.stats()
+    # Off the loop: a writer process's counters are a round trip (up to 2 s while it restarts).
+    body["writers"] = await anyio.to_thread.run_sync(platform.tasks.stats)
     body["vector_ingestion"] = platform.ingestion.stats()  # files waiting, ingested, failed (this process)
     body["gc"] = platform.gc_pauses.stats()  # collector pauses per generation: the loop's longest stalls
     open_stats = getattr(platform.store, "open_stats", None)

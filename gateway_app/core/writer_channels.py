@@ -27,9 +27,14 @@ _HEADER = struct.Struct("!I")
 
 
 def write_frame(stream, message: Any) -> None:
-    """Send one message."""
+    """Send one message, all of it (an unbuffered stream may take part of a frame: the rest goes after)."""
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(data)) + data)
+    view = memoryview(_HEADER.pack(len(data)) + data)
+    while view:
+        written = stream.write(view)
+        if not written:
+            raise OSError("the writer's stream took nothing")
+        view = view[written:]
     stream.flush()
 
 

@@ -30,8 +30,8 @@ from importlib import import_module
 from typing import Any
 
 from gateway_app.core.logging import get_logger
-from gateway_app.core.writer_channels import (Channel, ChildChannel, SocketChannel, read_frame, serve_feeders,
-                                             write_frame)
+from gateway_app.core.writer_channels import (CONNECT_WAIT_SECONDS, Channel, ChildChannel, SocketChannel, read_frame,
+                                             serve_feeders, write_frame)
 
 log = get_logger("core.writer_process")
 
@@ -66,7 +66,8 @@ class WriterProcess:
         self._stopping = self._stopped = False
         self._last_stats: dict[str, dict] = {}
         self._stats_at = float("-inf")
-        self.restarts = 0
+        self.restarts = 0  # times the writer was started again or reached again
+        self._unreachable = False  # logged once per outage, not every round
         self.writers = {name: RemoteBatchWriter(name, self) for name in names}
         self.dropped = dict.fromkeys(names, 0)
         self.submitted = dict.fromkeys(names, 0)
@@ -99,7 +100,7 @@ class WriterProcess:
         with self._send_lock:
             if self._feeder is not None:
                 return
-            self._open()
+            self._open(CONNECT_WAIT_SECONDS)  # a worker may start before its master's writer listens
             self._feeder = threading.Thread(target=self._feed, name="writer-feed", daemon=True)
             self._feeder.start()
 
@@ -139,15 +140,20 @@ class WriterProcess:
         """
         if self._stopping:
             return
+        deadline = time.monotonic() + timeout
         self._stopping = True
         self._wakeup.set()
         if self._feeder is not None:
             self._feeder.join(timeout)
-        self._send_queued()
+        # A worker whose host writer is being restarted waits for it (up to the timeout) rather
+        # than dropping what it holds: workers stop on their own (replaced, rolling restarts).
+        while not self._send_queued(wait=max(0.0, deadline - time.monotonic()) if self._connect_to else 0.0):
+            if self._connect_to is None or time.monotonic() >= deadline:
+                break
         channel = self._channel
         if self._connect_to is not None:
             if channel is not None and channel.alive():
-                self._request("flush", timeout, wait=timeout + 1)
+                self._request("flush", timeout, wait=max(0.1, deadline - time.monotonic()) + 1)
                 channel.close()
         elif channel is not None and channel.alive():
             try:
@@ -163,9 +169,9 @@ class WriterProcess:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _open(self) -> None:
+    def _open(self, wait: float = 0.0) -> None:
         if self._connect_to is not None:
-            self._channel = SocketChannel.connect(self._connect_to)
+            self._channel = SocketChannel.connect(self._connect_to, wait=wait)
         else:
             argv = [sys.executable, "-m", "gateway_app.core.writer_process", self._factory, json.dumps(self._config)]
             if self._listen is not None:
@@ -173,21 +179,29 @@ class WriterProcess:
             self._channel = ChildChannel.spawn(argv)
         threading.Thread(target=self._read_replies, args=(self._channel,), name="writer-replies", daemon=True).start()
 
-    def _alive(self) -> bool:
-        """The writer is reachable (a dead child restarted, a lost connection made again, unless stopping)."""
+    def _alive(self, wait: float = 0.0) -> bool:
+        """The writer is reachable: a dead child restarted (unless stopping), a lost connection made again.
+
+        A worker tries one connection per round (`wait` 0): the send lock is held meanwhile, and
+        readiness and flushes need it. Only a stopping worker waits for its host's writer.
+        """
         channel = self._channel
         if channel is not None and channel.alive():
             return True
-        if self._stopping and channel is not None:
+        if self._stopping and channel is not None and self._connect_to is None:
             return False
-        self.restarts += 1
-        log.error("writer process gone; starting or reaching another",
-                  extra={"exit_code": None if channel is None else channel.exit_code(), "restarts": self.restarts})
+        if not self._unreachable:
+            log.error("writer process gone; starting or reaching another",
+                      extra={"exit_code": None if channel is None else channel.exit_code(), "restarts": self.restarts})
         try:
-            self._open()
+            self._open(wait)
         except OSError as exc:  # the shared writer is being restarted by its master: next round
-            log.warning("writer process not reachable yet", extra={"error": repr(exc)})
+            if not self._unreachable:
+                log.warning("writer process not reachable yet", extra={"error": repr(exc)})
+            self._unreachable = True
             return False
+        self._unreachable = False
+        self.restarts += 1
         return True
 
     def watch(self, interval: float = 1.0) -> None:
@@ -207,8 +221,8 @@ class WriterProcess:
             self._wakeup.clear()
             self._send_queued()
 
-    def _send_queued(self) -> bool:
-        """Move everything queued into frames; False when the child cannot be reached."""
+    def _send_queued(self, wait: float = 0.0) -> bool:
+        """Move everything queued into frames; False when the child cannot be reached (within `wait`)."""
         with self._send_lock:
             while self._queue:
                 items = []
@@ -218,7 +232,7 @@ class WriterProcess:
                 except IndexError:
                     pass
                 try:
-                    if not self._alive():
+                    if not self._alive(wait):
                         self._queue.extendleft(reversed(items))
                         return False
                     self._channel.send(("records", 0, items))
@@ -235,10 +249,15 @@ class WriterProcess:
         with self._reply_lock:
             self._replies[request_id] = slot
         try:
-            with self._send_lock:
+            # Bounded: the feeder may be sending a large frame; a stats reader then uses the last figures.
+            if not self._send_lock.acquire(timeout=wait):
+                return None
+            try:
                 if self._channel is None or not self._channel.alive():
                     return None
                 self._channel.send((kind, request_id, argument))
+            finally:
+                self._send_lock.release()
             slot[0].wait(wait)
             return slot[1]
         except (OSError, ValueError):

@@ -35,6 +35,15 @@ def setup(tmp_path):
     store.close()
 
 
+def _running(pid):
+    """The process exists and is not a zombie (a killed one has closed its sockets)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def _usage(store, slug):
     with store.tenant(slug) as uow:
         return sorted(r.request_id for r in uow.usage.recent(limit=1000))
@@ -148,3 +157,47 @@ def test_workers_feed_one_shared_writer_that_survives_being_killed(shared):
     assert "last-of-one" in _usage(store, "globex")
     assert two.writers["usage"].submit("globex", UsageRecord(request_id="two-goes-on", model="m"))
     assert two.flush(timeout=10) and "two-goes-on" in _usage(store, "globex")
+
+
+def test_a_worker_stopping_while_the_host_writer_restarts_waits_for_it(shared):
+    store, master, (one, two) = shared
+    assert two.flush(timeout=10)  # connected
+    first = master.pid
+    os.kill(first, signal.SIGKILL)  # the master's watch starts another within a second or so
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _running(first):
+        time.sleep(0.01)
+    time.sleep(0.05)  # the worker's reply reader sees its connection end
+    for i in range(5):
+        assert two.writers["usage"].submit("acme", UsageRecord(request_id=f"during-{i}", model="m"))
+    two.stop(timeout=10)  # a worker replaced while its host's writer is down
+    assert master.pid not in (None, first)
+    assert [r for r in _usage(store, "acme") if r.startswith("during-")] == [f"during-{i}" for i in range(5)]
+    assert one.writers["usage"].submit("acme", UsageRecord(request_id="one-goes-on", model="m"))
+    assert one.flush(timeout=10) and "one-goes-on" in _usage(store, "acme")
+
+
+def test_frames_arrive_whole_over_a_stream_that_takes_a_little_at_a_time():
+    import io
+
+    from gateway_app.core.writer_channels import read_frame, write_frame
+
+    class Trickle(io.RawIOBase):
+        """An unbuffered stream that takes at most 1,000 bytes a call, as a pipe or socket may."""
+
+        def __init__(self):
+            self.data = bytearray()
+
+        def writable(self):
+            return True
+
+        def write(self, b):
+            part = bytes(b[:1000])
+            self.data += part
+            return len(part)
+
+    sink = Trickle()
+    records = [("usage", "acme", UsageRecord(request_id=f"r{i}", model="m"), 0.0) for i in range(300)]
+    write_frame(sink, ("records", 0, records))
+    assert len(sink.data) > 10_000
+    assert read_frame(io.BytesIO(bytes(sink.data))) == ("records", 0, records)
