@@ -9,7 +9,6 @@ tenant (less memory, shorter collector pauses). Connections close after `idle_se
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from gateway_app.db.errors import StoreBusy, TenantStoreMissing
 from gateway_app.db.records import UsageRecord, UsageRollup
+from gateway_app.db.sqlite.engines import file_identity
 from gateway_app.db.sqlite.usage_sql import insert_usage, merge_rollups, register_functions, touch_tokens
 from gateway_app.db.tenancy import validate_slug
 
@@ -44,14 +44,6 @@ class _Held:
         with self.lock:  # a transaction on another thread finishes first
             self.closed = True
             self.connection.close()
-
-
-def _file_id(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return stat.st_dev, stat.st_ino
 
 
 class SqliteAppends:
@@ -119,7 +111,7 @@ class SqliteAppends:
     def _checkout(self, path: Path) -> _Held:
         # A tenant deleted (and perhaps created again) by another process leaves this process a
         # connection to the unlinked file: writes there would vanish. One stat per batch notices.
-        file_id = _file_id(path)
+        file_id = file_identity(path)
         now = self._clock()
         closing: list[_Held] = []
         try:

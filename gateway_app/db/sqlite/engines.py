@@ -10,6 +10,7 @@ at a fixed size.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -83,6 +84,15 @@ def _tenant_dialect() -> Dialect:
     return probe.dialect
 
 
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of a file, None when it is missing: a file deleted and created again differs."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 class EngineCache:
     """Engines by file path: kept while used, disposed after idle_seconds or past max_size (LRU)."""
 
@@ -92,7 +102,8 @@ class EngineCache:
         self._busy_timeout_ms = busy_timeout_ms
         self._idle = idle_seconds
         self._clock = clock
-        self._engines: OrderedDict[Path, list] = OrderedDict()  # path -> [engine, last used], LRU order
+        # path -> [engine, last used, the file's identity when opened], LRU order
+        self._engines: OrderedDict[Path, list] = OrderedDict()
         self._lock = threading.Lock()
         self._next_sweep = clock() + min(60.0, idle_seconds)
         self.opened = 0  # engines created (a reopen after eviction counts again)
@@ -102,21 +113,30 @@ class EngineCache:
         """The most engines kept open."""
         return self._max
 
-    def get(self, path: Path) -> Engine:
-        """The engine for an existing database file."""
+    def get(self, path: Path, identity: tuple[int, int] | None = None) -> Engine:
+        """The engine for an existing database file.
+
+        With the file's identity (file_identity), an engine opened on an earlier file of that path (a
+        tenant deleted and created again by another worker or host) is replaced: its connections
+        still read and write the deleted file.
+        """
         now = self._clock()
         retired: list[Engine] = []
         with self._lock:
             entry = self._engines.get(path)
+            if entry is not None and identity is not None and entry[2] not in (None, identity):
+                retired.append(self._engines.pop(path)[0])
+                entry = None
             if entry is not None:
                 entry[1] = now
+                entry[2] = entry[2] or identity
                 self._engines.move_to_end(path)
                 engine = entry[0]
             else:
                 engine = make_engine(path, create=False, busy_timeout_ms=self._busy_timeout_ms,
                                      pool_size=TENANT_POOL_SIZE)
                 self.opened += 1
-                self._engines[path] = [engine, now]
+                self._engines[path] = [engine, now, identity]
                 while len(self._engines) > self._max:
                     retired.append(self._engines.popitem(last=False)[1][0])
             if now >= self._next_sweep:
@@ -138,7 +158,7 @@ class EngineCache:
         self._next_sweep = now + min(60.0, self._idle)
         retired = []
         while self._engines:
-            oldest, (candidate, used) = next(iter(self._engines.items()))
+            oldest, (candidate, used, _identity) = next(iter(self._engines.items()))
             if now - used < self._idle:
                 break
             del self._engines[oldest]

@@ -11,7 +11,8 @@ from sqlalchemy import text
 from gateway_app.core.logging import get_logger
 from gateway_app.db.errors import TenantStoreMissing
 from gateway_app.db.sqlite.appends import SqliteAppends, tenant_file
-from gateway_app.db.sqlite.engines import DEFAULT_BUSY_TIMEOUT_MS, ENGINE_IDLE_SECONDS, ENGINE_MAX_OPEN, EngineCache, make_engine
+from gateway_app.db.sqlite.engines import (DEFAULT_BUSY_TIMEOUT_MS, ENGINE_IDLE_SECONDS, ENGINE_MAX_OPEN, EngineCache,
+                                          file_identity, make_engine)
 from gateway_app.db.sqlite.file_budget import open_tenant_budget
 from gateway_app.db.sqlite.unit_of_work import SqlControlUnitOfWork, SqlTenantUnitOfWork
 from gateway_app.db.tenancy import SLUG_PATTERN
@@ -50,9 +51,10 @@ class SqliteStore:
 
     def tenant(self, slug: str) -> SqlTenantUnitOfWork:
         path = self.tenant_path(slug)
-        if not path.exists():
+        identity = file_identity(path)  # one stat: that the file exists, and that it is the one opened
+        if identity is None:
             raise TenantStoreMissing(f"no database for tenant {slug!r}")
-        return SqlTenantUnitOfWork(self._tenant_engines.get(path), slug)
+        return SqlTenantUnitOfWork(self._tenant_engines.get(path, identity), slug)
 
     def tenant_store_exists(self, slug: str) -> bool:
         return self.tenant_path(slug).exists()

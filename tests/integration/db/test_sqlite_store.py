@@ -198,3 +198,26 @@ def test_writer_connections_close_when_idle_and_follow_a_tenant_recreated_elsewh
     appends.close()
     other_process.close()
     store.close()
+
+
+def test_a_tenant_deleted_and_created_again_by_another_worker_is_read_from_its_new_file(tmp_path):
+    store = SqliteStore(tmp_path)
+    store.migrate()
+    other_worker = SqliteStore(tmp_path)  # the same files, another process's engines
+    store.create_tenant_store("acme")
+    with other_worker.tenant("acme") as uow:  # its engine is open on the first file
+        uow.projects.add(ProjectRecord(name="of-the-deleted-tenant"))
+        uow.commit()
+    store.drop_tenant_store("acme")
+    store.create_tenant_store("acme")  # same slug, a new file
+    with store.tenant("acme") as uow:
+        uow.projects.add(ProjectRecord(name="of-the-new-tenant"))
+        uow.commit()
+    with other_worker.tenant("acme") as uow:
+        assert [p.name for p in uow.projects.list()] == ["of-the-new-tenant"]
+        uow.projects.add(ProjectRecord(name="written-by-the-other-worker"))
+        uow.commit()
+    with store.tenant("acme") as uow:  # what the other worker wrote is in the live file, not lost
+        assert sorted(p.name for p in uow.projects.list()) == ["of-the-new-tenant", "written-by-the-other-worker"]
+    other_worker.close()
+    store.close()
