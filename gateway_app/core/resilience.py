@@ -89,26 +89,30 @@ class BreakerState:
 
 
 class _StateChanges(pybreaker.CircuitBreakerListener):
-    """The keys whose breaker was created or changed state, until taken (the loop notes, a thread takes)."""
+    """The state each breaker was created in or changed to, until taken (the loop notes, a thread takes).
+
+    The state comes from the notification itself: pybreaker notifies before it stores the new
+    state, so a reader asking the breaker at that moment would get the old one (and never again).
+    """
 
     def __init__(self) -> None:
-        self._keys: set[str] = set()
+        self._states: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def note(self, key: str) -> None:
-        """Remember a key."""
+    def note(self, key: str, state: str) -> None:
+        """Remember a key's latest state."""
         with self._lock:
-            self._keys.add(key)
+            self._states[key] = state
 
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state, new_state) -> None:
         """pybreaker's hook: the breaker opened, half-opened or closed."""
-        self.note(cb.name)
+        self.note(cb.name, new_state.name)
 
-    def take(self) -> set[str]:
-        """The keys noted so far, forgotten here."""
+    def take(self) -> dict[str, str]:
+        """The states noted so far, forgotten here."""
         with self._lock:
-            keys, self._keys = self._keys, set()
-        return keys
+            states, self._states = self._states, {}
+        return states
 
 
 class BreakerRegistry:
@@ -131,7 +135,7 @@ class BreakerRegistry:
                 listeners=[self._changes],
             )
             self._breakers[key] = breaker
-            self._changes.note(key)
+            self._changes.note(key, pybreaker.STATE_CLOSED)
         return breaker
 
     @contextlib.contextmanager
@@ -159,13 +163,13 @@ class BreakerRegistry:
         """States of every breaker in use (whose key starts with prefix)."""
         return [self.state(key) for key in sorted(self._breakers) if key.startswith(prefix)]
 
-    def changed_states(self) -> list[BreakerState]:
-        """States of the breakers created or changed since the last call, each once.
+    def changed_states(self) -> list[tuple[str, str]]:
+        """(key, state) of the breakers created or changed since the last call, each once, latest state.
 
         The metrics sync runs every second in every worker: reading all of them would cost it a
         state per provider of every tenant, most of them closed since they were created.
         """
-        return [self.state(key) for key in sorted(self._changes.take()) if key in self._breakers]
+        return [(key, state) for key, state in sorted(self._changes.take().items()) if key in self._breakers]
 
     def forget(self, key: str) -> None:
         """Drop a key's breaker (its provider was deleted)."""

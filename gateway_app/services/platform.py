@@ -348,8 +348,8 @@ def sync_metrics(platform: Platform) -> None:
         metrics.sync_writer(name, stats)
     cache = platform.token_resolver.cache
     metrics.sync_cache("tokens", cache.hits, cache.misses)
-    metrics.sync_breakers((*state.key.split(":", 1), state.state) for state in platform.breakers.changed_states()
-                          if ":" in state.key)
+    metrics.sync_breakers((*key.split(":", 1), state) for key, state in platform.breakers.changed_states()
+                          if ":" in key)
 
 
 def release_free_memory() -> None:

@@ -60,14 +60,14 @@ class ChunkWriter:
         self._fail = fail
         self._release = release
         self._queue: asyncio.Queue[Embedded] | None = None
-        self._room: asyncio.Condition | None = None  # made in the loop that uses it, like the queue
+        self._room: asyncio.Event | None = None  # set when chunks left the queue; made in the loop, like it
         self._waiting_chunks = 0
         self._task: asyncio.Task | None = None
         self.writes = 0  # Chroma upserts made (merged batches)
 
     def _items(self) -> asyncio.Queue[Embedded]:
         if self._queue is None:
-            self._queue, self._room = asyncio.Queue(), asyncio.Condition()
+            self._queue, self._room = asyncio.Queue(), asyncio.Event()
         return self._queue
 
     def waiting(self) -> int:
@@ -78,16 +78,17 @@ class ChunkWriter:
         """Hand a file over (waits while WAITING_CHUNKS are waiting: the workers slow to the writer's pace;
         a file larger than that goes alone)."""
         queue = self._items()
-        async with self._room:
-            await self._room.wait_for(
-                lambda: not self._waiting_chunks or self._waiting_chunks + len(item.ids) <= WAITING_CHUNKS)
-            self._waiting_chunks += len(item.ids)
-            queue.put_nowait(item)
+        # One loop: nothing between the check and the count awaits, and a cancelled wait changed nothing.
+        while self._waiting_chunks and self._waiting_chunks + len(item.ids) > WAITING_CHUNKS:
+            self._room.clear()
+            await self._room.wait()
+        self._waiting_chunks += len(item.ids)
+        queue.put_nowait(item)
 
-    async def _taken(self, items: list[Embedded]) -> None:
-        async with self._room:
-            self._waiting_chunks -= sum(len(item.ids) for item in items)
-            self._room.notify_all()
+    def _taken(self, items: list[Embedded]) -> None:
+        """Items left the queue (no await: a cancel cannot fall between taking them and writing them)."""
+        self._waiting_chunks -= sum(len(item.ids) for item in items)
+        self._room.set()
 
     def start(self) -> None:
         """Start the writer task (in the running loop)."""
@@ -100,7 +101,7 @@ class ChunkWriter:
         queue = self._items()
         while not queue.empty():
             item = queue.get_nowait()
-            await self._taken([item])
+            self._taken([item])
             await anyio.to_thread.run_sync(self._release, item)
 
     async def _run(self, queue: asyncio.Queue[Embedded]) -> None:
@@ -110,7 +111,7 @@ class ChunkWriter:
             while chunks < MAX_WRITE_CHUNKS and not queue.empty():
                 items.append(queue.get_nowait())
                 chunks += len(items[-1].ids)
-            await self._taken(items)  # the workers embed the next ones meanwhile
+            self._taken(items)  # the workers embed the next ones meanwhile
             try:
                 # Not abandoned on cancel: a stop waits for this write and its rows to finish.
                 await anyio.to_thread.run_sync(self._write_all, items)
