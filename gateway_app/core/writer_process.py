@@ -145,11 +145,13 @@ class WriterProcess:
         self._wakeup.set()
         if self._feeder is not None:
             self._feeder.join(timeout)
-        # A worker whose host writer is being restarted waits for it (up to the timeout) rather
-        # than dropping what it holds: workers stop on their own (replaced, rolling restarts).
-        while not self._send_queued(wait=max(0.0, deadline - time.monotonic()) if self._connect_to else 0.0):
-            if self._connect_to is None or time.monotonic() >= deadline:
-                break
+        if self._connect_to is None:
+            self._send_queued()
+        else:
+            # A worker whose host writer is being restarted waits for it (up to the timeout) rather
+            # than dropping what it holds: workers stop on their own (replaced, rolling restarts).
+            while not self._send_queued(wait=max(0.0, deadline - time.monotonic())) and time.monotonic() < deadline:
+                pass
         channel = self._channel
         if self._connect_to is not None:
             if channel is not None and channel.alive():

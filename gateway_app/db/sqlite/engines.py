@@ -113,23 +113,21 @@ class EngineCache:
         """The most engines kept open."""
         return self._max
 
-    def get(self, path: Path, identity: tuple[int, int] | None = None) -> Engine:
-        """The engine for an existing database file.
+    def get(self, path: Path, identity: tuple[int, int]) -> Engine:
+        """The engine for an existing database file whose file_identity() is `identity`.
 
-        With the file's identity (file_identity), an engine opened on an earlier file of that path (a
-        tenant deleted and created again by another worker or host) is replaced: its connections
-        still read and write the deleted file.
+        An engine opened on an earlier file of that path (a tenant deleted and created again by
+        another worker or host) is replaced: its connections still read and write the deleted file.
         """
         now = self._clock()
         retired: list[Engine] = []
         with self._lock:
             entry = self._engines.get(path)
-            if entry is not None and identity is not None and entry[2] not in (None, identity):
+            if entry is not None and entry[2] != identity:
                 retired.append(self._engines.pop(path)[0])
                 entry = None
             if entry is not None:
                 entry[1] = now
-                entry[2] = entry[2] or identity
                 self._engines.move_to_end(path)
                 engine = entry[0]
             else:

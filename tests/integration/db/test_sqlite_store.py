@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 
 from gateway_app.db.records import ProjectRecord, TenantRecord
 from gateway_app.db.sqlite import migrations
-from gateway_app.db.sqlite.engines import ENGINE_MAX_OPEN, EngineCache, make_engine
+from gateway_app.db.sqlite.engines import ENGINE_MAX_OPEN, EngineCache, file_identity, make_engine
 from gateway_app.db.sqlite.file_budget import FDS_PER_TENANT, open_tenant_budget
 from gateway_app.db.sqlite.store import SqliteStore
 from gateway_app.db.tables.base import control_registry, tenant_registry
@@ -80,7 +80,7 @@ def test_module_and_store_usage_indexes_leave_out_other_rows_and_serve_their_que
              UsageRecord(request_id="rag_1", model="m", rag_module="faq")]
     store.appends.usage("acme", rows, [])
     statements = []
-    engine = store._tenant_engines.get(path)  # noqa: SLF001 - the engine the repositories use
+    engine = store._tenant_engines.get(path, file_identity(path))  # noqa: SLF001 - the engine the repositories use
     listen = lambda _c, _cur, sql, params, _ctx, _many: statements.append((sql, params))  # noqa: E731
     event.listen(engine, "before_cursor_execute", listen)
     with store.tenant("acme") as uow:
@@ -143,10 +143,10 @@ def test_open_tenant_databases_follow_activity_and_fit_the_descriptor_limit(tmp_
         store.create_tenant_store(slug)
     cache = EngineCache(max_size=100, idle_seconds=100.0, clock=lambda: now[0])
     for slug in ("busy", "idle"):
-        cache.get(tmp_path / f"tenant_{slug}.sqlite")
+        cache.get(tmp_path / f"tenant_{slug}.sqlite", file_identity(tmp_path / f"tenant_{slug}.sqlite"))
     for step in range(1, 5):
         now[0] = step * 40.0
-        cache.get(tmp_path / "tenant_busy.sqlite")
+        cache.get(tmp_path / "tenant_busy.sqlite", file_identity(tmp_path / "tenant_busy.sqlite"))
     assert len(cache) == 1 and cache.opened == 2  # the idle tenant's database was closed, the busy one kept
     now[0] += 50.0
     assert cache.sweep() == 0  # still within its idle time
