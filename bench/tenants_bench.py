@@ -79,6 +79,7 @@ class Cell:
     lag_ms_max: float | None
     recorded: int           # new rows in model_usage_logs (all tenants)
     written: int            # writers.usage.written, delta over the cell
+    rows_per_tx: float | None  # written / writers.usage.batches over the cell: rows per tenant transaction
     missing: int            # completed (warm-up + run) - recorded, when positive
     late: int               # rows not yet visible when pending first read 0 (found by recounting for up to 15 s)
     writer_trouble: dict    # writers.usage dropped/spilled/rejected/retried/failing_tenants when non-zero
@@ -314,7 +315,8 @@ def warm_tenants(base: str, pid: int, tokens: list[str], workers: int = 1, clien
 def run_cell(base: str, pid: int, data_dir: Path, tokens: list[str], kind: str, concurrency: int, duration: float,
              workdir: Path) -> Cell:
     rows_before = usage_rows(data_dir)
-    written_before = usage_writer(base)["written"]
+    before = usage_writer(base)
+    written_before, batches_before = before["written"], before.get("batches", 0)
     url, body = base + PATH, BODIES[kind]
     with Sampler(pid) as sampler:
         warmup = wrk_tokens(url, body, tokens, concurrency, 1.0, workdir)[0]
@@ -339,17 +341,19 @@ def run_cell(base: str, pid: int, data_dir: Path, tokens: list[str], kind: str, 
     trouble = {k: stats[k] for k in ("dropped", "spilled", "rejected", "retried", "failing_tenants") if stats.get(k)}
     if stats["pending"]:
         trouble["pending"] = stats["pending"]
+    batches = stats.get("batches", 0) - batches_before
+    per_tx = round((stats["written"] - written_before) / batches, 2) if batches > 0 else None
     return Cell(len(tokens), kind, concurrency, requests, warmup, errors, round(rps, 1), round(p50, 3), round(p99, 3),
                 round(cpu, 3) if cpu is not None else None, round(loop / spent, 2) if spent else None,
                 round(writer_cpu, 3) if writer_cpu is not None else None, round(rss, 1), round(rss_gateway, 1),
                 round(rss_writer, 1), len(writers), round(sampler.rss_peak, 1),
                 sampler.fds_peak, fd_count(_tree(pid)), round(drained, 2), stats.get("lag_ms_p99"),
-                stats.get("lag_ms_max"), recorded, stats["written"] - written_before, max(0, completed - recorded),
+                stats.get("lag_ms_max"), recorded, stats["written"] - written_before, per_tx, max(0, completed - recorded),
                 max(0, min(recorded, completed) - first), trouble)
 
 
 HEADER = (f"{'tenants':>7} {'kind':<6}{'conc':>5}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'cpu ms/req':>11}{'loop':>5}"
-          f"{'writer':>7}{'rss gw/wr MB':>13}{'fds pk/after':>13}{'lag p99/max ms':>16}{'drain s':>8}{'done':>7}{'rows':>7}{'late':>6}{'missing':>8}{'errors':>7}")
+          f"{'writer':>7}{'rss gw/wr MB':>13}{'fds pk/after':>13}{'lag p99/max ms':>16}{'rows/tx':>8}{'drain s':>8}{'done':>7}{'rows':>7}{'late':>6}{'missing':>8}{'errors':>7}")
 
 
 def row(c: Cell) -> str:
@@ -357,9 +361,10 @@ def row(c: Cell) -> str:
     lag = f"{c.lag_ms_p99:.0f}/{c.lag_ms_max:.0f}" if c.lag_ms_p99 is not None else "-"
     share = f"{c.loop_share:.0%}" if c.loop_share is not None else "-"
     writer = f"{c.writer_cpu_ms_per_request:.3f}" if c.writer_cpu_ms_per_request is not None else "-"
+    per_tx = f"{c.rows_per_tx:.2f}" if c.rows_per_tx is not None else "-"
     line = (f"{c.tenants:>7} {c.kind:<6}{c.concurrency:>5}{c.rps:>8.0f}{c.p50_ms:>8.2f}{c.p99_ms:>8.2f}{cpu:>11}"
             f"{share:>5}{writer:>7}{f'{c.rss_gateway_mb:.0f}/{c.rss_writer_mb:.0f}':>13}"
-            f"{f'{c.fds_peak}/{c.fds_after}':>13}{lag:>16}{c.drain_s:>8.1f}"
+            f"{f'{c.fds_peak}/{c.fds_after}':>13}{lag:>16}{per_tx:>8}{c.drain_s:>8.1f}"
             f"{c.requests + c.warmup_requests:>7}{c.recorded:>7}{c.late:>6}{c.missing:>8}{c.errors:>7}")
     return line + (f"  writer: {c.writer_trouble}" if c.writer_trouble else "")
 
@@ -455,7 +460,7 @@ def main() -> None:
     print(f"\nset-up: {stages} "
           f"= {setup_total:.1f} s ({args.setup_clients} concurrent clients); whole run {total:.0f} s")
     print("fds: gateway process tree, peak sampled under load / after the writer drained; lag: writers.usage over "
-          "its last 4096 batches (so earlier cells weigh in); drain: wrk's exit to writers.usage.pending == 0; "
+          "its last 4096 batches (so earlier cells weigh in); rows/tx: usage rows per tenant transaction over the cell; drain: wrk's exit to writers.usage.pending == 0; "
           "loop: share of the CPU on the main (event-loop) thread, the rest on worker threads; writer: CPU ms/req of "
           "the writer process (included in cpu ms/req); rss gw/wr: gateway process / writer process; "
           "done: requests wrk completed, warm-up included; rows: new model_usage_logs rows; late: rows that "

@@ -2,7 +2,10 @@
 
 Requests only enqueue `(tenant, record)` (put_nowait, no waiting). A collector thread groups the
 queue per tenant and hands each tenant's batch to a small shared pool of write threads, one batch
-per tenant at a time (so order per tenant is kept). A tenant whose last batch failed is retried
+per tenant at a time (so order per tenant is kept). A tenant's batch goes when it is full or when
+its oldest record has waited `interval` seconds, each tenant on its own clock: with a thousand
+tenants a round for all of them every interval wrote many one-record batches in one burst, while
+a batch that waits for its oldest record's deadline holds everything that came meanwhile. A tenant whose last batch failed is retried
 on the retry lane when there is one (a pool of its own), so a locked database waits there and
 holds back no healthy tenant. A failed batch is classified by what the sink raised:
 
@@ -18,9 +21,10 @@ is lost on a clean shutdown.
 
 from __future__ import annotations
 
+import heapq
 import random
-from collections import deque
 import threading
+from collections import deque
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +55,7 @@ class _TenantQueue:
     attempts: int = 0
     failing_since: float | None = None
     next_attempt: float = 0.0
+    due: float | None = None  # when the oldest held record has waited the interval (None: nothing held)
 
 
 class BatchWriter(Generic[T]):
@@ -83,6 +88,12 @@ class BatchWriter(Generic[T]):
         # batch, and failing tenants by their next attempt (neither includes one in flight).
         self._full: set[str] = set()
         self._backoff: dict[str, float] = {}
+        self._due: list[tuple[float, str]] = []  # heap of (due, tenant); an entry is stale once the tenant's due differs
+        # The collector also wakes this often to group the queue (it learns a tenant's due only then),
+        # and a wake takes every batch falling due within `_slack` with it: a wake per tenant batch
+        # (a thousand a second) cost more than the batches it saved.
+        self._tick = min(0.25, interval / 4)
+        self._slack = min(0.05, interval / 10)
         self._replays: list[ClaimedSpill] = []
         self._flush_waiters: list[threading.Event] = []
         self._lags: deque[float] = deque(maxlen=4096)  # seconds, per written batch (its oldest record)
@@ -201,10 +212,9 @@ class BatchWriter(Generic[T]):
 
     def _run(self) -> None:
         self._replay_orphans()
-        deadline = time.monotonic() + self._interval
         while True:
-            # Woken by the interval, a due retry, a flush, a finished batch or stop: not per record.
-            self._wakeup.wait(max(0.0, min(deadline, self._next_retry()) - time.monotonic()))
+            # Woken by a due batch, a due retry, a flush, a finished batch or stop: not per record.
+            self._wakeup.wait(max(0.0, self._next_wake() - time.monotonic()))
             self._wakeup.clear()
             self._drain()
             now = time.monotonic()
@@ -213,10 +223,31 @@ class BatchWriter(Generic[T]):
             if self._stopping:
                 self._final_round()
                 return
-            self._dispatch(now, all_due=flushing or now >= deadline)
-            if now >= deadline:
-                deadline = now + self._interval
+            self._dispatch(now, all_due=flushing)
             self._settle_idle()
+
+    def _next_wake(self) -> float:
+        """The earliest of: a held batch due, the oldest queued record due, a retry due, the next tick."""
+        now = time.monotonic()
+        wake = now + self._tick
+        try:
+            wake = min(wake, self._queue[0][2] + self._interval)
+        except IndexError:
+            pass
+        with self._lock:
+            if self._due:
+                wake = min(wake, self._due[0][0])
+            return min(wake, min(self._backoff.values(), default=wake))
+
+    def _hold(self, tenant: str, state: _TenantQueue, records: list, times: list[float]) -> None:
+        """Add records to a tenant's batch (under the lock); the first one held sets when it is due."""
+        if not state.items:
+            state.due = times[0] + self._interval
+            heapq.heappush(self._due, (state.due, tenant))
+        state.items.extend(records)
+        state.times.extend(times)
+        if len(state.items) >= self._batch_size:
+            self._full.add(tenant)
 
     def _take(self, item) -> None:
         """Put one queue entry where it belongs."""
@@ -225,22 +256,17 @@ class BatchWriter(Generic[T]):
             state = self._tenants.get(tenant)
             if state is None:
                 state = self._tenants[tenant] = _TenantQueue()
-            state.items.append(record)
-            state.times.append(queued_at)
-            if len(state.items) >= self._batch_size:
-                self._full.add(tenant)
-
-    def _next_retry(self) -> float:
-        with self._lock:
-            return min(self._backoff.values(), default=float("inf"))
+            self._hold(tenant, state, [record], [queued_at])
 
     def _dispatch(self, now: float, *, all_due: bool, final: bool = False) -> None:
-        """Hand due tenant batches to the write threads: full ones, retries past their back-off, or all."""
+        """Hand due tenant batches to the write threads: full ones, due ones, retries past their back-off, or all."""
         with self._lock:
-            if all_due or final:  # once per interval: every tenant (and forget the ones with nothing)
+            if all_due or final:  # a flush or the stop: every tenant (and forget the ones with nothing)
                 candidates = list(self._tenants)
             else:
                 candidates = [*self._full, *(t for t, at in self._backoff.items() if at <= now)]
+                while self._due and self._due[0][0] <= now + self._slack:
+                    candidates.append(heapq.heappop(self._due)[1])  # stale entries fall through below
             for tenant in candidates:
                 state = self._tenants.get(tenant)
                 if state is None or state.in_flight:
@@ -255,12 +281,14 @@ class BatchWriter(Generic[T]):
                     continue
                 if failing and state.next_attempt > now and not final:
                     continue
-                if not (final or failing or all_due or len(state.items) >= self._batch_size):
+                due = state.due is not None and state.due <= now + self._slack
+                if not (final or failing or all_due or due or len(state.items) >= self._batch_size):
                     continue
                 batch = state.items[:self._batch_size]
                 del state.items[:self._batch_size]
                 oldest = state.times[0] if state.times else now
                 del state.times[:self._batch_size]
+                state.due = None  # set again when the batch is back (the rest waits for it anyway)
                 state.in_flight, state.in_flight_count = True, len(batch)
                 self._backoff.pop(tenant, None)
                 if len(state.items) < self._batch_size:
@@ -341,9 +369,18 @@ class BatchWriter(Generic[T]):
             # Only now: a stop waiting for in-flight batches must also wait for their spill.
             state.in_flight, state.in_flight_count = False, 0
             self._lock.notify_all()
-            # The collector needs waking only for what cannot wait for its next interval: a new
-            # back-off deadline, another full batch, or a flush waiting for this one.
-            wake = bool(retry) or tenant in self._full or bool(self._flush_waiters)
+            overdue = False
+            if state.failing_since is None:
+                if state.items:  # what came while this batch was written: due by its own oldest record
+                    state.due = state.times[0] + self._interval
+                    heapq.heappush(self._due, (state.due, tenant))
+                    overdue = state.due <= now
+                elif self._tenants.get(tenant) is state:
+                    del self._tenants[tenant]  # nothing held: forget the tenant until its next record
+                    self._full.discard(tenant)
+            # The collector needs waking only for what cannot wait for its next wake: a new
+            # back-off deadline, another full or overdue batch, or a flush waiting for this one.
+            wake = bool(retry) or overdue or tenant in self._full or bool(self._flush_waiters)
         if wake:
             self._wake()
 
@@ -424,12 +461,11 @@ class BatchWriter(Generic[T]):
                         records.append(self._codec.decode(data))
                     except (KeyError, TypeError, ValueError):
                         self.rejected += 1
+                if not records:
+                    continue
                 with self._lock:
                     state = self._tenants.setdefault(tenant, _TenantQueue())
-                    state.items.extend(records)
-                    state.times.extend([time.monotonic()] * len(records))
-                    if len(state.items) >= self._batch_size:
-                        self._full.add(tenant)
+                    self._hold(tenant, state, records, [time.monotonic()] * len(records))
                 count += len(records)
             self.replayed += count
             self._replays.append(claimed)
@@ -442,7 +478,7 @@ class BatchWriter(Generic[T]):
         with self._lock:
             held = [(tenant, state.items) for tenant, state in self._tenants.items() if state.items]
             for state in self._tenants.values():
-                state.items, state.times = [], []
+                state.items, state.times, state.due = [], [], None
             self._full.clear()
         for tenant, items in held:
             for start in range(0, len(items), self._batch_size):

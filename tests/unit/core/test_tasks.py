@@ -282,3 +282,29 @@ def test_a_tenant_retrying_on_the_retry_lane_holds_back_no_healthy_tenant(tmp_pa
     assert writer.flush(timeout=10)
     registry.stop_all()
     assert written["locked"] == [0]
+
+
+def test_each_tenant_waits_for_its_own_oldest_record_and_holds_what_came_meanwhile():
+    calls: list[tuple[str, list[int], float]] = []
+
+    def sink(tenant, records):
+        calls.append((tenant, [r.value for r in records], time.monotonic()))
+
+    writer = BatchWriter("dues", sink, batch_size=100, interval=0.6)
+    writer.start()
+    time.sleep(0.3)  # a round every interval from the start would cut the records below in two
+    first = time.monotonic()
+    for i in range(6):
+        writer.submit("a", Rec(i))
+        if i == 2:
+            writer.submit("b", Rec(100))
+        time.sleep(0.05)
+    deadline = time.monotonic() + 5
+    while len(calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    writer.stop()
+    by_tenant = {tenant: (values, at) for tenant, values, at in calls}
+    assert [tenant for tenant, _, _ in calls] == ["a", "b"]  # one batch each, in the order they fell due
+    assert by_tenant["a"][0] == list(range(6))  # everything "a" queued while its oldest record waited
+    assert by_tenant["a"][1] - first >= 0.6  # nothing written before the oldest record waited the interval
+    assert by_tenant["b"][1] - by_tenant["a"][1] >= 0.1  # "b" is due by its own first record, later
