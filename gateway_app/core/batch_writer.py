@@ -261,12 +261,13 @@ class BatchWriter(Generic[T]):
     def _dispatch(self, now: float, *, all_due: bool, final: bool = False) -> None:
         """Hand due tenant batches to the write threads: full ones, due ones, retries past their back-off, or all."""
         with self._lock:
+            due_now = []  # popped in every case: a flush that leaves them would wake the collector at once, again
+            while self._due and self._due[0][0] <= now + self._slack:
+                due_now.append(heapq.heappop(self._due)[1])  # stale entries fall through below
             if all_due or final:  # a flush or the stop: every tenant (and forget the ones with nothing)
                 candidates = list(self._tenants)
             else:
-                candidates = [*self._full, *(t for t, at in self._backoff.items() if at <= now)]
-                while self._due and self._due[0][0] <= now + self._slack:
-                    candidates.append(heapq.heappop(self._due)[1])  # stale entries fall through below
+                candidates = [*self._full, *(t for t, at in self._backoff.items() if at <= now), *due_now]
             for tenant in candidates:
                 state = self._tenants.get(tenant)
                 if state is None or state.in_flight:
@@ -479,6 +480,7 @@ class BatchWriter(Generic[T]):
             held = [(tenant, state.items) for tenant, state in self._tenants.items() if state.items]
             for state in self._tenants.values():
                 state.items, state.times, state.due = [], [], None
+            self._due.clear()  # nothing is held now: every entry is stale
             self._full.clear()
         for tenant, items in held:
             for start in range(0, len(items), self._batch_size):
