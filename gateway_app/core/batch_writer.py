@@ -5,9 +5,9 @@ queue per tenant and hands each tenant's batch to a small shared pool of write t
 per tenant at a time (so order per tenant is kept). A tenant's batch goes when it is full or when
 its oldest record has waited `interval` seconds, each tenant on its own clock: with a thousand
 tenants a round for all of them every interval wrote many one-record batches in one burst, while
-a batch that waits for its oldest record's deadline holds everything that came meanwhile. A tenant whose last batch failed is retried
-on the retry lane when there is one (a pool of its own), so a locked database waits there and
-holds back no healthy tenant. A failed batch is classified by what the sink raised:
+a batch that waits for its oldest record's deadline holds everything that came meanwhile. A
+tenant whose last batch failed is retried on the retry lane when there is one (a pool of its
+own), so a locked database waits there and holds back no healthy tenant. A failed batch is classified by what the sink raised:
 
 - `DropBatch` (the tenant is gone): counted as dropped.
 - `Unavailable` / `OSError` (locked, busy, unreachable): retried with back-off for `retry_for`
@@ -24,8 +24,8 @@ from __future__ import annotations
 import heapq
 import random
 import threading
-from collections import deque
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -55,7 +55,6 @@ class _TenantQueue:
     attempts: int = 0
     failing_since: float | None = None
     next_attempt: float = 0.0
-    due: float | None = None  # when the oldest held record has waited the interval (None: nothing held)
 
 
 class BatchWriter(Generic[T]):
@@ -88,7 +87,7 @@ class BatchWriter(Generic[T]):
         # batch, and failing tenants by their next attempt (neither includes one in flight).
         self._full: set[str] = set()
         self._backoff: dict[str, float] = {}
-        self._due: list[tuple[float, str]] = []  # heap of (due, tenant); an entry is stale once the tenant's due differs
+        self._due: list[tuple[float, str]] = []  # heap of (due, tenant); stale entries are skipped on pop
         # The collector also wakes this often to group the queue (it learns a tenant's due only then),
         # and a wake takes every batch falling due within `_slack` with it: a wake per tenant batch
         # (a thousand a second) cost more than the batches it saved.
@@ -242,8 +241,7 @@ class BatchWriter(Generic[T]):
     def _hold(self, tenant: str, state: _TenantQueue, records: list, times: list[float]) -> None:
         """Add records to a tenant's batch (under the lock); the first one held sets when it is due."""
         if not state.items:
-            state.due = times[0] + self._interval
-            heapq.heappush(self._due, (state.due, tenant))
+            heapq.heappush(self._due, (times[0] + self._interval, tenant))
         state.items.extend(records)
         state.times.extend(times)
         if len(state.items) >= self._batch_size:
@@ -282,14 +280,13 @@ class BatchWriter(Generic[T]):
                     continue
                 if failing and state.next_attempt > now and not final:
                     continue
-                due = state.due is not None and state.due <= now + self._slack
+                due = bool(state.times) and state.times[0] + self._interval <= now + self._slack
                 if not (final or failing or all_due or due or len(state.items) >= self._batch_size):
                     continue
                 batch = state.items[:self._batch_size]
                 del state.items[:self._batch_size]
                 oldest = state.times[0] if state.times else now
                 del state.times[:self._batch_size]
-                state.due = None  # set again when the batch is back (the rest waits for it anyway)
                 state.in_flight, state.in_flight_count = True, len(batch)
                 self._backoff.pop(tenant, None)
                 if len(state.items) < self._batch_size:
@@ -373,9 +370,9 @@ class BatchWriter(Generic[T]):
             overdue = False
             if state.failing_since is None:
                 if state.items:  # what came while this batch was written: due by its own oldest record
-                    state.due = state.times[0] + self._interval
-                    heapq.heappush(self._due, (state.due, tenant))
-                    overdue = state.due <= now
+                    due = state.times[0] + self._interval
+                    heapq.heappush(self._due, (due, tenant))
+                    overdue = due <= now
                 elif self._tenants.get(tenant) is state:
                     del self._tenants[tenant]  # nothing held: forget the tenant until its next record
                     self._full.discard(tenant)
@@ -479,7 +476,7 @@ class BatchWriter(Generic[T]):
         with self._lock:
             held = [(tenant, state.items) for tenant, state in self._tenants.items() if state.items]
             for state in self._tenants.values():
-                state.items, state.times, state.due = [], [], None
+                state.items, state.times = [], []
             self._due.clear()  # nothing is held now: every entry is stale
             self._full.clear()
         for tenant, items in held:
